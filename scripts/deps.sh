@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what building and testing o2cb-ra needs on Debian 12, as root:
+# Debian packages (ocfs2-tools and friends), a Go toolchain when the machine
+# has none recent enough, and staticcheck. Safe to run again: it installs
+# only what is missing.
+set -euo pipefail
+
+GO_WANT=1.25          # oldest Go that builds the module (testing/synctest)
+GO_TOOLCHAIN=go1.26.8 # the toolchain fetched from the Go module proxy if needed
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+PACKAGES=(ocfs2-tools kmod util-linux libxml2-utils strace e2fsprogs)
+
+need=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: missing packages ${need[*]}; run as root (apt-get install ${need[*]})" >&2
+		exit 1
+	fi
+	echo "deps: installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Go: the machine's own if recent enough, else Debian's go fetches a newer
+# toolchain from the module proxy (the golang.org/toolchain module).
+go_ok() {
+	command -v go >/dev/null 2>&1 || return 1
+	local v
+	v=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || return 1
+	[ "$(printf '%s\n%s\n' "$GO_WANT" "$v" | sort -V | head -1)" = "$GO_WANT" ]
+}
+for d in /usr/local/go/bin "$HOME/go/bin" "$HOME/sdk/$GO_TOOLCHAIN/bin"; do
+	case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$d:$PATH" ;; esac
+done
+if ! go_ok; then
+	if ! command -v go >/dev/null 2>&1; then
+		echo "deps: installing Debian's golang-go to bootstrap $GO_TOOLCHAIN"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+	fi
+	mod="golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-$(dpkg --print-architecture)"
+	dir=$(cd /tmp && GOFLAGS=-mod=mod GOTOOLCHAIN=local go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	mkdir -p "$HOME/sdk"
+	ln -sfn "$dir" "$HOME/sdk/$GO_TOOLCHAIN"
+	chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/* 2>/dev/null || true
+	PATH="$HOME/sdk/$GO_TOOLCHAIN/bin:$PATH"
+	go_ok || { echo "deps: could not provide Go >= $GO_WANT" >&2; exit 1; }
+	echo "deps: using $(go version) from $HOME/sdk/$GO_TOOLCHAIN"
+fi
+
+if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
+	echo "deps: installing staticcheck"
+	(cd /tmp && GOTOOLCHAIN=local go install "$STATICCHECK")
+fi

@@ -1,0 +1,680 @@
+package hbdisk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Defaults, as the kernel's o2hb.
+const (
+	DefaultInterval      = 2000 * time.Millisecond // O2HB_REGION_TIMEOUT_MS
+	DefaultDeadThreshold = 31                      // O2HB_DEFAULT_DEAD_THRESHOLD
+	deadMSPerIteration   = 2000                    // the kernel writes dead_threshold * 2000
+)
+
+// SteadyReads is how many clean iterations (read and write both done, own
+// slot intact) make a starting region steady: reads at 0, 1 and 2
+// intervals, so that every peer writing at our interval has been seen to
+// change twice, which is all liveness needs.
+const SteadyReads = 3
+
+// MaxStartIterations bounds a start: a region not steady after this many
+// iterations fails (the kernel gives up after three times its steady
+// count as well).
+const MaxStartIterations = 3 * SteadyReads
+
+// State is a region's state.
+type State string
+
+// Region states.
+const (
+	Starting  State = "starting"  // heartbeating, liveness not settled yet
+	Steady    State = "steady"    // heartbeating; Start has returned
+	Failed    State = "failed"    // no write completed in time, or start did not settle
+	Collision State = "collision" // another writer uses our node number: stopped writing
+	Stopped   State = "stopped"   // stopped on request, after a clean-stop block
+)
+
+// Errors a region ends with; callers test them with errors.Is.
+var (
+	ErrCollision = errors.New("another node is heartbeating with our node number")
+	ErrIOTimeout = errors.New("heartbeat I/O did not complete in time")
+	ErrUnsteady  = errors.New("unable to stabilize heartbeat")
+	ErrStopped   = errors.New("region stopped")
+	ErrOutside   = errors.New("write outside the heartbeat area")
+)
+
+// Geometry places a region's slots on its device.
+type Geometry struct {
+	BlockBytes int    // slot size: the device's logical sector size
+	StartBlock uint64 // first slot, in BlockBytes units
+	Blocks     int    // number of slots (255 for OCFS2)
+}
+
+// SlotOffset returns the byte offset of node's slot.
+func (g Geometry) SlotOffset(node int) int64 {
+	return int64(g.StartBlock+uint64(node)) * int64(g.BlockBytes)
+}
+
+func (g Geometry) validate() error {
+	if !ValidSlotSize(g.BlockBytes) {
+		return fmt.Errorf("block size %d: %w", g.BlockBytes, ErrSlotSize)
+	}
+	if g.Blocks < 1 || g.Blocks > MaxNodes {
+		return fmt.Errorf("%d blocks: must be 1 to %d", g.Blocks, MaxNodes)
+	}
+	if g.StartBlock > (1<<62)/uint64(g.BlockBytes) {
+		return fmt.Errorf("start block %d is beyond any device", g.StartBlock)
+	}
+	return nil
+}
+
+// Extent is a byte range of the device, [Offset, Offset+Bytes).
+type Extent struct{ Offset, Bytes int64 }
+
+func (e Extent) contains(off, n int64) bool {
+	return off >= e.Offset && n >= 0 && off+n <= e.Offset+e.Bytes
+}
+
+// Config describes one region on one node.
+type Config struct {
+	UUID   string // region name, for messages
+	Device string // device or image path, for messages and the default Open
+
+	// Open opens the device; nil opens Device with OpenDirect.
+	Open func() (Device, error)
+	// Verify checks, after every open and before the first write through
+	// it, that the device still holds this region (superblock signature
+	// and UUID); nil checks nothing.
+	Verify func(Device) error
+
+	Geometry Geometry
+	// Extent bounds every write in addition to the slot area; the zero
+	// value leaves only the slot area.
+	Extent Extent
+
+	Node  int   // our node number
+	Nodes []int // configured node numbers; nil: every slot
+
+	Interval      time.Duration // between iterations; DefaultInterval if 0
+	DeadThreshold int           // iterations; DefaultDeadThreshold if 0
+	// IOTimeout is how long the region may go without a completed write
+	// before it fails; (DeadThreshold-1)*Interval if 0, as the kernel.
+	IOTimeout time.Duration
+
+	Logger  *slog.Logger // nil: discard
+	OnEvent func(Event)  // called on the region's goroutine; must not block
+}
+
+// Status is a snapshot of a region.
+type Status struct {
+	UUID       string
+	Device     string
+	Node       int
+	Geometry   Geometry
+	State      State
+	Err        string // why the region failed or stopped writing
+	Generation uint64
+	Seq        uint64 // last sequence number written
+	LiveNodes  []int  // nodes live in this region, ours included once seen
+
+	Iterations  uint64
+	ReadErrors  uint64
+	WriteErrors uint64
+	BadBlocks   uint64 // slots that stopped validating (transitions)
+
+	Started         time.Time
+	SteadyAt        time.Time
+	LastWrite       time.Time // last completed write
+	WriteLatency    time.Duration
+	MaxWriteLatency time.Duration
+	Lateness        time.Duration // how late the last iteration began
+	MaxLateness     time.Duration
+	IOInFlight      time.Duration // how long the current device call has run; 0 if none
+}
+
+// OwnLive reports whether the region sees our own heartbeat.
+func (s Status) OwnLive() bool { return slices.Contains(s.LiveNodes, s.Node) }
+
+// Region heartbeats on one device as one node. NewRegion, then Start;
+// Stop ends it with a clean-stop block.
+type Region struct {
+	cfg     Config
+	log     *slog.Logger
+	deadMS  uint32
+	lo, hi  int // read range of node numbers
+	tracker *Tracker
+
+	gen      uint64
+	stop     chan struct{}
+	stopOnce sync.Once
+	steady   chan struct{}
+	done     chan struct{}
+	err      error // why the loop ended; read after done
+
+	reqs    chan func() error
+	ioDone  chan error
+	ioTimer *time.Timer
+	ioSince atomic.Int64 // unix nanos when the current call began; 0 if none
+	tid     atomic.Int32
+	started atomic.Bool
+
+	dev      Device // owned by the I/O goroutine's calls
+	rbuf     []byte
+	wbuf     Slot
+	lastSeq  uint64 // seq of the last completed write
+	tried    uint64 // seq of the last write attempted: a failed write may still land
+	written  bool
+	lastGood time.Time // last completed write (or start)
+	clean    int       // clean iterations while starting
+
+	mu sync.Mutex
+	st Status
+}
+
+// NewRegion checks cfg and returns a region ready to Start.
+func NewRegion(cfg Config) (*Region, error) {
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.DeadThreshold == 0 {
+		cfg.DeadThreshold = DefaultDeadThreshold
+	}
+	if cfg.IOTimeout == 0 {
+		cfg.IOTimeout = time.Duration(cfg.DeadThreshold-1) * cfg.Interval
+	}
+	where := cfg.UUID
+	if where == "" {
+		where = cfg.Device
+	}
+	if cfg.Interval < time.Millisecond {
+		return nil, fmt.Errorf("region %s: interval %v is below 1ms", where, cfg.Interval)
+	}
+	if err := cfg.Geometry.validate(); err != nil {
+		return nil, fmt.Errorf("region %s: %w", where, err)
+	}
+	g := cfg.Geometry
+	if cfg.Node < 0 || cfg.Node >= g.Blocks {
+		return nil, fmt.Errorf("region %s: node %d is outside the region's slots 0..%d", where, cfg.Node, g.Blocks-1)
+	}
+	nodes := cfg.Nodes
+	if nodes == nil {
+		nodes = make([]int, g.Blocks)
+		for i := range nodes {
+			nodes[i] = i
+		}
+	}
+	lo, hi := cfg.Node, cfg.Node
+	for _, n := range nodes {
+		if n < 0 || n >= g.Blocks {
+			return nil, fmt.Errorf("region %s: configured node %d is outside the region's slots 0..%d", where, n, g.Blocks-1)
+		}
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	if !slices.Contains(nodes, cfg.Node) {
+		nodes = append(slices.Clone(nodes), cfg.Node)
+	}
+	if cfg.Extent != (Extent{}) && !cfg.Extent.contains(g.SlotOffset(cfg.Node), int64(g.BlockBytes)) {
+		return nil, fmt.Errorf("region %s: node %d's slot at byte %d: %w [%d, %d)", where,
+			cfg.Node, g.SlotOffset(cfg.Node), ErrOutside, cfg.Extent.Offset, cfg.Extent.Offset+cfg.Extent.Bytes)
+	}
+	if cfg.DeadThreshold > (1<<31)/deadMSPerIteration {
+		return nil, fmt.Errorf("region %s: dead threshold %d is too large", where, cfg.DeadThreshold)
+	}
+	deadMS := uint32(cfg.DeadThreshold * deadMSPerIteration)
+	tr, err := NewTracker(cfg.DeadThreshold, deadMS, nodes)
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %w", where, err)
+	}
+	if cfg.Open == nil {
+		path := cfg.Device
+		cfg.Open = func() (Device, error) { return OpenDirect(path) }
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("region", cfg.UUID, "device", cfg.Device, "node", cfg.Node)
+	r := &Region{
+		cfg: cfg, log: log, deadMS: deadMS, lo: lo, hi: hi, tracker: tr,
+		stop:   make(chan struct{}),
+		steady: make(chan struct{}),
+		done:   make(chan struct{}),
+		reqs:   make(chan func() error),
+		ioDone: make(chan error, 1),
+		rbuf:   AlignedBuffer((hi - lo + 1) * g.BlockBytes),
+		wbuf:   Slot(AlignedBuffer(g.BlockBytes)),
+	}
+	r.st = Status{UUID: cfg.UUID, Device: cfg.Device, Node: cfg.Node, Geometry: g, State: Starting}
+	return r, nil
+}
+
+// newGeneration returns a random non-zero generation.
+func newGeneration() uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if g := binary.LittleEndian.Uint64(b[:]); g != 0 {
+			return g
+		}
+	}
+}
+
+// Start begins heartbeating and returns once the region is steady, or
+// with the error that ended it (ErrUnsteady, ErrCollision, ErrIOTimeout,
+// ...). If ctx ends first, the region is stopped and ctx's error returned.
+// Start must be called once.
+func (r *Region) Start(ctx context.Context) error {
+	if !r.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("region %s: already started", r.cfg.UUID)
+	}
+	r.gen = newGeneration()
+	now := time.Now()
+	r.lastGood = now
+	r.mu.Lock()
+	r.st.Generation, r.st.Started = r.gen, now
+	r.mu.Unlock()
+	r.log.Info("starting heartbeat", "generation", fmt.Sprintf("%#x", r.gen),
+		"start_block", r.cfg.Geometry.StartBlock, "block_bytes", r.cfg.Geometry.BlockBytes,
+		"interval", r.cfg.Interval, "dead_threshold", r.cfg.DeadThreshold)
+	go r.ioLoop()
+	go r.run()
+	select {
+	case <-r.steady:
+		return nil
+	case <-r.done:
+		if r.err == nil {
+			return fmt.Errorf("region %s: start: %w before it was steady", r.cfg.UUID, ErrStopped)
+		}
+		return r.err
+	case <-ctx.Done():
+		r.requestStop()
+		<-r.done
+		return fmt.Errorf("region %s: start: %w", r.cfg.UUID, context.Cause(ctx))
+	}
+}
+
+// Stop ends heartbeating with a clean-stop block (generation 0), which
+// peers take as an explicit down. It returns when the loop has ended or
+// ctx ends; the latter only when a device call hangs.
+func (r *Region) Stop(ctx context.Context) error {
+	r.requestStop()
+	if !r.started.Load() {
+		return nil
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("region %s: stop: device call still in flight: %w", r.cfg.UUID, context.Cause(ctx))
+	}
+}
+
+func (r *Region) requestStop() { r.stopOnce.Do(func() { close(r.stop) }) }
+
+// Done is closed when the region's loop has ended, for any reason.
+func (r *Region) Done() <-chan struct{} { return r.done }
+
+// Err returns why the loop ended: nil after Stop, else the failure. It is
+// meaningful once Done is closed.
+func (r *Region) Err() error {
+	select {
+	case <-r.done:
+		return r.err
+	default:
+		return nil
+	}
+}
+
+// IOThreadID returns the kernel thread id that issues the region's I/O
+// (for ioprio_set), or 0 before it runs.
+func (r *Region) IOThreadID() int { return int(r.tid.Load()) }
+
+// Status returns a snapshot; it never waits for the device.
+func (r *Region) Status() Status {
+	r.mu.Lock()
+	st := r.st
+	st.LiveNodes = slices.Clone(r.st.LiveNodes)
+	r.mu.Unlock()
+	if since := r.ioSince.Load(); since != 0 {
+		st.IOInFlight = time.Since(time.Unix(0, since))
+	}
+	return st
+}
+
+// ioLoop runs every device call of the region on one locked OS thread,
+// so that the thread's I/O priority can be set; it exits when the loop
+// closes reqs, after any call that hung has returned.
+func (r *Region) ioLoop() {
+	runtime.LockOSThread()
+	r.tid.Store(int32(unix.Gettid()))
+	for fn := range r.reqs {
+		r.ioDone <- fn()
+	}
+	if r.dev != nil {
+		r.dev.Close()
+	}
+}
+
+// do runs fn on the I/O thread and waits at most until the failure
+// deadline. hung reports that fn did not return in time; the loop must
+// then end without further I/O.
+func (r *Region) do(fn func() error) (err error, hung bool) {
+	left := time.Until(r.lastGood.Add(r.cfg.IOTimeout))
+	if left <= 0 {
+		return ErrIOTimeout, false
+	}
+	if r.ioTimer == nil {
+		r.ioTimer = time.NewTimer(left)
+	} else {
+		r.ioTimer.Reset(left)
+	}
+	defer r.ioTimer.Stop()
+	r.ioSince.Store(time.Now().UnixNano())
+	defer r.ioSince.Store(0)
+	select {
+	case r.reqs <- fn:
+	case <-r.ioTimer.C:
+		return ErrIOTimeout, true
+	}
+	select {
+	case err := <-r.ioDone:
+		return err, false
+	case <-r.ioTimer.C:
+		return ErrIOTimeout, true
+	}
+}
+
+func (r *Region) run() {
+	defer close(r.done)
+	defer close(r.reqs)
+	ticker := time.NewTicker(r.cfg.Interval)
+	defer ticker.Stop()
+	due := time.Now()
+	for {
+		if end := r.iterate(due); end != nil {
+			r.finish(end)
+			return
+		}
+		select {
+		case <-r.stop:
+			r.finish(r.stopClean())
+			return
+		case due = <-ticker.C:
+		}
+	}
+}
+
+// finish records how the loop ended.
+func (r *Region) finish(err error) {
+	r.err = err
+	st := Stopped
+	switch {
+	case errors.Is(err, ErrCollision):
+		st = Collision
+	case err != nil:
+		st = Failed
+	}
+	r.mu.Lock()
+	r.st.State = st
+	r.st.LiveNodes = nil
+	if err != nil {
+		r.st.Err = err.Error()
+	}
+	r.mu.Unlock()
+	if err != nil {
+		r.log.Error("heartbeat region ended", "state", st, "err", err)
+	} else {
+		r.log.Info("heartbeat stopped")
+	}
+}
+
+// open makes sure the device is open and verified.
+func (r *Region) open() error {
+	if r.dev != nil {
+		return nil
+	}
+	dev, err := r.cfg.Open()
+	if err != nil {
+		return err
+	}
+	if r.cfg.Verify != nil {
+		if err := r.cfg.Verify(dev); err != nil {
+			dev.Close()
+			return fmt.Errorf("verify %s: %w", r.cfg.Device, err)
+		}
+	}
+	r.dev = dev
+	return nil
+}
+
+// reopenLater drops the device after an error, so that the next iteration
+// opens and verifies it again.
+func (r *Region) reopenLater() {
+	if r.dev != nil {
+		r.dev.Close()
+		r.dev = nil
+	}
+}
+
+// iterate runs one heartbeat iteration due at due: read the configured
+// slots, check our own, write ours, feed the tracker. It returns non-nil
+// when the region must end.
+func (r *Region) iterate(due time.Time) error {
+	begin := time.Now()
+	late := max(begin.Sub(due), 0)
+	g := r.cfg.Geometry
+	readOff := g.SlotOffset(r.lo)
+	var readErr, writeErr error
+
+	err, hung := r.do(func() error {
+		if err := r.open(); err != nil {
+			return err
+		}
+		n, err := r.dev.ReadAt(r.rbuf, readOff)
+		if err == nil && n != len(r.rbuf) {
+			err = fmt.Errorf("short read: %d of %d bytes", n, len(r.rbuf))
+		}
+		if err != nil {
+			r.reopenLater()
+			return fmt.Errorf("read slots %d-%d of %s: %w", r.lo, r.hi, r.cfg.Device, err)
+		}
+		return nil
+	})
+	if hung {
+		return fmt.Errorf("region %s: read from %s: %w (no write completed for %v)", r.cfg.UUID, r.cfg.Device, ErrIOTimeout, r.cfg.IOTimeout)
+	}
+	readErr = err
+
+	// Another writer on our slot ends the region, but only after this
+	// iteration's write: the other writer then finds our block in its
+	// slot and stops as well, instead of writing on alone.
+	var collision error
+	if readErr == nil && r.written {
+		collision = r.checkOwn()
+	}
+
+	seq := r.nextSeq()
+	r.tried = seq
+	r.wbuf.Encode(Block{Seq: seq, Node: uint8(r.cfg.Node), Generation: r.gen, DeadMS: r.deadMS})
+	var wlat time.Duration
+	err, hung = r.do(func() error {
+		if err := r.open(); err != nil {
+			return err
+		}
+		wstart := time.Now()
+		err := r.write(r.wbuf)
+		wlat = time.Since(wstart)
+		return err
+	})
+	if hung {
+		return fmt.Errorf("region %s: write to %s: %w (no write completed for %v)", r.cfg.UUID, r.cfg.Device, ErrIOTimeout, r.cfg.IOTimeout)
+	}
+	if collision != nil {
+		return collision
+	}
+	writeErr = err
+	now := time.Now()
+	if writeErr == nil {
+		r.lastSeq, r.written, r.lastGood = seq, true, now
+	}
+
+	var evs []Event
+	if readErr == nil {
+		for n := r.lo; n <= r.hi; n++ {
+			s := Slot(r.rbuf[(n-r.lo)*g.BlockBytes : (n-r.lo+1)*g.BlockBytes])
+			evs = r.tracker.Observe(evs, n, s, s.Validate(n))
+		}
+	}
+	r.report(evs)
+
+	r.mu.Lock()
+	st := &r.st
+	st.Iterations++
+	st.Lateness, st.MaxLateness = late, max(st.MaxLateness, late)
+	if readErr != nil {
+		st.ReadErrors++
+	}
+	if writeErr != nil {
+		st.WriteErrors++
+	} else {
+		st.Seq, st.LastWrite = seq, now
+		st.WriteLatency, st.MaxWriteLatency = wlat, max(st.MaxWriteLatency, wlat)
+	}
+	for _, e := range evs {
+		if e.Kind == BadBlock {
+			st.BadBlocks++
+		}
+	}
+	st.LiveNodes = r.tracker.LiveNodes()
+	iterations := st.Iterations
+	starting := st.State == Starting
+	if starting && readErr == nil && writeErr == nil {
+		r.clean++
+		if r.clean >= SteadyReads {
+			st.State, st.SteadyAt = Steady, now
+			close(r.steady)
+			r.log.Info("heartbeat steady", "after", now.Sub(st.Started), "iterations", iterations, "live_nodes", st.LiveNodes)
+		}
+	}
+	stillStarting := st.State == Starting
+	r.mu.Unlock()
+
+	for _, e := range []error{readErr, writeErr} {
+		if e != nil {
+			r.log.Warn("heartbeat I/O error", "err", e)
+		}
+	}
+	if stillStarting && iterations >= MaxStartIterations {
+		return fmt.Errorf("region %s: %w after %d iterations (%d clean): last errors: read: %v, write: %v",
+			r.cfg.UUID, ErrUnsteady, iterations, r.clean, readErr, writeErr)
+	}
+	if time.Since(r.lastGood) >= r.cfg.IOTimeout {
+		return fmt.Errorf("region %s: %w: no write to %s completed for %v (last error: %v)",
+			r.cfg.UUID, ErrIOTimeout, r.cfg.Device, r.cfg.IOTimeout, writeErr)
+	}
+	return nil
+}
+
+// nextSeq returns the sequence number of the next write: wall-clock
+// seconds as the kernel writes, but always past the last one attempted,
+// so that sub-second intervals still change the slot every iteration.
+func (r *Region) nextSeq() uint64 {
+	return max(uint64(max(time.Now().Unix(), 1)), r.tried+1)
+}
+
+// write writes our slot after checking that its offset lies inside the
+// slot area and the extent. It runs on the I/O thread.
+func (r *Region) write(s Slot) error {
+	g := r.cfg.Geometry
+	off, n := g.SlotOffset(r.cfg.Node), int64(len(s))
+	area := Extent{Offset: g.SlotOffset(0), Bytes: int64(g.Blocks) * int64(g.BlockBytes)}
+	if !area.contains(off, n) || (r.cfg.Extent != (Extent{}) && !r.cfg.Extent.contains(off, n)) {
+		return fmt.Errorf("slot of node %d at byte %d: %w", r.cfg.Node, off, ErrOutside)
+	}
+	w, err := r.dev.WriteAt(s, off)
+	if err == nil && w != len(s) {
+		err = fmt.Errorf("short write: %d of %d bytes", w, len(s))
+	}
+	if err != nil {
+		r.reopenLater()
+		return fmt.Errorf("write slot %d of %s: %w", r.cfg.Node, r.cfg.Device, err)
+	}
+	return nil
+}
+
+// checkOwn compares our slot as just read with what we wrote last.
+func (r *Region) checkOwn() error {
+	bb := r.cfg.Geometry.BlockBytes
+	i := r.cfg.Node - r.lo
+	got := Slot(r.rbuf[i*bb : (i+1)*bb])
+	if (got.Seq() == r.lastSeq || got.Seq() == r.tried) && got.Generation() == r.gen && int(got.Node()) == r.cfg.Node {
+		return nil
+	}
+	what := "sequence mismatch"
+	switch {
+	case int(got.Node()) != r.cfg.Node:
+		what = fmt.Sprintf("node %d wrote our slot", got.Node())
+	case got.Generation() != r.gen:
+		what = "generation mismatch"
+	}
+	return fmt.Errorf("region %s on %s: %w (%s): we wrote seq %d generation %#x, found seq %d generation %#x node %d",
+		r.cfg.UUID, r.cfg.Device, ErrCollision, what, r.lastSeq, r.gen, got.Seq(), got.Generation(), got.Node())
+}
+
+// stopClean writes the clean-stop block: a new seq with generation 0.
+func (r *Region) stopClean() error {
+	if !r.written {
+		return nil
+	}
+	seq := r.nextSeq()
+	r.wbuf.Encode(Block{Seq: seq, Node: uint8(r.cfg.Node), Generation: 0, DeadMS: r.deadMS})
+	err, hung := r.do(func() error {
+		if err := r.open(); err != nil {
+			return err
+		}
+		return r.write(r.wbuf)
+	})
+	if err != nil || hung {
+		// Peers will time us out instead; the region is stopped anyway.
+		r.log.Warn("could not write the clean-stop block", "err", err)
+		return nil
+	}
+	r.mu.Lock()
+	r.st.Seq, r.st.LastWrite = seq, time.Now()
+	r.mu.Unlock()
+	return nil
+}
+
+// report logs the events and hands them to OnEvent.
+func (r *Region) report(evs []Event) {
+	for _, e := range evs {
+		switch e.Kind {
+		case NodeUp:
+			r.log.Info("node up", "peer", e.Node, "generation", fmt.Sprintf("%#x", e.Generation))
+		case NodeDown:
+			r.log.Warn("node down", "peer", e.Node, "reason", e.Reason, "generation", fmt.Sprintf("%#x", e.Generation))
+		case BadBlock:
+			r.log.Warn("bad heartbeat block", "peer", e.Node, "err", e.Reason)
+		case BlockRecovered:
+			r.log.Info("heartbeat block valid again", "peer", e.Node)
+		case DeadMSMismatch:
+			r.log.Error("peer has a different dead threshold; check O2CB_HEARTBEAT_THRESHOLD / dead_threshold on every node",
+				"peer", e.Node, "peer_dead_ms", e.DeadMS, "our_dead_ms", r.deadMS)
+		}
+		if r.cfg.OnEvent != nil {
+			r.cfg.OnEvent(e)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package ocfs2
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Found is one OCFS2 volume found by Scan.
+type Found struct {
+	UUID   string // 32 upper-case hex digits
+	Device string // the path it was found at
+	Label  string
+}
+
+// ScanOptions says where Scan and FindByUUID look.
+type ScanOptions struct {
+	// Extra holds paths or globs searched first, in order: from
+	// O2CB_HB_DEVICES or the `devices` OCF parameter (see SplitDeviceList).
+	Extra []string
+	// Roots, overridable for tests; defaults /proc/partitions, /dev and
+	// /sys/class/block.
+	ProcPartitions, DevDir, SysBlock string
+}
+
+func (o ScanOptions) withDefaults() ScanOptions {
+	if o.ProcPartitions == "" {
+		o.ProcPartitions = "/proc/partitions"
+	}
+	if o.DevDir == "" {
+		o.DevDir = "/dev"
+	}
+	if o.SysBlock == "" {
+		o.SysBlock = "/sys/class/block"
+	}
+	return o
+}
+
+// SplitDeviceList splits a device list, such as O2CB_HB_DEVICES or the
+// `devices` parameter, on spaces and colons; empty items are dropped.
+func SplitDeviceList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return r == ':' || r == ' ' || r == '\t' || r == '\n'
+	})
+}
+
+// Candidates returns the paths Scan probes, in search order: the Extra
+// entries (globs expanded, sorted), then DevDir/mapper/*, then the devices
+// of ProcPartitions that have no holders (a device held by another, such
+// as a multipath leg or a device-mapper table's member, loses to its
+// holder). A path already listed, or resolving to a listed path, is left
+// out. Only errors in the lists themselves are returned: a bad glob, an
+// unreadable ProcPartitions.
+func Candidates(opts ScanOptions) ([]string, error) {
+	opts = opts.withDefaults()
+	var (
+		paths []string
+		errs  []error
+		seen  = map[string]bool{}
+	)
+	add := func(p string) {
+		p = filepath.Clean(p)
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		if r, err := filepath.EvalSymlinks(p); err == nil && r != p {
+			if seen[r] {
+				return
+			}
+			seen[r] = true
+		}
+		paths = append(paths, p)
+	}
+	for _, e := range opts.Extra {
+		if !hasMeta(e) {
+			add(e)
+			continue
+		}
+		m, err := filepath.Glob(e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("device pattern %q: %w", e, err))
+			continue
+		}
+		for _, p := range m { // Glob sorts
+			add(p)
+		}
+	}
+	mapper, err := filepath.Glob(filepath.Join(opts.DevDir, "mapper", "*"))
+	if err == nil {
+		for _, p := range mapper {
+			if filepath.Base(p) == "control" {
+				continue
+			}
+			// udev makes /dev/mapper/NAME a link to ../dm-N: the
+			// holder rule applies to dm-N.
+			if r, err := filepath.EvalSymlinks(p); err == nil &&
+				hasHolders(filepath.Join(opts.SysBlock, filepath.Base(r), "holders")) {
+				continue
+			}
+			add(p)
+		}
+	}
+	names, err := partitions(opts.ProcPartitions)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, n := range names {
+		sysName := strings.ReplaceAll(n, "/", "!")
+		if hasHolders(filepath.Join(opts.SysBlock, sysName, "holders")) {
+			continue
+		}
+		add(filepath.Join(opts.DevDir, n))
+	}
+	return paths, errors.Join(errs...)
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
+
+// partitions returns the device names of a /proc/partitions file, in its
+// order, leaving out devices of size 0.
+func partitions(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the device list: %w", err)
+	}
+	defer f.Close()
+	var names []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		// major minor #blocks name; a header line and blank lines.
+		fields := strings.Fields(s.Text())
+		if len(fields) != 4 {
+			continue
+		}
+		blocks, err := strconv.ParseUint(fields[2], 10, 64)
+		if err != nil || blocks == 0 {
+			continue
+		}
+		if _, err := strconv.ParseUint(fields[0], 10, 32); err != nil {
+			continue
+		}
+		names = append(names, fields[3])
+	}
+	if err := s.Err(); err != nil {
+		return names, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return names, nil
+}
+
+// hasHolders reports whether a sysfs holders directory lists any device.
+func hasHolders(dir string) bool {
+	d, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(1)
+	return len(names) > 0
+}
+
+// probeCandidate reads the superblock at p. Paths that do not exist, are
+// not block devices or regular files, or cannot be read, are not volumes:
+// a search skips them.
+func probeCandidate(p string) (*Superblock, bool) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, false
+	}
+	if m := fi.Mode(); !m.IsRegular() && (m&fs.ModeDevice == 0 || m&fs.ModeCharDevice != 0) {
+		return nil, false
+	}
+	sb, err := Probe(p)
+	if err != nil {
+		return nil, false
+	}
+	return sb, true
+}
+
+// Scan returns every OCFS2 volume found, in the search order of
+// Candidates. The error reports problems with the lists searched; the
+// volumes found are returned with it.
+func Scan(opts ScanOptions) ([]Found, error) {
+	paths, err := Candidates(opts)
+	var found []Found
+	for _, p := range paths {
+		if sb, ok := probeCandidate(p); ok {
+			found = append(found, Found{UUID: sb.UUID, Device: p, Label: sb.Label})
+		}
+	}
+	return found, err
+}
+
+// FindByUUID returns the first device, in the search order of Candidates,
+// holding the OCFS2 volume uuid (any case, dashes allowed).
+func FindByUUID(uuid string, opts ScanOptions) (string, error) {
+	u, err := NormalizeUUID(uuid)
+	if err != nil {
+		return "", err
+	}
+	paths, listErr := Candidates(opts)
+	for _, p := range paths {
+		if sb, ok := probeCandidate(p); ok && sb.UUID == u {
+			return p, nil
+		}
+	}
+	err = fmt.Errorf("%w: %s (%d devices searched)", ErrUUIDNotFound, u, len(paths))
+	if listErr != nil {
+		err = errors.Join(err, listErr)
+	}
+	return "", err
+}

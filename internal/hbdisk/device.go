@@ -195,3 +195,36 @@ func (h memHandle) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (h memHandle) Close() error { return nil }
+
+// ReadSlots reads the slots of nodes lo to hi (inclusive) in one read, as
+// a region iteration does, and returns them in node order.
+func ReadSlots(dev Device, g Geometry, lo, hi int) ([]Slot, error) {
+	if err := g.validate(); err != nil {
+		return nil, err
+	}
+	if lo < 0 || hi < lo || hi >= g.Blocks {
+		return nil, fmt.Errorf("slots %d-%d are outside 0..%d", lo, hi, g.Blocks-1)
+	}
+	buf := AlignedBuffer((hi - lo + 1) * g.BlockBytes)
+	n, err := dev.ReadAt(buf, g.SlotOffset(lo))
+	if err == nil && n != len(buf) {
+		err = fmt.Errorf("short read: %d of %d bytes", n, len(buf))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read slots %d-%d: %w", lo, hi, err)
+	}
+	out := make([]Slot, hi-lo+1)
+	for i := range out {
+		out[i] = Slot(buf[i*g.BlockBytes : (i+1)*g.BlockBytes])
+	}
+	return out, nil
+}
+
+// OpenDirectReadOnly opens a device or image for reading slots only.
+func OpenDirectReadOnly(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return f, nil
+}

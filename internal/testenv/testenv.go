@@ -28,8 +28,8 @@ func InCI() bool {
 	return v == "true" || v == "1"
 }
 
-// unavailable skips t with why, or fails it under CI.
-func unavailable(t testing.TB, why string) {
+// Unavailable skips t with why, or fails it under CI.
+func Unavailable(t testing.TB, why string) {
 	t.Helper()
 	if InCI() {
 		t.Fatalf("required for this test under CI: %s", why)
@@ -41,7 +41,7 @@ func unavailable(t testing.TB, why string) {
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "needs root")
+		Unavailable(t, "needs root")
 	}
 }
 
@@ -51,7 +51,7 @@ func RequireCommand(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			unavailable(t, fmt.Sprintf("needs %s (make deps installs it)", n))
+			Unavailable(t, fmt.Sprintf("needs %s (make deps installs it)", n))
 		}
 	}
 }

@@ -13,7 +13,7 @@ VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X github.com/o2cb-ra/o2cb-ra/internal/version.Version=$(VERSION)
 GOFLAGS_B   := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: help deps build test check lint fuzz bench install clean
+.PHONY: help deps build demo test check lint fuzz bench install clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -24,6 +24,9 @@ deps: ## install what building and testing need (Debian 12; apt as root)
 build: ## build bin/o2cb-ra and bin/ocfs2_hb_ctl
 	@mkdir -p $(BIN)
 	go build $(GOFLAGS_B) -o $(BIN)/ ./cmd/...
+
+demo: deps build ## the main job: three nodes heartbeating on file-backed volumes
+	@bash scripts/demo.sh
 
 test: ## run every test once (root tiers need root; CI=true makes skips fail)
 	go test -count=1 -timeout 20m ./...

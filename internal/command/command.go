@@ -1,0 +1,53 @@
+// Package command is the o2cb-ra command line: the subcommands of the
+// multi-call binary, each a *cli.Command, and Run, which main calls.
+//
+//	o2cb-ra version
+//	o2cb-ra slots /dev/sdb1            # the heartbeat slots as on disk
+//	o2cb-ra heartbeat --node 1 IMG...  # heartbeat in the foreground
+package command
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/version"
+)
+
+// Run runs the o2cb-ra command line with args (args[0] is the program
+// name) and returns the exit status.
+func Run(args []string, stdout, stderr io.Writer) int {
+	app := &cli.App{
+		Name:      "o2cb-ra",
+		Usage:     "OCFS2 o2cb cluster and disk heartbeat as Pacemaker resources",
+		Version:   version.Version,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands:  []*cli.Command{versionCommand, slotsCommand, heartbeatCommand},
+		// Keep cli.Exit codes: v2 type-asserts the error rather than
+		// unwrapping it, so errors go back to Run untouched.
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+	}
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "o2cb-ra: %v\n", err)
+	var coder cli.ExitCoder
+	if errors.As(err, &coder) && coder.ExitCode() != 0 {
+		return coder.ExitCode()
+	}
+	return 1
+}
+
+var versionCommand = &cli.Command{
+	Name:  "version",
+	Usage: "print the version",
+	Action: func(c *cli.Context) error {
+		fmt.Fprintf(c.App.Writer, "o2cb-ra %s\n", version.Version)
+		return nil
+	},
+}

@@ -25,7 +25,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Version:   version.Version,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{versionCommand, slotsCommand, heartbeatCommand},
+		Commands:  []*cli.Command{versionCommand, daemonCommand, statusCommand, slotsCommand, heartbeatCommand},
 		// Keep cli.Exit codes: v2 type-asserts the error rather than
 		// unwrapping it, so errors go back to Run untouched.
 		ExitErrHandler:  func(*cli.Context, error) {},

@@ -28,8 +28,7 @@ var heartbeatCommand = &cli.Command{
 	Flags: []cli.Flag{
 		&cli.IntFlag{Name: "node", Usage: "this node's number (0..254)", Required: true},
 		&cli.StringFlag{Name: "nodes", Usage: "configured node numbers, e.g. 1,2,3 (default: every slot)"},
-		&cli.IntFlag{Name: "interval-ms", Value: 2000, Usage: "heartbeat interval in milliseconds", EnvVars: []string{"O2CB_HEARTBEAT_INTERVAL_MS"}},
-		&cli.IntFlag{Name: "dead-threshold", Value: hbdisk.DefaultDeadThreshold, Usage: "iterations without a change before a node is dead", EnvVars: []string{"O2CB_DEAD_THRESHOLD"}},
+		intervalMS, threshold,
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print transitions only, not the engine's log"},
 	},
 	Action: runHeartbeat,

@@ -1,0 +1,172 @@
+package command
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"log/syslog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+)
+
+// Flags shared by the commands that find the daemon or configure it; the
+// environment variables let several simulated nodes share one machine.
+var (
+	runDirFlag = &cli.StringFlag{Name: "run-dir", Value: hbd.DefaultRunDir, Usage: "daemon socket, pid and state directory", EnvVars: []string{"O2CB_RUN_DIR"}}
+	confFlag   = &cli.StringFlag{Name: "cluster-conf", Value: clusterconf.DefaultPath, Usage: "cluster configuration", EnvVars: []string{"O2CB_CLUSTER_CONF"}}
+	nodeFlag   = &cli.StringFlag{Name: "node-name", Usage: "this node's name in cluster.conf (default: the host name)", EnvVars: []string{"O2CB_NODE_NAME"}}
+	intervalMS = &cli.IntFlag{Name: "interval-ms", Value: int(hbdisk.DefaultInterval / time.Millisecond), Usage: "heartbeat interval in milliseconds", EnvVars: []string{"O2CB_HEARTBEAT_INTERVAL_MS"}}
+	threshold  = &cli.IntFlag{Name: "dead-threshold", Value: hbdisk.DefaultDeadThreshold, Usage: "iterations without a change before a node is dead", EnvVars: []string{"O2CB_DEAD_THRESHOLD"}}
+)
+
+var daemonCommand = &cli.Command{
+	Name:  "daemon",
+	Usage: "run the node's heartbeat daemon (detaches unless --foreground)",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "foreground", Usage: "stay in the foreground and log to stderr"},
+		runDirFlag, confFlag, nodeFlag, intervalMS, threshold,
+		&cli.StringFlag{Name: "cluster", Usage: "cluster name (default: the only cluster)"},
+		&cli.StringFlag{Name: "devices", Usage: "extra device paths or globs, separated by colons or spaces, searched first for a UUID", EnvVars: []string{"O2CB_HB_DEVICES"}},
+		&cli.IntFlag{Name: "ready-fd", Hidden: true, Usage: "file descriptor to report readiness on (set when detaching)"},
+	},
+	Action: runDaemon,
+}
+
+func daemonConfig(c *cli.Context) hbd.Config {
+	return hbd.Config{
+		RunDir:        c.String("run-dir"),
+		ClusterConf:   c.String("cluster-conf"),
+		Cluster:       c.String("cluster"),
+		NodeName:      c.String("node-name"),
+		Interval:      time.Duration(c.Int("interval-ms")) * time.Millisecond,
+		DeadThreshold: c.Int("dead-threshold"),
+		Devices:       ocfs2.SplitDeviceList(c.String("devices")),
+	}
+}
+
+func runDaemon(c *cli.Context) error {
+	if !c.Bool("foreground") {
+		return detach(c)
+	}
+	cfg := daemonConfig(c)
+	var ready func(error)
+	logOut := io.Writer(c.App.ErrWriter)
+	if fd := c.Int("ready-fd"); fd > 0 {
+		w := os.NewFile(uintptr(fd), "ready")
+		ready = func(err error) {
+			if err != nil {
+				fmt.Fprintf(w, "error: %v\n", err)
+			} else {
+				fmt.Fprintln(w, "ok")
+			}
+			w.Close()
+		}
+		out, err := daemonLog(cfg.RunDir)
+		if err != nil {
+			ready(err)
+			return err
+		}
+		logOut = out
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, err := hbd.New(cfg)
+	if err != nil {
+		if ready != nil {
+			ready(err)
+		}
+		return err
+	}
+	return hbd.Run(c.Context, d, ready)
+}
+
+// daemonLog is where a detached daemon logs: syslog when the machine has
+// one, else a file in the run directory.
+func daemonLog(runDir string) (io.Writer, error) {
+	if _, err := os.Stat("/dev/log"); err == nil {
+		if w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "o2hbd"); err == nil {
+			return w, nil
+		}
+	}
+	if err := hbd.PrepareRunDir(runDir); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(runDir, hbd.LogName), os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+}
+
+// detachTimeout bounds how long the parent waits for the daemon to say it
+// is ready.
+const detachTimeout = 30 * time.Second
+
+// detach runs this command again in the foreground, in a new session
+// with no inherited stdio, and returns once that daemon is ready or has
+// failed, with its error.
+func detach(c *cli.Context) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	args := append([]string{"daemon", "--foreground", "--ready-fd=3"}, c.Args().Slice()...)
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		if name == "foreground" || name == "ready-fd" || !c.IsSet(name) {
+			continue
+		}
+		args = append(args, fmt.Sprintf("--%s=%v", name, c.Value(name)))
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start the heartbeat daemon: %w", err)
+	}
+	w.Close()
+	pid := cmd.Process.Pid
+	cmd.Process.Release()
+
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(r).ReadString('\n')
+		line <- strings.TrimSpace(s)
+	}()
+	ctx, cancel := context.WithTimeout(c.Context, detachTimeout)
+	defer cancel()
+	select {
+	case s := <-line:
+		switch {
+		case s == "ok":
+			fmt.Fprintf(c.App.Writer, "heartbeat daemon started (pid %d)\n", pid)
+			return nil
+		case strings.HasPrefix(s, "error: "):
+			return cli.Exit(strings.TrimPrefix(s, "error: "), 1)
+		}
+		return cli.Exit(fmt.Sprintf("the heartbeat daemon (pid %d) exited before it was ready", pid), 1)
+	case <-ctx.Done():
+		return cli.Exit(fmt.Sprintf("the heartbeat daemon (pid %d) was not ready within %v", pid, detachTimeout), 1)
+	}
+}

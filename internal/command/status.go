@@ -1,0 +1,99 @@
+package command
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+)
+
+// exitNotRunning is status's exit code when no daemon answers (as
+// service status scripts use 3 for "not running").
+const exitNotRunning = 3
+
+var statusCommand = &cli.Command{
+	Name:  "status",
+	Usage: "print this node, every heartbeat region and the live nodes",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		runDirFlag,
+		&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "how long to wait for the daemon"},
+	},
+	Action: func(c *cli.Context) error {
+		client := hbd.NewClient(c.String("run-dir"))
+		client.Timeout = c.Duration("timeout")
+		st, err := client.Status(c.Context)
+		if errors.Is(err, hbd.ErrNotRunning) {
+			return cli.Exit(err.Error(), exitNotRunning)
+		}
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			enc := json.NewEncoder(c.App.Writer)
+			enc.SetIndent("", "  ")
+			return enc.Encode(st)
+		}
+		return printStatus(c.App.Writer, st)
+	},
+}
+
+func joinInts(ns []int) string {
+	if len(ns) == 0 {
+		return "-"
+	}
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func printStatus(w io.Writer, st *hbd.Status) error {
+	fmt.Fprintf(w, "node %s (number %d) in cluster %s, %s heartbeat, interval %d ms, dead threshold %d, daemon pid %d\n",
+		st.Node.Name, st.Node.Number, st.Cluster, st.Mode, st.IntervalMS, st.DeadThreshold, st.PID)
+	if len(st.Regions) == 0 {
+		fmt.Fprintln(w, "no heartbeat region is running")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "REGION\tDEVICE\tSTATE\tOWNERS\tLIVE NODES\tLAST WRITE\tERRORS R/W/BAD")
+		for _, r := range st.Regions {
+			var owners []string
+			for _, o := range r.Owners {
+				if o.Refs > 1 {
+					owners = append(owners, fmt.Sprintf("%s(%d)", o.Name, o.Refs))
+				} else {
+					owners = append(owners, o.Name)
+				}
+			}
+			age := "never"
+			if r.LastWriteAge >= 0 {
+				age = fmt.Sprintf("%.1fs ago", r.LastWriteAge)
+			}
+			state := r.State
+			if r.IOInFlight > 1 {
+				state += fmt.Sprintf(" (I/O stuck %.0fs)", r.IOInFlight)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d\n", r.UUID, r.Device, state, strings.Join(owners, ","),
+				joinInts(r.LiveNodes), age, r.ReadErrors, r.WriteErrors, r.BadBlocks)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, r := range st.Regions {
+			if r.Error != "" {
+				fmt.Fprintf(w, "%s: %s\n", r.UUID, r.Error)
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "live nodes: %s\n", joinInts(st.LiveNodes))
+	return err
+}

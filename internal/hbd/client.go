@@ -1,0 +1,92 @@
+package hbd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// SocketName is the control socket's name in the run directory.
+const SocketName = "o2hbd.sock"
+
+// DefaultRunDir is where the daemon keeps its socket, pid and state.
+const DefaultRunDir = "/run/o2cb"
+
+// ErrNotRunning is returned when no daemon answers on the socket.
+var ErrNotRunning = errors.New("the o2cb heartbeat daemon is not running (start the o2cb resource first)")
+
+// Client talks to the daemon of one run directory. Each call is one
+// connection, bounded by the context and by Timeout.
+type Client struct {
+	Socket  string
+	Timeout time.Duration // per call when ctx has no earlier deadline; 10s if 0
+}
+
+// NewClient returns a client for the daemon of runDir.
+func NewClient(runDir string) *Client {
+	return &Client{Socket: filepath.Join(runDir, SocketName)}
+}
+
+// Do sends req and returns the daemon's response. A failed request is an
+// error that errors.Is matches against ErrCode(code); no daemon is
+// ErrNotRunning.
+func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Socket)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%w: no daemon on %s", ErrNotRunning, c.Socket)
+		}
+		return nil, fmt.Errorf("connect to the heartbeat daemon on %s: %w", c.Socket, err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+		if req.Timeout == 0 {
+			req.Timeout = int(time.Until(dl) / time.Millisecond)
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	req.V = ProtocolVersion
+	if err := writeMessage(conn, req); err != nil {
+		return nil, fmt.Errorf("send %s request to the heartbeat daemon: %w", req.Op, err)
+	}
+	var resp Response
+	if err := readMessage(bufio.NewReader(conn), &resp); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("the heartbeat daemon did not answer %s in time: %w", req.Op, context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("read the heartbeat daemon's answer to %s: %w", req.Op, err)
+	}
+	if !resp.OK {
+		if resp.Error == nil {
+			return &resp, &Error{Code: CodeBadRequest, Message: "daemon answered neither ok nor an error"}
+		}
+		return &resp, resp.Error
+	}
+	return &resp, nil
+}
+
+// Status returns the daemon's status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	resp, err := c.Do(ctx, Request{Op: OpStatus})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status == nil {
+		return nil, errors.New("heartbeat daemon sent a status answer without status")
+	}
+	return resp.Status, nil
+}

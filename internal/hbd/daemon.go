@@ -1,0 +1,518 @@
+package hbd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+)
+
+// Config is the daemon's configuration; zero fields take the defaults.
+type Config struct {
+	RunDir        string        // socket, pid file, state; DefaultRunDir
+	ClusterConf   string        // clusterconf.DefaultPath
+	Cluster       string        // cluster name; "" for the only cluster
+	NodeName      string        // this node's name; "" matches the host name
+	Interval      time.Duration // heartbeat interval; hbdisk.DefaultInterval
+	DeadThreshold int           // iterations; hbdisk.DefaultDeadThreshold
+	Devices       []string      // paths or globs searched first for a UUID
+	Logger        *slog.Logger  // nil: discard
+}
+
+// MaxGlobalRegions is the kernel's limit of regions in global mode, kept
+// so that kernel nodes can share the cluster.
+const MaxGlobalRegions = 32
+
+// Daemon is the node's heartbeat daemon: its regions and their owners.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	cluster string
+	mode    clusterconf.Mode
+	global  map[string]bool // regions of cluster.conf, in global mode
+	node    clusterconf.Node
+	nodes   []int
+
+	mu       sync.Mutex
+	regions  map[string]*region
+	stopping bool
+	saveErr  error
+}
+
+// region is one heartbeat region with its owners.
+type region struct {
+	uuid   string
+	device string
+	vol    *ocfs2.Volume
+	owners map[string]int // owner -> references
+	eng    *hbdisk.Region // nil before the first start
+	// starting is closed when the current engine start has ended;
+	// startErr is its result.
+	starting chan struct{}
+	startErr error
+}
+
+func (r *region) refs() int {
+	n := 0
+	for _, c := range r.owners {
+		n += c
+	}
+	return n
+}
+
+// New reads cluster.conf and returns a daemon for this node; it starts
+// nothing yet (see Serve).
+func New(cfg Config) (*Daemon, error) {
+	if cfg.RunDir == "" {
+		cfg.RunDir = DefaultRunDir
+	}
+	if cfg.ClusterConf == "" {
+		cfg.ClusterConf = clusterconf.DefaultPath
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = hbdisk.DefaultInterval
+	}
+	if cfg.DeadThreshold == 0 {
+		cfg.DeadThreshold = hbdisk.DefaultDeadThreshold
+	}
+	if cfg.DeadThreshold < hbdisk.MinDeadThreshold {
+		return nil, fmt.Errorf("dead threshold %d is below the minimum %d", cfg.DeadThreshold, hbdisk.MinDeadThreshold)
+	}
+	if cfg.Interval < 10*time.Millisecond || cfg.Interval > time.Minute {
+		return nil, fmt.Errorf("heartbeat interval %v is outside 10ms..1m", cfg.Interval)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{cfg: cfg, log: log, regions: map[string]*region{}, global: map[string]bool{}}
+	if err := d.loadClusterConf(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// loadClusterConf reads the cluster, this node and, in global mode, the
+// configured regions.
+func (d *Daemon) loadClusterConf() error {
+	cc, err := clusterconf.Load(d.cfg.ClusterConf)
+	if err != nil {
+		return err
+	}
+	cl, err := cc.Cluster(d.cfg.Cluster)
+	if err != nil {
+		return err
+	}
+	hb, err := cl.Heartbeat()
+	if err != nil {
+		return err
+	}
+	var node clusterconf.Node
+	if d.cfg.NodeName != "" {
+		node, err = cl.Node(d.cfg.NodeName)
+	} else {
+		host, herr := os.Hostname()
+		if herr != nil {
+			return fmt.Errorf("host name: %w", herr)
+		}
+		node, err = cl.LocalNode(host)
+	}
+	if err != nil {
+		return err
+	}
+	var nodes []int
+	for _, n := range cl.Nodes() {
+		nodes = append(nodes, n.Number)
+	}
+	slices.Sort(nodes)
+	d.cluster, d.mode, d.node, d.nodes = cl.Name(), hb.Mode, node, nodes
+	clear(d.global)
+	for _, r := range hb.Regions {
+		d.global[r.UUID] = true
+	}
+	return nil
+}
+
+// Node returns this node.
+func (d *Daemon) Node() clusterconf.Node { return d.node }
+
+// reqError builds a protocol error.
+func reqError(code, format string, a ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// normalizeOrBad normalizes a region UUID or returns a bad_request error.
+func normalizeOrBad(uuid string) (string, error) {
+	u, err := ocfs2.NormalizeUUID(uuid)
+	if err != nil {
+		return "", reqError(CodeBadRequest, "%v", err)
+	}
+	return u, nil
+}
+
+// StartRegion adds a reference of owner to region uuid, starting the
+// region if needed, and returns once it is steady. device may be empty:
+// the region's device is then found by UUID. consumer marks a consumer's
+// call, which changes nothing in global mode. A failed or timed-out start
+// drops the reference again.
+func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, consumer bool) (note string, err error) {
+	if uuid, err = normalizeOrBad(uuid); err != nil {
+		return "", err
+	}
+	if err := ValidOwner(owner); err != nil {
+		return "", reqError(CodeBadRequest, "%v", err)
+	}
+	if d.mode == clusterconf.ModeGlobal && consumer {
+		return fmt.Sprintf("cluster %s uses global heartbeat: region %s is the cluster's to start", d.cluster, uuid), nil
+	}
+	if owner == OwnerGlobal && d.mode != clusterconf.ModeGlobal {
+		return "", reqError(CodeConfig, "cluster %s is in local heartbeat mode: the cluster owns no region", d.cluster)
+	}
+	if owner == OwnerGlobal && !d.global[uuid] {
+		return "", reqError(CodeConfig, "region %s is not a heartbeat region of cluster %s in %s", uuid, d.cluster, d.cfg.ClusterConf)
+	}
+
+	d.mu.Lock()
+	if d.stopping {
+		d.mu.Unlock()
+		return "", reqError(CodeStopping, "the heartbeat daemon is stopping")
+	}
+	r := d.regions[uuid]
+	if r != nil && r.owners[OwnerGlobal] > 0 && strings.HasPrefix(owner, "pacemaker:") {
+		d.mu.Unlock()
+		return "", reqError(CodeGlobalOwned, "region %s is started by the o2cb cluster resource (global heartbeat); set manage_regions=false on it to manage the region as its own resource", uuid)
+	}
+	if r == nil {
+		if d.mode == clusterconf.ModeGlobal && len(d.regions) >= MaxGlobalRegions {
+			d.mu.Unlock()
+			return "", reqError(CodeLimit, "global heartbeat allows at most %d regions", MaxGlobalRegions)
+		}
+		d.mu.Unlock()
+		vol, err := d.resolve(uuid, device)
+		if err != nil {
+			return "", err
+		}
+		d.mu.Lock()
+		if r = d.regions[uuid]; r == nil {
+			r = &region{uuid: uuid, device: vol.Path, vol: vol, owners: map[string]int{}}
+			d.regions[uuid] = r
+		}
+	} else if device != "" && !sameDevice(device, r.device) {
+		d.mu.Unlock()
+		vol, err := d.resolve(uuid, device)
+		if err != nil {
+			return "", err
+		}
+		d.log.Info("region requested through another path of its device", "region", uuid, "device", r.device, "requested", vol.Path)
+		d.mu.Lock()
+		if d.regions[uuid] != r {
+			d.mu.Unlock()
+			return "", reqError(CodeStopping, "region %s was stopped meanwhile; try again", uuid)
+		}
+	}
+	if r.eng != nil && r.eng.Status().State == hbdisk.Collision {
+		msg := r.eng.Status().Err
+		d.mu.Unlock()
+		return "", reqError(CodeCollision, "region %s is stopped after a collision: %s; find the other node using number %d, then stop every owner of the region and start it again", uuid, msg, d.node.Number)
+	}
+	r.owners[owner]++
+	wait := d.ensureRunning(r)
+	d.saveLocked()
+	d.mu.Unlock()
+
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		d.dropRef(uuid, owner)
+		return "", reqError(CodeNotSteady, "region %s on %s was not steady in time: %v", uuid, r.device, context.Cause(ctx))
+	}
+	d.mu.Lock()
+	err = r.startErr
+	d.mu.Unlock()
+	if err != nil {
+		d.dropRef(uuid, owner)
+		return "", engineError(uuid, err)
+	}
+	return "", nil
+}
+
+// engineError maps an engine failure to a protocol error.
+func engineError(uuid string, err error) *Error {
+	switch {
+	case errors.Is(err, hbdisk.ErrCollision):
+		return reqError(CodeCollision, "%v", err)
+	case errors.Is(err, hbdisk.ErrUnsteady):
+		return reqError(CodeNotSteady, "%v", err)
+	case errors.Is(err, ocfs2.ErrNotOCFS2), errors.Is(err, ocfs2.ErrOtherVolume):
+		return reqError(CodeDeviceMismatch, "region %s: %v", uuid, err)
+	}
+	return reqError(CodeIO, "region %s: %v", uuid, err)
+}
+
+// resolve finds and checks the device of uuid: the given one, or the
+// first found by the search of ocfs2.Scan.
+func (d *Daemon) resolve(uuid, device string) (*ocfs2.Volume, error) {
+	if device == "" {
+		path, err := ocfs2.FindByUUID(uuid, ocfs2.ScanOptions{Extra: d.cfg.Devices})
+		if err != nil {
+			return nil, reqError(CodeUnknownRegion, "%v", err)
+		}
+		device = path
+	}
+	vol, err := ocfs2.Open(device)
+	if err != nil {
+		return nil, reqError(CodeDeviceMismatch, "%v", err)
+	}
+	if vol.UUID != uuid {
+		return nil, reqError(CodeDeviceMismatch, "%s holds OCFS2 volume %s, not %s", device, vol.UUID, uuid)
+	}
+	return vol, nil
+}
+
+// sameDevice reports whether two paths name one device or file.
+func sameDevice(a, b string) bool {
+	if a == b {
+		return true
+	}
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// ensureRunning starts r's engine unless it is running or starting, and
+// returns a channel closed when the current start has ended. d.mu held.
+func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
+	if r.eng != nil {
+		select {
+		case <-r.eng.Done(): // failed or stopped: start anew
+		default:
+			return r.starting
+		}
+	}
+	cfg := d.regionConfig(r)
+	eng, err := hbdisk.NewRegion(cfg)
+	done := make(chan struct{})
+	r.starting = done
+	if err != nil {
+		r.startErr = err
+		close(done)
+		return done
+	}
+	r.eng, r.startErr = eng, nil
+	go func() {
+		err := eng.Start(context.Background())
+		d.mu.Lock()
+		if r.eng == eng {
+			r.startErr = err
+		}
+		d.mu.Unlock()
+		close(done)
+		if err == nil {
+			go d.watch(r, eng)
+		}
+	}()
+	return done
+}
+
+// watch logs how a running region ends.
+func (d *Daemon) watch(r *region, eng *hbdisk.Region) {
+	<-eng.Done()
+	if err := eng.Err(); err != nil {
+		d.log.Error("heartbeat region failed; it restarts when an owner starts it again", "region", r.uuid, "device", r.device, "err", err)
+	}
+}
+
+// regionConfig is the engine configuration of r on this node.
+func (d *Daemon) regionConfig(r *region) hbdisk.Config {
+	vol := r.vol
+	h := vol.Heartbeat
+	return hbdisk.Config{
+		UUID:          r.uuid,
+		Device:        r.device,
+		Verify:        func(dev hbdisk.Device) error { return vol.Recheck(hbdisk.ReaderAt(dev)) },
+		Geometry:      hbdisk.Geometry{BlockBytes: h.BlockBytes, StartBlock: h.StartBlock, Blocks: h.Blocks},
+		Extent:        hbdisk.Extent{Offset: h.ExtentOffset, Bytes: h.ExtentBytes},
+		Node:          d.node.Number,
+		Nodes:         d.nodes,
+		Interval:      d.cfg.Interval,
+		DeadThreshold: d.cfg.DeadThreshold,
+		Logger:        d.log,
+	}
+}
+
+// StopRegion drops a reference of owner; the last reference gone stops
+// the region with a clean-stop block.
+func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string, consumer bool) (note string, err error) {
+	if uuid, err = normalizeOrBad(uuid); err != nil {
+		return "", err
+	}
+	if err := ValidOwner(owner); err != nil {
+		return "", reqError(CodeBadRequest, "%v", err)
+	}
+	if d.mode == clusterconf.ModeGlobal && consumer {
+		return fmt.Sprintf("cluster %s uses global heartbeat: region %s is the cluster's to stop", d.cluster, uuid), nil
+	}
+	d.mu.Lock()
+	r := d.regions[uuid]
+	if r == nil {
+		d.mu.Unlock()
+		return "", reqError(CodeUnknownRegion, "region %s is not running on this node", uuid)
+	}
+	if r.owners[owner] == 0 {
+		d.mu.Unlock()
+		return "", reqError(CodeNotOwner, "%s holds no reference on region %s (owners: %s)", owner, uuid, ownerList(r.owners))
+	}
+	d.mu.Unlock()
+	return "", d.dropRef(uuid, owner)
+}
+
+// dropRef drops one reference and stops the region if it was the last.
+func (d *Daemon) dropRef(uuid, owner string) error {
+	d.mu.Lock()
+	r := d.regions[uuid]
+	if r == nil || r.owners[owner] == 0 {
+		d.mu.Unlock()
+		return nil
+	}
+	r.owners[owner]--
+	if r.owners[owner] == 0 {
+		delete(r.owners, owner)
+	}
+	if r.refs() > 0 {
+		d.saveLocked()
+		d.mu.Unlock()
+		return nil
+	}
+	delete(d.regions, uuid)
+	d.saveLocked()
+	eng := r.eng
+	d.mu.Unlock()
+	if eng == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.Interval+5*time.Second)
+	defer cancel()
+	if err := eng.Stop(ctx); err != nil {
+		return reqError(CodeIO, "%v", err)
+	}
+	d.log.Info("region stopped: no owner left", "region", uuid)
+	return nil
+}
+
+func ownerList(owners map[string]int) string {
+	if len(owners) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, o := range slices.Sorted(maps.Keys(owners)) {
+		parts = append(parts, fmt.Sprintf("%s (%d)", o, owners[o]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// regionStatus snapshots r. d.mu held; never waits on a device.
+func regionStatus(r *region, now time.Time) RegionStatus {
+	rs := RegionStatus{
+		UUID: r.uuid, Device: r.device,
+		BlockBytes: r.vol.Heartbeat.BlockBytes, StartBlock: r.vol.Heartbeat.StartBlock, Blocks: r.vol.Heartbeat.Blocks,
+		State: string(hbdisk.Starting), LiveNodes: []int{}, Refs: r.refs(), LastWriteAge: -1,
+	}
+	for _, o := range slices.Sorted(maps.Keys(r.owners)) {
+		rs.Owners = append(rs.Owners, Owner{Name: o, Refs: r.owners[o]})
+	}
+	if r.eng == nil {
+		if r.startErr != nil {
+			rs.State, rs.Error = string(hbdisk.Failed), r.startErr.Error()
+		}
+		return rs
+	}
+	st := r.eng.Status()
+	rs.State, rs.Error = string(st.State), st.Err
+	if st.Generation != 0 {
+		rs.Generation = fmt.Sprintf("%#016x", st.Generation)
+	}
+	if st.LiveNodes != nil {
+		rs.LiveNodes = st.LiveNodes
+	}
+	rs.LastWriteAge = ageSeconds(st.LastWrite, now)
+	rs.WriteLatency = float64(st.WriteLatency) / float64(time.Millisecond)
+	rs.IOInFlight = st.IOInFlight.Seconds()
+	rs.ReadErrors, rs.WriteErrors, rs.BadBlocks, rs.Iterations = st.ReadErrors, st.WriteErrors, st.BadBlocks, st.Iterations
+	rs.IOThread = r.eng.IOThreadID()
+	return rs
+}
+
+// Status returns every region and the union of live nodes.
+func (d *Daemon) Status() *Status {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := &Status{
+		Node: Node{Name: d.node.Name, Number: d.node.Number}, Cluster: d.cluster, Mode: string(d.mode),
+		IntervalMS: int(d.cfg.Interval / time.Millisecond), DeadThreshold: d.cfg.DeadThreshold,
+		PID: os.Getpid(), Regions: []RegionStatus{}, LiveNodes: []int{},
+	}
+	live := map[int]bool{}
+	for _, uuid := range slices.Sorted(maps.Keys(d.regions)) {
+		rs := regionStatus(d.regions[uuid], now)
+		for _, n := range rs.LiveNodes {
+			live[n] = true
+		}
+		st.Regions = append(st.Regions, rs)
+	}
+	for n := range live {
+		st.LiveNodes = append(st.LiveNodes, n)
+	}
+	sort.Ints(st.LiveNodes)
+	return st
+}
+
+// Info returns one region.
+func (d *Daemon) Info(uuid string) (*RegionStatus, error) {
+	uuid, err := normalizeOrBad(uuid)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := d.regions[uuid]
+	if r == nil {
+		return nil, reqError(CodeUnknownRegion, "region %s is not running on this node", uuid)
+	}
+	rs := regionStatus(r, time.Now())
+	return &rs, nil
+}
+
+// Shutdown stops every region cleanly, keeping the state file so that a
+// restart resumes them.
+func (d *Daemon) Shutdown(ctx context.Context) {
+	d.mu.Lock()
+	d.stopping = true
+	var engs []*hbdisk.Region
+	for _, r := range d.regions {
+		if r.eng != nil {
+			engs = append(engs, r.eng)
+		}
+	}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range engs {
+		wg.Go(func() {
+			if err := e.Stop(ctx); err != nil {
+				d.log.Warn("region did not stop cleanly", "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}

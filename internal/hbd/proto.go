@@ -1,0 +1,214 @@
+package hbd
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ProtocolVersion is the version of the control protocol: JSON lines over
+// the daemon's unix socket, one request and one response a line.
+const ProtocolVersion = 1
+
+// MaxMessageBytes bounds one message either way; a longer line is
+// refused without reading it whole.
+const MaxMessageBytes = 64 << 10
+
+// Operations of the control protocol.
+const (
+	OpPing   = "ping"   // is the daemon there: returns its node and mode
+	OpStart  = "start"  // add an owner to a region, starting it; waits until steady
+	OpStop   = "stop"   // drop an owner; the last one gone stops the region
+	OpInfo   = "info"   // one region: owners, references, state
+	OpStatus = "status" // every region and the union of live nodes
+	OpIOPrio = "ioprio" // set the I/O priority of a region's I/O thread
+)
+
+// Error codes of a failed request.
+const (
+	CodeBadRequest     = "bad_request"     // malformed or unknown request
+	CodeVersion        = "version"         // protocol version not spoken
+	CodePermission     = "permission"      // peer is neither root nor the daemon's user
+	CodeUnknownRegion  = "unknown_region"  // no such region, or no device found for the UUID
+	CodeDeviceMismatch = "device_mismatch" // the device does not hold the region's UUID
+	CodeNotSteady      = "not_steady"      // the region did not settle in time
+	CodeCollision      = "collision"       // another writer uses our node number
+	CodeGlobalOwned    = "global_owned"    // the region belongs to the cluster (global mode)
+	CodeLimit          = "limit"           // too many regions
+	CodeIO             = "io"              // the device failed
+	CodeConfig         = "config"          // cluster.conf problem
+	CodeStopping       = "stopping"        // the daemon is shutting down
+	CodeNotOwner       = "not_owner"       // stop for an owner that holds no reference
+)
+
+// Request is one line from a client.
+type Request struct {
+	V      int    `json:"v"`
+	Op     string `json:"op"`
+	UUID   string `json:"uuid,omitempty"`
+	Device string `json:"device,omitempty"` // start: the device, if the client knows it
+	Owner  string `json:"owner,omitempty"`  // "global", "pacemaker:<instance>" or "service:<name>"
+	// Consumer marks a start or stop from a consumer (mount, fsck,
+	// ocfs2_hb_ctl without O2CB_HEARTBEAT_OWNER=global): in global mode
+	// it succeeds and changes nothing, as ocfs2-tools does.
+	Consumer bool `json:"consumer,omitempty"`
+	Priority int  `json:"priority,omitempty"` // ioprio: best-effort level 0 (highest) to 7
+	Timeout  int  `json:"timeout_ms,omitempty"`
+}
+
+// Response is the daemon's answer to one Request.
+type Response struct {
+	V      int           `json:"v"`
+	OK     bool          `json:"ok"`
+	Error  *Error        `json:"error,omitempty"`
+	Note   string        `json:"note,omitempty"` // e.g. why a consumer call changed nothing
+	Region *RegionStatus `json:"region,omitempty"`
+	Status *Status       `json:"status,omitempty"`
+}
+
+// Error is a failed request: a code to test and a message for people.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is lets errors.Is match an *Error by code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
+}
+
+// ErrCode returns an *Error to test against with errors.Is.
+func ErrCode(code string) error { return &Error{Code: code} }
+
+// Node is this node as cluster.conf names it.
+type Node struct {
+	Name   string `json:"name"`
+	Number int    `json:"number"`
+}
+
+// Owner is one holder of a region.
+type Owner struct {
+	Name string `json:"name"` // "global", "pacemaker:<instance>", "service:<name>"
+	Refs int    `json:"refs"` // references; 1 but for services
+}
+
+// RegionStatus is one region as status and info report it.
+type RegionStatus struct {
+	UUID         string  `json:"uuid"`
+	Device       string  `json:"device"`
+	BlockBytes   int     `json:"block_bytes"`
+	StartBlock   uint64  `json:"start_block"`
+	Blocks       int     `json:"blocks"`
+	State        string  `json:"state"`
+	Error        string  `json:"error,omitempty"`
+	Generation   string  `json:"generation,omitempty"`
+	LiveNodes    []int   `json:"live_nodes"`
+	Owners       []Owner `json:"owners"`
+	Refs         int     `json:"refs"`
+	LastWriteAge float64 `json:"last_write_age_s"` // seconds since the last completed write; -1 if none
+	WriteLatency float64 `json:"write_latency_ms"`
+	IOInFlight   float64 `json:"io_in_flight_s,omitempty"`
+	ReadErrors   uint64  `json:"read_errors"`
+	WriteErrors  uint64  `json:"write_errors"`
+	BadBlocks    uint64  `json:"bad_blocks"`
+	Iterations   uint64  `json:"iterations"`
+	IOThread     int     `json:"io_thread,omitempty"`
+}
+
+// Status is the daemon's whole state as `o2cb-ra status --json` prints it.
+type Status struct {
+	Node          Node           `json:"node"`
+	Cluster       string         `json:"cluster"`
+	Mode          string         `json:"mode"`
+	IntervalMS    int            `json:"interval_ms"`
+	DeadThreshold int            `json:"dead_threshold"`
+	PID           int            `json:"pid"`
+	Regions       []RegionStatus `json:"regions"`
+	LiveNodes     []int          `json:"live_nodes"`
+}
+
+// writeMessage writes v as one JSON line.
+func writeMessage(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) >= MaxMessageBytes {
+		return fmt.Errorf("message of %d bytes exceeds the %d-byte limit", len(b), MaxMessageBytes)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// errTooLong is a line over MaxMessageBytes.
+var errTooLong = errors.New("message exceeds the size limit")
+
+// readMessage reads one JSON line into v, refusing lines over
+// MaxMessageBytes and unknown fields.
+func readMessage(r *bufio.Reader, v any) error {
+	var line []byte
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if err != nil {
+			if err == io.EOF && len(line) > 0 {
+				break
+			}
+			return err
+		}
+		if len(line)+len(chunk) >= MaxMessageBytes {
+			return fmt.Errorf("%w (%d bytes)", errTooLong, MaxMessageBytes)
+		}
+		line = append(line, chunk...)
+		if !isPrefix {
+			break
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(line)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed message: %w", err)
+	}
+	if dec.More() {
+		return errors.New("malformed message: more than one JSON value on the line")
+	}
+	return nil
+}
+
+// ValidOwner checks an owner name: global, pacemaker:<instance> or
+// service:<name>, printable, at most 256 bytes.
+func ValidOwner(o string) error {
+	if len(o) > 256 {
+		return fmt.Errorf("owner name of %d bytes is too long", len(o))
+	}
+	for _, c := range o {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("owner name %q has a control character", o)
+		}
+	}
+	kind, name, _ := strings.Cut(o, ":")
+	switch {
+	case o == OwnerGlobal:
+		return nil
+	case (kind == "pacemaker" || kind == "service") && name != "":
+		return nil
+	}
+	return fmt.Errorf("owner %q: want %q, pacemaker:<instance> or service:<name>", o, OwnerGlobal)
+}
+
+// OwnerGlobal owns the regions the cluster starts in global mode.
+const OwnerGlobal = "global"
+
+// ageSeconds is the age of t in seconds, or -1 for the zero time.
+func ageSeconds(t time.Time, now time.Time) float64 {
+	if t.IsZero() {
+		return -1
+	}
+	return now.Sub(t).Seconds()
+}

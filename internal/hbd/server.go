@@ -64,7 +64,8 @@ func lockPID(dir string) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("another heartbeat daemon runs on %s (pid %s): %w", dir, trimNL(b[:n]), ErrAlreadyRunning)
 	}
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
 	}
 	if err != nil {

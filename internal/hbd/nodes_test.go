@@ -1,0 +1,298 @@
+package hbd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// o2cbRA builds the o2cb-ra binary once for the package's tests.
+func o2cbRA(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "o2cb-ra-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "o2cb-ra")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/o2cb-ra/o2cb-ra/cmd/o2cb-ra").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// node is one simulated node: an o2cb-ra daemon process with its own run
+// directory, sharing images and cluster.conf with the others.
+type node struct {
+	t    *testing.T
+	name string
+	run  string
+	env  []string
+}
+
+func newNode(t *testing.T, name, conf, devices string) *node {
+	n := &node{t: t, name: name, run: filepath.Join(t.TempDir(), "run-"+name)}
+	n.env = append(os.Environ(),
+		"O2CB_CLUSTER_CONF="+conf, "O2CB_NODE_NAME="+name, "O2CB_RUN_DIR="+n.run,
+		"O2CB_HB_DEVICES="+devices,
+		"O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(testInterval/time.Millisecond)),
+		"O2CB_DEAD_THRESHOLD="+strconv.Itoa(testThreshold))
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *node) client() *Client { return NewClient(n.run) }
+
+func (n *node) start() {
+	n.t.Helper()
+	cmd := exec.Command(o2cbRA(n.t), "daemon")
+	cmd.Env = n.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		n.t.Fatalf("%s: o2cb-ra daemon: %v\n%s", n.name, err, out)
+	}
+}
+
+func (n *node) pid() int {
+	b, err := os.ReadFile(filepath.Join(n.run, PIDName))
+	if err != nil {
+		return 0
+	}
+	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return p
+}
+
+// alive reports whether pid runs and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "State:") {
+			return !strings.Contains(l, "Z")
+		}
+	}
+	return false
+}
+
+// signal sends sig to the daemon and waits until it is gone.
+func (n *node) signal(sig syscall.Signal) {
+	pid := n.pid()
+	if pid <= 0 || !alive(pid) {
+		return
+	}
+	syscall.Kill(pid, sig)
+	for deadline := time.Now().Add(10 * time.Second); alive(pid); {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			deadline = time.Now().Add(5 * time.Second)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (n *node) stop() { n.signal(syscall.SIGTERM) }
+
+// regionStart asks the node's daemon to start uuid for a service.
+func (n *node) regionStart(uuid, service string) {
+	n.t.Helper()
+	if _, err := n.client().Do(n.t.Context(), Request{Op: OpStart, UUID: uuid, Owner: "service:" + service, Consumer: true}); err != nil {
+		n.t.Fatalf("%s: start %s: %v", n.name, uuid, err)
+	}
+}
+
+// liveIn returns the live nodes of each region as the node sees them.
+func (n *node) liveIn() map[string][]int {
+	st, err := n.client().Status(context.Background())
+	if err != nil {
+		return nil
+	}
+	out := map[string][]int{}
+	for _, r := range st.Regions {
+		out[r.UUID] = r.LiveNodes
+	}
+	return out
+}
+
+// waitFor polls cond every 5 ms for at most d and returns how long it
+// took, or fails the test.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	for !cond() {
+		if time.Since(begin) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(begin)
+}
+
+func TestThreeDaemonsTwoRegions(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	_, u1 := image(t, dir)
+	_, u2 := image(t, dir)
+	conf := writeClusterConf(t, dir, "local", 3)
+	var nodes []*node
+	for i := 1; i <= 3; i++ {
+		n := newNode(t, fmt.Sprintf("n%d", i), conf, dir+"/*.img")
+		n.start()
+		nodes = append(nodes, n)
+	}
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		for _, u := range []string{u1, u2} {
+			wg.Go(func() { n.regionStart(u, "/mnt/"+u[:4]) })
+		}
+	}
+	wg.Wait()
+	all := []int{1, 2, 3}
+	everyone := func(want []int, among ...*node) func() bool {
+		return func() bool {
+			for _, n := range among {
+				l := n.liveIn()
+				if !slices.Equal(l[u1], want) || !slices.Equal(l[u2], want) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor(t, 3*testInterval, "every node sees all three in both regions", everyone(all, nodes...))
+
+	gen := func(n *node, uuid string) string {
+		resp, err := n.client().Do(t.Context(), Request{Op: OpInfo, UUID: uuid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Region.Generation
+	}
+	oldGen := gen(nodes[2], u1)
+	nodes[2].signal(syscall.SIGKILL)
+	took := waitFor(t, (testThreshold+3)*testInterval, "nodes 1 and 2 see node 3 dead", everyone([]int{1, 2}, nodes[:2]...))
+	t.Logf("node 3 killed: declared dead after %v (%.2f intervals; threshold %d)", took, float64(took)/float64(testInterval), testThreshold)
+	if took > (testThreshold+1)*testInterval+testInterval/2 {
+		t.Errorf("node 3 declared dead %v after SIGKILL, want within threshold+1 = %d intervals", took, testThreshold+1)
+	}
+
+	begin := time.Now()
+	nodes[2].start() // resumes its regions from state.json
+	took = waitFor(t, 10*testInterval, "all three live again after the restart", everyone(all, nodes...))
+	t.Logf("node 3 restarted: all live again after %v", took)
+	if got := nodes[2].liveIn(); len(got) != 2 {
+		t.Fatalf("restarted node resumed %d regions, want 2", len(got))
+	}
+	if newGen := gen(nodes[2], u1); newGen == oldGen {
+		t.Fatalf("restarted node kept generation %s", oldGen)
+	}
+	_ = begin
+}
+
+func TestSameNodeNumberCollides(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	img, uuid := image(t, dir)
+	conf := writeClusterConf(t, dir, "local", 2)
+	a := newNode(t, "n1", conf, dir+"/*.img")
+	b := newNode(t, "n1", conf, dir+"/*.img")
+	a.start()
+	b.start()
+	a.regionStart(uuid, "/a")
+	time.Sleep(testInterval / 3)
+	_, errB := b.client().Do(t.Context(), Request{Op: OpStart, UUID: uuid, Owner: "service:/b", Consumer: true})
+	state := func(n *node) string {
+		resp, err := n.client().Do(t.Context(), Request{Op: OpInfo, UUID: uuid})
+		if err != nil {
+			return err.Error()
+		}
+		return resp.Region.State
+	}
+	collided := func() bool { return state(a) == "collision" || errors.Is(errB, ErrCode(CodeCollision)) || state(b) == "collision" }
+	took := waitFor(t, 4*testInterval, "a collision reported", collided)
+	t.Logf("collision reported %v after the second writer started (b's start: %v)", took, errB)
+	// Neither keeps writing: node 1's slot stops changing.
+	time.Sleep(2 * testInterval)
+	s1 := ownSlot(t, img, 1).Block()
+	time.Sleep(3 * testInterval)
+	if s2 := ownSlot(t, img, 1).Block(); s2 != s1 {
+		t.Fatalf("node 1's slot still changes after the collision: %v then %v (a: %s, b: %s)", s1, s2, state(a), state(b))
+	}
+	// A new start is refused while the region sits in collision.
+	if state(a) == "collision" {
+		if _, err := a.client().Do(t.Context(), Request{Op: OpStart, UUID: uuid, Owner: "service:/c", Consumer: true}); !errors.Is(err, ErrCode(CodeCollision)) {
+			t.Fatalf("start on a region in collision = %v, want collision", err)
+		}
+	}
+}
+
+func TestReadOnlyDeviceFailsItsRegionOnly(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "blockdev")
+	dir := t.TempDir()
+	img1, u1 := image(t, dir)
+	_, u2 := image(t, dir)
+	loop := testenv.LoopDevice(t, img1, 0)
+	conf := writeClusterConf(t, dir, "local", 2)
+	n := newNode(t, "n1", conf, loop+":"+dir+"/*.img")
+	n.start()
+	if _, err := n.client().Do(t.Context(), Request{Op: OpStart, UUID: u1, Device: loop, Owner: "service:/a", Consumer: true}); err != nil {
+		t.Fatal(err)
+	}
+	n.regionStart(u2, "/b")
+	testenv.Run(t, "blockdev", "--setro", loop)
+	t.Cleanup(func() { exec.Command("blockdev", "--setrw", loop).Run() })
+	info := func(u string) RegionStatus {
+		resp, err := n.client().Do(t.Context(), Request{Op: OpInfo, UUID: u})
+		if err != nil {
+			t.Fatalf("info %s: %v", u, err)
+		}
+		return *resp.Region
+	}
+	took := waitFor(t, (testThreshold+2)*testInterval, "the read-only region fails", func() bool { return info(u1).State == "failed" })
+	t.Logf("read-only device: region failed after %v", took)
+	if r := info(u1); r.WriteErrors == 0 || !strings.Contains(r.Error, "no write") {
+		t.Errorf("failed region: %+v", r)
+	}
+	before := info(u2).Iterations
+	time.Sleep(3 * testInterval)
+	if r := info(u2); r.State != "steady" || r.Iterations-before < 2 {
+		t.Errorf("the other region: %+v (iterations %d -> %d)", r, before, r.Iterations)
+	}
+	begin := time.Now()
+	if _, err := n.client().Status(t.Context()); err != nil || time.Since(begin) > time.Second {
+		t.Errorf("status with a failed region: %v after %v", err, time.Since(begin))
+	}
+}

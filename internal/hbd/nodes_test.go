@@ -208,7 +208,6 @@ func TestThreeDaemonsTwoRegions(t *testing.T) {
 		t.Errorf("node 3 declared dead %v after SIGKILL, want within threshold+1 = %d intervals", took, testThreshold+1)
 	}
 
-	begin := time.Now()
 	nodes[2].start() // resumes its regions from state.json
 	took = waitFor(t, 10*testInterval, "all three live again after the restart", everyone(all, nodes...))
 	t.Logf("node 3 restarted: all live again after %v", took)
@@ -218,7 +217,6 @@ func TestThreeDaemonsTwoRegions(t *testing.T) {
 	if newGen := gen(nodes[2], u1); newGen == oldGen {
 		t.Fatalf("restarted node kept generation %s", oldGen)
 	}
-	_ = begin
 }
 
 func TestSameNodeNumberCollides(t *testing.T) {
@@ -240,7 +238,9 @@ func TestSameNodeNumberCollides(t *testing.T) {
 		}
 		return resp.Region.State
 	}
-	collided := func() bool { return state(a) == "collision" || errors.Is(errB, ErrCode(CodeCollision)) || state(b) == "collision" }
+	collided := func() bool {
+		return state(a) == "collision" || errors.Is(errB, ErrCode(CodeCollision)) || state(b) == "collision"
+	}
 	took := waitFor(t, 4*testInterval, "a collision reported", collided)
 	t.Logf("collision reported %v after the second writer started (b's start: %v)", took, errB)
 	// Neither keeps writing: node 1's slot stops changing.

@@ -5,7 +5,7 @@
 # only what is missing.
 set -euo pipefail
 
-GO_WANT=1.25          # oldest Go that builds the module (testing/synctest)
+GO_WANT=1.26          # oldest Go that builds the module (go.mod)
 GO_TOOLCHAIN=go1.26.8 # the toolchain fetched from the Go module proxy if needed
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

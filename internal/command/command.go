@@ -25,7 +25,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		Version:   version.Version,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{versionCommand, daemonCommand, statusCommand, slotsCommand, heartbeatCommand},
+		Commands:  []*cli.Command{versionCommand, agentCommand, daemonCommand, statusCommand, slotsCommand, heartbeatCommand},
 		// Keep cli.Exit codes: v2 type-asserts the error rather than
 		// unwrapping it, so errors go back to Run untouched.
 		ExitErrHandler:  func(*cli.Context, error) {},
@@ -35,7 +35,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "o2cb-ra: %v\n", err)
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stderr, "o2cb-ra: %s\n", msg)
+	}
 	var coder cli.ExitCoder
 	if errors.As(err, &coder) && coder.ExitCode() != 0 {
 		return coder.ExitCode()

@@ -103,49 +103,82 @@ func New(cfg Config) (*Daemon, error) {
 	return d, nil
 }
 
-// loadClusterConf reads the cluster, this node and, in global mode, the
+// clusterView is what the daemon takes from cluster.conf.
+type clusterView struct {
+	cluster string
+	mode    clusterconf.Mode
+	node    clusterconf.Node
+	nodes   []int
+	global  map[string]bool // regions of cluster.conf, in global mode
+}
+
+// readClusterConf reads the cluster, this node and, in global mode, the
 // configured regions.
-func (d *Daemon) loadClusterConf() error {
+func (d *Daemon) readClusterConf() (clusterView, error) {
+	var v clusterView
 	cc, err := clusterconf.Load(d.cfg.ClusterConf)
 	if err != nil {
-		return err
+		return v, err
 	}
 	cl, err := cc.Cluster(d.cfg.Cluster)
 	if err != nil {
-		return err
+		return v, err
 	}
 	hb, err := cl.Heartbeat()
 	if err != nil {
-		return err
+		return v, err
 	}
-	var node clusterconf.Node
 	if d.cfg.NodeName != "" {
-		node, err = cl.Node(d.cfg.NodeName)
+		v.node, err = cl.Node(d.cfg.NodeName)
 	} else {
 		host, herr := os.Hostname()
 		if herr != nil {
-			return fmt.Errorf("host name: %w", herr)
+			return v, fmt.Errorf("host name: %w", herr)
 		}
-		node, err = cl.LocalNode(host)
+		v.node, err = cl.LocalNode(host)
 	}
+	if err != nil {
+		return v, err
+	}
+	for _, n := range cl.Nodes() {
+		v.nodes = append(v.nodes, n.Number)
+	}
+	slices.Sort(v.nodes)
+	v.cluster, v.mode, v.global = cl.Name(), hb.Mode, map[string]bool{}
+	for _, r := range hb.Regions {
+		v.global[r.UUID] = true
+	}
+	return v, nil
+}
+
+func (d *Daemon) loadClusterConf() error {
+	v, err := d.readClusterConf()
 	if err != nil {
 		return err
 	}
-	var nodes []int
-	for _, n := range cl.Nodes() {
-		nodes = append(nodes, n.Number)
-	}
-	slices.Sort(nodes)
-	d.cluster, d.mode, d.node, d.nodes = cl.Name(), hb.Mode, node, nodes
-	clear(d.global)
-	for _, r := range hb.Regions {
-		d.global[r.UUID] = true
-	}
+	d.cluster, d.mode, d.node, d.nodes, d.global = v.cluster, v.mode, v.node, v.nodes, v.global
 	return nil
 }
 
-// Node returns this node.
-func (d *Daemon) Node() clusterconf.Node { return d.node }
+// Reload re-reads cluster.conf online. The cluster, this node's number and
+// the heartbeat mode may change only while no region runs; the list of
+// global regions and the configured nodes may change at any time (running
+// regions keep the nodes they started with until they restart).
+func (d *Daemon) Reload() error {
+	v, err := d.readClusterConf()
+	if err != nil {
+		return reqError(CodeConfig, "%v", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.regions) > 0 && (v.cluster != d.cluster || v.mode != d.mode || v.node.Number != d.node.Number) {
+		return reqError(CodeConfig, "cluster.conf changes cluster, heartbeat mode or this node's number (%s/%s/%d to %s/%s/%d) while regions run: stop the cluster first",
+			d.cluster, d.mode, d.node.Number, v.cluster, v.mode, v.node.Number)
+	}
+	d.cluster, d.mode, d.node, d.nodes, d.global = v.cluster, v.mode, v.node, v.nodes, v.global
+	d.log.Info("cluster.conf reloaded", "cluster", d.cluster, "mode", d.mode, "regions", len(d.global))
+	return nil
+}
 
 // reqError builds a protocol error.
 func reqError(code, format string, a ...any) *Error {
@@ -173,14 +206,17 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 	if err := ValidOwner(owner); err != nil {
 		return "", reqError(CodeBadRequest, "%v", err)
 	}
-	if d.mode == clusterconf.ModeGlobal && consumer {
-		return fmt.Sprintf("cluster %s uses global heartbeat: region %s is the cluster's to start", d.cluster, uuid), nil
+	d.mu.Lock()
+	mode, cluster, configured := d.mode, d.cluster, d.global[uuid]
+	d.mu.Unlock()
+	if mode == clusterconf.ModeGlobal && consumer {
+		return fmt.Sprintf("cluster %s uses global heartbeat: region %s is the cluster's to start", cluster, uuid), nil
 	}
-	if owner == OwnerGlobal && d.mode != clusterconf.ModeGlobal {
-		return "", reqError(CodeConfig, "cluster %s is in local heartbeat mode: the cluster owns no region", d.cluster)
+	if owner == OwnerGlobal && mode != clusterconf.ModeGlobal {
+		return "", reqError(CodeConfig, "cluster %s is in local heartbeat mode: the cluster owns no region", cluster)
 	}
-	if owner == OwnerGlobal && !d.global[uuid] {
-		return "", reqError(CodeConfig, "region %s is not a heartbeat region of cluster %s in %s", uuid, d.cluster, d.cfg.ClusterConf)
+	if owner == OwnerGlobal && !configured {
+		return "", reqError(CodeConfig, "region %s is not a heartbeat region of cluster %s in %s", uuid, cluster, d.cfg.ClusterConf)
 	}
 
 	d.mu.Lock()
@@ -226,7 +262,12 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 		d.mu.Unlock()
 		return "", reqError(CodeCollision, "region %s is stopped after a collision: %s; find the other node using number %d, then stop every owner of the region and start it again", uuid, msg, d.node.Number)
 	}
-	r.owners[owner]++
+	// Services count references; the cluster and a Pacemaker resource
+	// hold one each, so that their start and stop are idempotent.
+	added := countsRefs(owner) || r.owners[owner] == 0
+	if added {
+		r.owners[owner]++
+	}
 	wait := d.ensureRunning(r)
 	d.saveLocked()
 	d.mu.Unlock()
@@ -234,18 +275,26 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 	select {
 	case <-wait:
 	case <-ctx.Done():
-		d.dropRef(uuid, owner)
+		if added {
+			d.dropRef(uuid, owner)
+		}
 		return "", reqError(CodeNotSteady, "region %s on %s was not steady in time: %v", uuid, r.device, context.Cause(ctx))
 	}
 	d.mu.Lock()
 	err = r.startErr
 	d.mu.Unlock()
 	if err != nil {
-		d.dropRef(uuid, owner)
+		if added {
+			d.dropRef(uuid, owner)
+		}
 		return "", engineError(uuid, err)
 	}
 	return "", nil
 }
+
+// countsRefs reports whether an owner holds a count of references (a
+// service: each mount or tool run adds one) rather than one.
+func countsRefs(owner string) bool { return strings.HasPrefix(owner, "service:") }
 
 // engineError maps an engine failure to a protocol error.
 func engineError(uuid string, err error) *Error {
@@ -360,10 +409,11 @@ func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string, consumer bo
 	if err := ValidOwner(owner); err != nil {
 		return "", reqError(CodeBadRequest, "%v", err)
 	}
+	d.mu.Lock()
 	if d.mode == clusterconf.ModeGlobal && consumer {
+		defer d.mu.Unlock()
 		return fmt.Sprintf("cluster %s uses global heartbeat: region %s is the cluster's to stop", d.cluster, uuid), nil
 	}
-	d.mu.Lock()
 	r := d.regions[uuid]
 	if r == nil {
 		d.mu.Unlock()

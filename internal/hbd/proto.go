@@ -26,6 +26,7 @@ const (
 	OpInfo   = "info"   // one region: owners, references, state
 	OpStatus = "status" // every region and the union of live nodes
 	OpIOPrio = "ioprio" // set the I/O priority of a region's I/O thread
+	OpReload = "reload" // re-read cluster.conf
 )
 
 // Error codes of a failed request.

@@ -240,7 +240,9 @@ func (d *Daemon) Handle(ctx context.Context, req Request) Response {
 	var err error
 	switch req.Op {
 	case OpPing:
+		d.mu.Lock()
 		resp.Status = &Status{Node: Node{Name: d.node.Name, Number: d.node.Number}, Cluster: d.cluster, Mode: string(d.mode), PID: os.Getpid()}
+		d.mu.Unlock()
 	case OpStatus:
 		resp.Status = d.Status()
 	case OpInfo:
@@ -254,6 +256,8 @@ func (d *Daemon) Handle(ctx context.Context, req Request) Response {
 		resp.Note, err = d.StopRegion(ctx, req.UUID, req.Owner, req.Consumer)
 	case OpIOPrio:
 		err = d.SetIOPriority(req.UUID, req.Priority)
+	case OpReload:
+		err = d.Reload()
 	default:
 		err = reqError(CodeBadRequest, "unknown operation %q", req.Op)
 	}

@@ -1,0 +1,214 @@
+// Package hbregion is the OCF agent ocf:ocfs2:hbregion: one heartbeat
+// region of this node, owned by its Pacemaker resource instance, in the
+// node's heartbeat daemon (which the o2cb resource runs).
+package hbregion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/agents/setup"
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+)
+
+// Agent is ocf:ocfs2:hbregion.
+var Agent = &ocf.Agent{
+	Name:    "hbregion",
+	Version: "1.0",
+	Short:   "one o2cb disk heartbeat region",
+	Long: `Heartbeats on one region (an OCFS2 volume's heartbeat area, named by the
+volume's UUID) as this node, in the node's heartbeat daemon, which the
+ocf:ocfs2:o2cb resource runs: order this resource after it.
+
+In global heartbeat mode, a region of cluster.conf is started by the o2cb
+resource itself unless that resource has manage_regions=false; starting such a
+region here fails with a configuration error.`,
+	Params: append(setup.Params(),
+		ocf.Param{Name: "uuid", Type: ocf.String, Required: true, Unique: true,
+			Short: "region UUID", Check: func(s string) error { _, err := ocfs2.NormalizeUUID(s); return err },
+			Long: "UUID of the region: the OCFS2 volume's UUID, in any case, dashes allowed (as blkid or tunefs.ocfs2 -Q '%U' print it)."},
+		ocf.Param{Name: "device", Type: ocf.String, Short: "the region's device",
+			Long: "Device (or image file) of the region. Empty: found by UUID (see devices). Its UUID is checked before the first write."},
+		ocf.Param{Name: "layout", Type: ocf.String, Default: clusterconf.DefaultLayout, Short: "layout driver",
+			Long: "Layout of the region: the layout driver <layout>_hb_ctl maps the UUID to the resource. The ocfs2 layout is served by the heartbeat daemon directly; another layout is started with <layout>_hb_ctl -S -u UUID pacemaker:<instance>."},
+	),
+	Actions: []ocf.Action{
+		{Name: "start", Timeout: 90 * time.Second, Run: start},
+		{Name: "stop", Timeout: 100 * time.Second, Run: stop},
+		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: monitor},
+		{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
+		{Name: "validate-all", Timeout: 30 * time.Second, Run: validate},
+	},
+}
+
+// region is what an action works on.
+type region struct {
+	*setup.Setup
+	uuid   string
+	device string
+	owner  string
+	layout string
+}
+
+func load(c *ocf.Context) (*region, error) {
+	s, err := setup.Load(c)
+	if err != nil {
+		return nil, err
+	}
+	uuid, _ := ocfs2.NormalizeUUID(c.Params.String("uuid")) // checked with the parameters
+	r := &region{Setup: s, uuid: uuid, device: c.Params.String("device"), layout: c.Params.String("layout")}
+	instance := c.Instance
+	if instance == "" {
+		instance = "hbregion-" + uuid
+	}
+	r.owner = "pacemaker:" + instance
+	if r.layout != clusterconf.DefaultLayout {
+		if _, err := setup.FindDriver(r.layout); err != nil {
+			if c.Action == "monitor" {
+				return nil, ocf.Errorf(ocf.NotRunning, "%v", err)
+			}
+			return nil, err
+		}
+	}
+	if r.device != "" && c.Action != "monitor" && c.Action != "stop" {
+		if _, err := os.Stat(r.device); err != nil {
+			return nil, ocf.Errorf(ocf.ErrInstalled, "device %s: %v", r.device, err)
+		}
+	}
+	return r, nil
+}
+
+func validate(c *ocf.Context) error {
+	r, err := load(c)
+	if err != nil {
+		return err
+	}
+	if c.CheckLevel < 10 {
+		return nil
+	}
+	dev := r.device
+	if dev == "" {
+		if dev, err = ocfs2.FindByUUID(r.uuid, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(r.Devices)}); err != nil {
+			return ocf.Errorf(ocf.ErrConfigured, "%v", err)
+		}
+	}
+	sb, err := ocfs2.Probe(dev)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrConfigured, "%v", err)
+	}
+	if sb.UUID != r.uuid {
+		return ocf.Errorf(ocf.ErrConfigured, "device %s holds volume %s, not %s", dev, sb.UUID, r.uuid)
+	}
+	return nil
+}
+
+// daemonError maps a daemon answer to an OCF error.
+func daemonError(r *region, err error) error {
+	switch {
+	case errors.Is(err, hbd.ErrNotRunning):
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	case errors.Is(err, hbd.ErrCode(hbd.CodeGlobalOwned)), errors.Is(err, hbd.ErrCode(hbd.CodeDeviceMismatch)),
+		errors.Is(err, hbd.ErrCode(hbd.CodeUnknownRegion)), errors.Is(err, hbd.ErrCode(hbd.CodeConfig)),
+		errors.Is(err, hbd.ErrCode(hbd.CodeLimit)):
+		return ocf.Errorf(ocf.ErrConfigured, "region %s: %v", r.uuid, err)
+	}
+	return ocf.Errorf(ocf.ErrGeneric, "region %s: %v", r.uuid, err)
+}
+
+func start(c *ocf.Context) error {
+	if err := setup.RequireRoot(c); err != nil {
+		return err
+	}
+	r, err := load(c)
+	if err != nil {
+		return err
+	}
+	if r.layout != clusterconf.DefaultLayout {
+		driver, _ := setup.FindDriver(r.layout)
+		if err := r.RunDriver(c, driver, r.DriverEnv(), "-S", "-u", r.uuid, r.owner); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+		}
+		return nil
+	}
+	dev := r.device
+	if dev == "" {
+		// Search this resource's devices first; failing that, the daemon
+		// searches its own list.
+		dev, _ = ocfs2.FindByUUID(r.uuid, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(r.Devices)})
+	}
+	if _, err := r.Client.Do(c, hbd.Request{Op: hbd.OpStart, UUID: r.uuid, Device: dev, Owner: r.owner}); err != nil {
+		return daemonError(r, err)
+	}
+	c.Log.Info("heartbeat region started", "region", r.uuid)
+	return nil
+}
+
+func stop(c *ocf.Context) error {
+	if err := setup.RequireRoot(c); err != nil {
+		return err
+	}
+	r, err := load(c)
+	if err != nil {
+		// Nothing of ours can run without a configuration.
+		if code := ocf.CodeOf(err); code == ocf.ErrInstalled {
+			return nil
+		}
+		return err
+	}
+	if r.layout != clusterconf.DefaultLayout {
+		driver, _ := setup.FindDriver(r.layout)
+		if err := r.RunDriver(c, driver, r.DriverEnv(), "-K", "-u", r.uuid, r.owner); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+		}
+		return nil
+	}
+	_, err = r.Client.Do(c, hbd.Request{Op: hbd.OpStop, UUID: r.uuid, Owner: r.owner})
+	switch {
+	case err == nil, errors.Is(err, hbd.ErrNotRunning), errors.Is(err, hbd.ErrCode(hbd.CodeUnknownRegion)),
+		errors.Is(err, hbd.ErrCode(hbd.CodeNotOwner)):
+		return nil
+	}
+	return daemonError(r, err)
+}
+
+func monitor(c *ocf.Context) error {
+	r, err := load(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c, time.Second)
+	defer cancel()
+	st, err := r.Client.Status(ctx)
+	if errors.Is(err, hbd.ErrNotRunning) {
+		return ocf.Errorf(ocf.NotRunning, "heartbeat daemon not running")
+	}
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s does not answer: %v", r.RunDir, err)
+	}
+	i := slices.IndexFunc(st.Regions, func(x hbd.RegionStatus) bool { return x.UUID == r.uuid })
+	if i < 0 {
+		return ocf.Errorf(ocf.NotRunning, "region %s not running", r.uuid)
+	}
+	rs := st.Regions[i]
+	if r.layout == clusterconf.DefaultLayout && !slices.ContainsFunc(rs.Owners, func(o hbd.Owner) bool { return o.Name == r.owner }) {
+		return ocf.Errorf(ocf.NotRunning, "region %s runs, but not for %s", r.uuid, r.owner)
+	}
+	if rs.State == "starting" {
+		return nil
+	}
+	if !slices.Contains(rs.LiveNodes, st.Node.Number) {
+		msg := fmt.Sprintf("region %s on %s is %s: own heartbeat not seen", r.uuid, rs.Device, rs.State)
+		if rs.Error != "" {
+			msg += ": " + rs.Error
+		}
+		return ocf.Errorf(ocf.ErrGeneric, "%s", msg)
+	}
+	return nil
+}

@@ -1,0 +1,443 @@
+// Package o2cb is the OCF agent ocf:ocfs2:o2cb: the o2cb cluster on this
+// node. Start runs the node's heartbeat daemon and, in global heartbeat
+// mode, starts every heartbeat region of cluster.conf through its layout
+// driver; monitor fails when this node's heartbeat is seen in too few
+// regions (region_quorum); stop undoes start.
+package o2cb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/agents/setup"
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+)
+
+// Quorum rules of region_quorum.
+const (
+	QuorumAny      = "any"
+	QuorumMajority = "majority"
+	QuorumAll      = "all"
+)
+
+func checkRange(lo, hi int) func(string) error {
+	return func(s string) error {
+		n, _ := strconv.Atoi(strings.TrimSpace(s))
+		if n < lo || n > hi {
+			return fmt.Errorf("%d is outside %d..%d", n, lo, hi)
+		}
+		return nil
+	}
+}
+
+// Agent is ocf:ocfs2:o2cb.
+var Agent = &ocf.Agent{
+	Name:    "o2cb",
+	Version: "1.0",
+	Short:   "OCFS2 o2cb cluster with disk heartbeat",
+	Long: `Runs the o2cb cluster stack's disk heartbeat on this node: the node's
+heartbeat daemon and, in global heartbeat mode, every heartbeat region of
+cluster.conf, started through its layout driver (<layout>_hb_ctl -S -u UUID).
+The daemon reads and writes the kernel o2hb's on-disk slots, so kernel nodes
+and these nodes see each other on the same regions.
+
+Run it as a clone on every node. Monitor fails when this node's own heartbeat
+is seen in too few regions (region_quorum): losing one of many regions is
+logged and tolerated, as a node is live while any region sees it.
+
+In local heartbeat mode, consumers (mount, fsck, ocf:ocfs2:hbregion) start
+their own regions; the agent only runs the daemon.`,
+	Params: append(setup.Params(),
+		ocf.Param{Name: "dead_threshold", Type: ocf.Integer, Default: "31", EnvVar: "O2CB_DEAD_THRESHOLD",
+			Short: "heartbeat dead threshold (iterations)", Check: checkRange(hbdisk.MinDeadThreshold, 1000),
+			Long: "Iterations without a new heartbeat after which a node is dead (the kernel's O2CB_HEARTBEAT_THRESHOLD). Every node, kernel or not, must use the same value."},
+		ocf.Param{Name: "heartbeat_interval_ms", Type: ocf.Integer, Default: "2000", EnvVar: "O2CB_HEARTBEAT_INTERVAL_MS",
+			Short: "heartbeat interval (ms)", Check: checkRange(10, 60000),
+			Long: "Milliseconds between heartbeat iterations. The kernel uses 2000; keep it with kernel nodes in the cluster."},
+		ocf.Param{Name: "manage_regions", Type: ocf.Boolean, Default: "true",
+			Short: "start the global heartbeat regions",
+			Long:  "In global heartbeat mode, start and stop the heartbeat regions of cluster.conf. Set to false to manage each region as its own ocf:ocfs2:hbregion resource."},
+		ocf.Param{Name: "region_quorum", Type: ocf.String, Default: QuorumAny,
+			Short: "regions needed for monitor to succeed",
+			Check: func(s string) error {
+				if !slices.Contains([]string{QuorumAny, QuorumMajority, QuorumAll}, s) {
+					return fmt.Errorf("%q: want any, majority or all", s)
+				}
+				return nil
+			},
+			Long: "any: monitor fails only when no region sees this node's own heartbeat. majority: it fails when at least half of the regions are lost (the kernel's global-mode fencing rule). all: it fails when any region is lost."},
+	),
+	Actions: []ocf.Action{
+		{Name: "start", Timeout: 90 * time.Second, Run: start},
+		{Name: "stop", Timeout: 100 * time.Second, Run: stop},
+		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: monitor},
+		{Name: "reload", Timeout: 90 * time.Second, Run: reload},
+		{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
+		{Name: "validate-all", Timeout: 30 * time.Second, Run: validate},
+	},
+}
+
+// load reads cluster.conf and the parameters that depend on it.
+func load(c *ocf.Context) (*setup.Setup, error) {
+	s, err := setup.Load(c)
+	if err != nil {
+		return nil, err
+	}
+	if s.Mode == clusterconf.ModeGlobal && c.Params.Bool("manage_regions") {
+		for _, r := range s.Regions {
+			if _, err := setup.FindDriver(r.Layout); err != nil {
+				if c.Action == "monitor" {
+					return nil, ocf.Errorf(ocf.NotRunning, "%v", err)
+				}
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
+
+func validate(c *ocf.Context) error {
+	s, err := load(c)
+	if err != nil {
+		return err
+	}
+	if c.CheckLevel >= 10 && s.Mode == clusterconf.ModeGlobal {
+		for _, r := range s.Regions {
+			if _, err := ocfs2.FindByUUID(r.UUID, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(s.Devices)}); err != nil {
+				return ocf.Errorf(ocf.ErrConfigured, "region %s (cluster.conf line %d): %v", r.UUID, r.Line, err)
+			}
+		}
+	}
+	return nil
+}
+
+// managed reports whether start and stop handle the global regions.
+func managed(c *ocf.Context, s *setup.Setup) bool {
+	return s.Mode == clusterconf.ModeGlobal && c.Params.Bool("manage_regions")
+}
+
+func start(c *ocf.Context) error {
+	if err := setup.RequireRoot(c); err != nil {
+		return err
+	}
+	s, err := load(c)
+	if err != nil {
+		return err
+	}
+	if err := ensureDaemon(c, s); err != nil {
+		return err
+	}
+	if !managed(c, s) {
+		c.Log.Info("o2cb started", "mode", s.Mode, "node", s.Node.Name)
+		return nil
+	}
+	failed := driverAll(c, s, s.Regions, "-S")
+	ok := len(s.Regions) - len(failed)
+	if !quorate(c.Params.String("region_quorum"), len(s.Regions), len(failed)) {
+		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions started, below region_quorum=%s: %s",
+			ok, len(s.Regions), c.Params.String("region_quorum"), strings.Join(failed, "; "))
+	}
+	for _, f := range failed {
+		c.Log.Warn("heartbeat region did not start; running on the others", "err", f)
+	}
+	c.Log.Info("o2cb started", "mode", s.Mode, "node", s.Node.Name, "regions", ok)
+	return nil
+}
+
+// quorate applies a region_quorum rule to n regions of which lost are lost.
+func quorate(rule string, n, lost int) bool {
+	switch rule {
+	case QuorumAll:
+		return lost == 0
+	case QuorumMajority:
+		return lost*2 < n
+	}
+	return n == 0 || lost < n
+}
+
+// driverAll runs the layout driver with action (-S or -K) on every region
+// in parallel, each bounded by the action's deadline, and returns the
+// failures, one message a region.
+func driverAll(c *ocf.Context, s *setup.Setup, regions []clusterconf.Region, action string) []string {
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
+	env := s.DriverEnv("O2CB_HEARTBEAT_OWNER=" + hbd.OwnerGlobal)
+	for _, r := range regions {
+		wg.Go(func() {
+			driver, err := setup.FindDriver(r.Layout)
+			if err == nil {
+				err = s.RunDriver(c, driver, env, action, "-u", r.UUID)
+			}
+			if err != nil {
+				mu.Lock()
+				failed = append(failed, fmt.Sprintf("region %s: %v", r.UUID, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(failed)
+	return failed
+}
+
+// ensureDaemon starts the node's heartbeat daemon unless it answers.
+func ensureDaemon(c *ocf.Context, s *setup.Setup) error {
+	if up, err := s.DaemonRunning(c); up {
+		return nil
+	} else if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s: %v", s.RunDir, err)
+	}
+	exe, err := setup.Executable()
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "find o2cb-ra: %v", err)
+	}
+	args := []string{"daemon",
+		"--run-dir=" + s.RunDir,
+		"--cluster-conf=" + c.Params.String("cluster_conf"),
+		"--cluster=" + s.Cluster.Name(),
+		"--node-name=" + s.Node.Name,
+		"--interval-ms=" + strconv.Itoa(c.Params.Int("heartbeat_interval_ms")),
+		"--dead-threshold=" + strconv.Itoa(c.Params.Int("dead_threshold")),
+		"--devices=" + s.Devices,
+	}
+	out, err := exec.CommandContext(c, exe, args...).CombinedOutput()
+	if err != nil {
+		// Another start may have won the race for the run directory.
+		if up, _ := s.DaemonRunning(c); up {
+			return nil
+		}
+		return ocf.Errorf(ocf.ErrGeneric, "start the heartbeat daemon: %s", strings.TrimSpace(string(out)))
+	}
+	c.Log.Info("heartbeat daemon started", "run_dir", s.RunDir, "output", strings.TrimSpace(string(out)))
+	return nil
+}
+
+func stop(c *ocf.Context) error {
+	if err := setup.RequireRoot(c); err != nil {
+		return err
+	}
+	s, err := setup.Load(c)
+	if err != nil && ocf.CodeOf(err) != ocf.ErrInstalled {
+		return err
+	}
+	client := hbd.NewClient(c.Params.String("run_dir"))
+	st, err := client.Status(c)
+	if errors.Is(err, hbd.ErrNotRunning) {
+		return nil
+	}
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon: %v", err)
+	}
+	// The regions the cluster owns: those of cluster.conf, and any the
+	// daemon still holds for the cluster (cluster.conf may have changed).
+	if s != nil && c.Params.Bool("manage_regions") {
+		regions := slices.Clone(s.Regions)
+		for _, r := range st.Regions {
+			if hasOwner(r, hbd.OwnerGlobal) && !slices.ContainsFunc(regions, func(x clusterconf.Region) bool { return x.UUID == r.UUID }) {
+				regions = append(regions, clusterconf.Region{UUID: r.UUID, Layout: clusterconf.DefaultLayout})
+			}
+		}
+		var held []clusterconf.Region
+		for _, r := range regions {
+			if slices.ContainsFunc(st.Regions, func(x hbd.RegionStatus) bool { return x.UUID == r.UUID && hasOwner(x, hbd.OwnerGlobal) }) {
+				held = append(held, r)
+			}
+		}
+		if failed := driverAll(c, s, held, "-K"); len(failed) > 0 {
+			return ocf.Errorf(ocf.ErrGeneric, "could not stop heartbeat regions: %s", strings.Join(failed, "; "))
+		}
+		if st, err = client.Status(c); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon: %v", err)
+		}
+	}
+	var users []string
+	for _, r := range st.Regions {
+		var owners []string
+		for _, o := range r.Owners {
+			owners = append(owners, o.Name)
+		}
+		users = append(users, fmt.Sprintf("%s (%s)", r.UUID, strings.Join(owners, ", ")))
+	}
+	if len(users) > 0 {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat regions are still in use; stop their users first: %s", strings.Join(users, "; "))
+	}
+	return stopDaemon(c, st.PID)
+}
+
+func hasOwner(r hbd.RegionStatus, name string) bool {
+	return slices.ContainsFunc(r.Owners, func(o hbd.Owner) bool { return o.Name == name })
+}
+
+// stopDaemon sends SIGTERM to the daemon and waits until it is gone.
+func stopDaemon(c *ocf.Context, pid int) error {
+	if pid <= 0 {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon reported pid %d", pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return ocf.Errorf(ocf.ErrGeneric, "signal heartbeat daemon %d: %v", pid, err)
+	}
+	for processAlive(pid) {
+		select {
+		case <-c.Done():
+			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon %d did not exit in time", pid)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	c.Log.Info("heartbeat daemon stopped", "pid", pid)
+	return nil
+}
+
+// processAlive reports whether pid runs and is not a zombie.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// Fields after the command, which is in parentheses: state first.
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+func monitor(c *ocf.Context) error {
+	s, err := load(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c, time.Second)
+	defer cancel()
+	st, err := s.Client.Status(ctx)
+	if errors.Is(err, hbd.ErrNotRunning) {
+		return ocf.Errorf(ocf.NotRunning, "heartbeat daemon not running")
+	}
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s does not answer: %v", s.RunDir, err)
+	}
+	// The regions that count: in global mode those of cluster.conf;
+	// otherwise whatever runs (none is fine: the daemon is the resource).
+	var uuids []string
+	if managed(c, s) {
+		for _, r := range s.Regions {
+			uuids = append(uuids, r.UUID)
+		}
+	} else {
+		for _, r := range st.Regions {
+			uuids = append(uuids, r.UUID)
+		}
+	}
+	var lost []string
+	for _, u := range uuids {
+		i := slices.IndexFunc(st.Regions, func(r hbd.RegionStatus) bool { return r.UUID == u })
+		switch {
+		case i < 0:
+			lost = append(lost, u+": not running")
+		case !slices.Contains(st.Regions[i].LiveNodes, st.Node.Number):
+			why := st.Regions[i].State
+			if st.Regions[i].Error != "" {
+				why += ": " + st.Regions[i].Error
+			}
+			lost = append(lost, fmt.Sprintf("%s: own heartbeat not seen (%s)", u, why))
+		case c.CheckLevel >= 10:
+			if err := checkOwnSlot(c, st.Regions[i], st.Node.Number); err != nil {
+				lost = append(lost, fmt.Sprintf("%s: %v", u, err))
+			}
+		}
+	}
+	rule := c.Params.String("region_quorum")
+	if !quorate(rule, len(uuids), len(lost)) {
+		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions lost, region_quorum=%s: %s",
+			len(lost), len(uuids), rule, strings.Join(lost, "; "))
+	}
+	for _, l := range lost {
+		c.Log.Warn("heartbeat region lost; this node is still seen in others", "region", l)
+	}
+	return nil
+}
+
+// checkOwnSlot reads this node's slot from the region's device (depth 10)
+// and checks it holds the daemon's current block, within one second even
+// if the device hangs.
+func checkOwnSlot(c *ocf.Context, r hbd.RegionStatus, node int) error {
+	type result struct{ err error }
+	done := make(chan result, 1)
+	go func() {
+		f, err := hbdisk.OpenDirectReadOnly(r.Device)
+		if err != nil {
+			done <- result{err}
+			return
+		}
+		defer f.Close()
+		slots, err := hbdisk.ReadSlots(f, hbdisk.Geometry{BlockBytes: r.BlockBytes, StartBlock: r.StartBlock, Blocks: r.Blocks}, node, node)
+		if err != nil {
+			done <- result{err}
+			return
+		}
+		s := slots[0]
+		if err := s.Validate(node); err != nil {
+			done <- result{fmt.Errorf("own slot on %s: %w", r.Device, err)}
+			return
+		}
+		if got := fmt.Sprintf("%#016x", s.Generation()); got != r.Generation {
+			done <- result{fmt.Errorf("own slot on %s holds generation %s, the daemon writes %s", r.Device, got, r.Generation)}
+			return
+		}
+		done <- result{nil}
+	}()
+	select {
+	case res := <-done:
+		return res.err
+	case <-time.After(time.Second):
+		return fmt.Errorf("reading the own slot on %s did not complete within 1s", r.Device)
+	}
+}
+
+func reload(c *ocf.Context) error {
+	if err := setup.RequireRoot(c); err != nil {
+		return err
+	}
+	s, err := load(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Client.Do(c, hbd.Request{Op: hbd.OpReload}); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "reload the heartbeat daemon: %v", err)
+	}
+	if !managed(c, s) {
+		return nil
+	}
+	st, err := s.Client.Status(c)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon: %v", err)
+	}
+	var add, remove []clusterconf.Region
+	for _, r := range s.Regions {
+		if !slices.ContainsFunc(st.Regions, func(x hbd.RegionStatus) bool { return x.UUID == r.UUID && hasOwner(x, hbd.OwnerGlobal) }) {
+			add = append(add, r)
+		}
+	}
+	for _, r := range st.Regions {
+		if hasOwner(r, hbd.OwnerGlobal) && !slices.ContainsFunc(s.Regions, func(x clusterconf.Region) bool { return x.UUID == r.UUID }) {
+			remove = append(remove, clusterconf.Region{UUID: r.UUID, Layout: clusterconf.DefaultLayout})
+		}
+	}
+	failed := append(driverAll(c, s, remove, "-K"), driverAll(c, s, add, "-S")...)
+	if len(failed) > 0 {
+		return ocf.Errorf(ocf.ErrGeneric, "reload: %s", strings.Join(failed, "; "))
+	}
+	c.Log.Info("reloaded cluster.conf", "started", len(add), "stopped", len(remove))
+	return nil
+}

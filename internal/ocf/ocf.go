@@ -1,0 +1,71 @@
+// Package ocf is the Open Cluster Framework resource agent protocol: exit
+// codes and exit reasons, the OCF_* environment, parameters declared once
+// (parsing, validation and meta-data come from one declaration, so they
+// cannot drift), meta-data XML rendered with etree, and action dispatch.
+//
+//	var agent = &ocf.Agent{
+//		Name: "hbregion", Version: "1.0", Short: "...", Long: "...",
+//		Params:  []ocf.Param{{Name: "uuid", Type: ocf.String, Required: true, Unique: true, ...}},
+//		Actions: []ocf.Action{{Name: "start", Timeout: 90 * time.Second, Run: start}, ...},
+//	}
+//	os.Exit(agent.Main(os.Args[1:], ocf.OSEnv(), os.Stdout, os.Stderr))
+package ocf
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes of the OCF specification.
+const (
+	Success          = 0
+	ErrGeneric       = 1
+	ErrArgs          = 2
+	ErrUnimplemented = 3
+	ErrPerm          = 4
+	ErrInstalled     = 5
+	ErrConfigured    = 6
+	NotRunning       = 7
+)
+
+// codeNames names the exit codes in messages.
+var codeNames = map[int]string{
+	Success: "OCF_SUCCESS", ErrGeneric: "OCF_ERR_GENERIC", ErrArgs: "OCF_ERR_ARGS",
+	ErrUnimplemented: "OCF_ERR_UNIMPLEMENTED", ErrPerm: "OCF_ERR_PERM", ErrInstalled: "OCF_ERR_INSTALLED",
+	ErrConfigured: "OCF_ERR_CONFIGURED", NotRunning: "OCF_NOT_RUNNING",
+}
+
+// CodeName returns the OCF name of an exit code.
+func CodeName(code int) string {
+	if n, ok := codeNames[code]; ok {
+		return n
+	}
+	return fmt.Sprintf("exit code %d", code)
+}
+
+// Error is an action's failure: the exit code and the one-line reason
+// given to Pacemaker as the exit reason.
+type Error struct {
+	Code   int
+	Reason string
+}
+
+func (e *Error) Error() string { return e.Reason }
+
+// Errorf returns an *Error with the given exit code.
+func Errorf(code int, format string, a ...any) *Error {
+	return &Error{Code: code, Reason: fmt.Sprintf(format, a...)}
+}
+
+// CodeOf returns the exit code of an action's error: nil is Success, an
+// *Error its code, anything else ErrGeneric.
+func CodeOf(err error) int {
+	if err == nil {
+		return Success
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ErrGeneric
+}

@@ -21,7 +21,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 // run executes ocfs2_hb_ctl with args and extra environment.
@@ -97,8 +101,8 @@ func TestCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "Usage:") {
 		t.Errorf("ocfs2_hb_ctl -X = %q, exit %d; want usage, exit 1", errOut, code)
 	}
-	_, errOut, code = run(t, nil, "-S", "-d", a, "svc")
-	if code != 1 || errOut != "ocfs2_hb_ctl: -S is not available yet\n" {
-		t.Errorf("ocfs2_hb_ctl -S = %q, exit %d; want not available, exit 1", errOut, code)
+	_, errOut, code = run(t, []string{"O2CB_RUN_DIR=" + dir}, "-S", "-d", a, "svc")
+	if code != 1 || !strings.HasPrefix(errOut, "ocfs2_hb_ctl: cannot start heartbeat region") || !strings.Contains(errOut, "start the o2cb resource first") {
+		t.Errorf("ocfs2_hb_ctl -S without a daemon = %q, exit %d; want the daemon not running, exit 1", errOut, code)
 	}
 }

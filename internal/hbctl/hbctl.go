@@ -1,22 +1,55 @@
 // Package hbctl is ocfs2_hb_ctl, the heartbeat layout driver for OCFS2
-// volumes and a drop-in for the ocfs2-tools program of that name.
+// volumes and a drop-in for the ocfs2-tools program of that name. It
+// starts, stops and inspects heartbeat regions through the node's
+// heartbeat daemon (package hbd), which must be running.
 //
-// Options are those of ocfs2-tools (-S, -K, -I, -P, -d, -u, -n, -h and a
-// service argument) plus the layout-driver contract: -L -d DEVICE prints
-// the volume's UUID, -L alone lists every OCFS2 device found as
-// UUID:DEVICE, -I -q prints "live" for an active region, and -V prints the
-// version. So far only -L, -h and -V act; the region actions answer that
-// they are not available yet.
+// Options are those of ocfs2-tools plus the layout-driver contract:
+//
+//	-S -d DEVICE SERVICE    add SERVICE's reference to the region of DEVICE,
+//	-S -u UUID SERVICE      starting it; returns once it is steady
+//	-K -d DEVICE SERVICE    drop SERVICE's reference; the last one gone
+//	-K -u UUID [SERVICE]    stops the region (service "ocfs2" by default:
+//	                        the kernel runs -K -u UUID at umount)
+//	-I [-q] -d|-u           print "UUID: N refs"; with -q print "live" when
+//	                        the region is running and steady, else nothing
+//	-P -d|-u [-n 0..7]      give the region's I/O thread the real-time I/O
+//	                        class at level N (0, the highest, by default)
+//	-L [-d DEVICE]          print the UUID of DEVICE, or list every OCFS2
+//	                        device found as UUID:DEVICE
+//	-V, -h                  version, usage
+//
+// With O2CB_HEARTBEAT_OWNER=global in the environment (the o2cb agent,
+// global heartbeat) -S -u UUID and -K -u UUID act for the cluster and need
+// no service. Without it a start or stop is a consumer's call: in a
+// global-heartbeat cluster it succeeds and changes nothing, as
+// ocfs2-tools does.
+//
+// Environment: O2CB_RUN_DIR (the daemon's run directory, default
+// /run/o2cb), O2CB_HB_DEVICES (paths or globs searched first for a UUID),
+// O2CB_HEARTBEAT_OWNER, O2CB_HB_CTL_TIMEOUT (seconds to wait for the
+// daemon; default 120 for -S and -K, 10 otherwise).
+//
+// Success prints nothing but what -I and -L report; every failure is one
+// line "ocfs2_hb_ctl: <reason>" on stderr and exit status 1.
 //
 //	os.Exit(hbctl.Run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 package hbctl
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/version"
 )
@@ -28,13 +61,34 @@ const Name = "ocfs2_hb_ctl"
 // layout driver's L, q and V.
 const optSpec = "ISKPLd:u:n:hqV"
 
-// EnvDevices names extra devices, paths or globs separated by colons or
-// spaces, searched first when scanning for OCFS2 volumes.
-const EnvDevices = "O2CB_HB_DEVICES"
+// Environment variables read by Run.
+const (
+	// EnvDevices names extra devices, paths or globs separated by colons
+	// or spaces, searched first when scanning for OCFS2 volumes.
+	EnvDevices = "O2CB_HB_DEVICES"
+	// EnvRunDir is the daemon's run directory (hbd.DefaultRunDir if empty).
+	EnvRunDir = "O2CB_RUN_DIR"
+	// EnvOwner set to "global" makes -S and -K act for the cluster.
+	EnvOwner = "O2CB_HEARTBEAT_OWNER"
+	// EnvTimeout is how long to wait for the daemon, in seconds.
+	EnvTimeout = "O2CB_HB_CTL_TIMEOUT"
+)
+
+// DefaultService is the service of -K -u UUID without one: the kernel's
+// call at umount.
+const DefaultService = "ocfs2"
+
+// Default waits for the daemon: a start waits until the region is steady
+// (the daemon gives up after a bounded number of heartbeat intervals), a
+// stop for the clean-stop block.
+const (
+	startStopTimeout = 120 * time.Second
+	queryTimeout     = 10 * time.Second
+)
 
 const usage = `Usage: ocfs2_hb_ctl -S -d <device> <service>
        ocfs2_hb_ctl -S -u <uuid> <service>
-       ocfs2_hb_ctl -K -d <device> [<service>]
+       ocfs2_hb_ctl -K -d <device> <service>
        ocfs2_hb_ctl -K -u <uuid> [<service>]
        ocfs2_hb_ctl -I [-q] -d <device>
        ocfs2_hb_ctl -I [-q] -u <uuid>
@@ -43,6 +97,9 @@ const usage = `Usage: ocfs2_hb_ctl -S -d <device> <service>
        ocfs2_hb_ctl -L [-d <device>]
        ocfs2_hb_ctl -V
        ocfs2_hb_ctl -h
+-K -u without a service stops service "ocfs2". With O2CB_HEARTBEAT_OWNER=global
+-S and -K act for the cluster (global heartbeat) and need no service.
+-P sets the real-time I/O class, level 0 (highest, the default) to 7.
 Devices searched by -L and -u: $O2CB_HB_DEVICES (paths or globs separated
 by colons), /dev/mapper/*, then the devices of /proc/partitions.
 `
@@ -58,6 +115,15 @@ type request struct {
 	prio    int
 	hasPrio bool
 	service string
+	global  bool // O2CB_HEARTBEAT_OWNER=global: -S and -K act for the cluster
+}
+
+// owner is the daemon's name for who holds the reference of -S and -K.
+func (r request) owner() string {
+	if r.global {
+		return hbd.OwnerGlobal
+	}
+	return "service:" + r.service
 }
 
 // usageError is a misuse of the command line: its message, then usage.
@@ -66,8 +132,8 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 // parse turns args into a request and checks the combination of options
-// as ocfs2-tools does.
-func parse(args []string) (request, error) {
+// as ocfs2-tools does; ownerEnv is the value of O2CB_HEARTBEAT_OWNER.
+func parse(args []string, ownerEnv string) (request, error) {
 	opts, operands, err := getopt(args, optSpec)
 	if err != nil {
 		return request{}, usageError{err.Error()}
@@ -108,8 +174,13 @@ func parse(args []string) (request, error) {
 	default:
 		return request{}, usageError{fmt.Sprintf("one service argument at most, got %q", operands)}
 	}
-	if r.action == 0 {
+	switch {
+	case r.action == 0:
 		return request{}, usageError{"no action given (-S, -K, -I, -P or -L)"}
+	case r.quiet && r.action != 'I':
+		return request{}, usageError{"-q goes with -I"}
+	case r.hasPrio && r.action != 'P':
+		return request{}, usageError{"-n goes with -P"}
 	}
 	if r.action == 'L' {
 		switch {
@@ -117,22 +188,40 @@ func parse(args []string) (request, error) {
 			return request{}, usageError{"-L takes -d <device>, not -u"}
 		case r.service != "":
 			return request{}, usageError{fmt.Sprintf("-L takes no service argument, got %q", r.service)}
-		case r.hasPrio:
-			return request{}, usageError{"-n goes with -P"}
 		}
 		return r, nil
 	}
 	if (r.uuid == "") == (r.device == "") {
 		return request{}, usageError{fmt.Sprintf("-%c needs exactly one of -d <device> and -u <uuid>", r.action)}
 	}
-	if r.action == 'S' && r.service == "" {
-		return request{}, usageError{"-S needs a service argument"}
-	}
-	if r.action == 'K' && r.service == "" {
-		if r.uuid == "" {
-			return request{}, usageError{"-K -d needs a service argument"}
+	switch r.action {
+	case 'I', 'P':
+		if r.service != "" {
+			return request{}, usageError{fmt.Sprintf("-%c takes no service argument, got %q", r.action, r.service)}
 		}
-		r.service = "ocfs2" // the kernel's umount calls -K -u <uuid>
+	case 'S', 'K':
+		switch ownerEnv {
+		case "":
+		case hbd.OwnerGlobal:
+			r.global = true
+		default:
+			return request{}, usageError{fmt.Sprintf("%s=%q: the only owner known is %q", EnvOwner, ownerEnv, hbd.OwnerGlobal)}
+		}
+		switch {
+		case r.global:
+			// The cluster owns the reference; a service is not needed.
+		case r.service == "" && r.action == 'S':
+			return request{}, usageError{"-S needs a service argument"}
+		case r.service == "" && r.uuid == "":
+			return request{}, usageError{"-K -d needs a service argument"}
+		case r.service == "":
+			r.service = DefaultService // the kernel's umount calls -K -u <uuid>
+		}
+		if !r.global {
+			if err := hbd.ValidOwner(r.owner()); err != nil {
+				return request{}, usageError{fmt.Sprintf("service %q: %v", r.service, err)}
+			}
+		}
 	}
 	if r.uuid != "" {
 		u, err := ocfs2.NormalizeUUID(r.uuid)
@@ -147,7 +236,7 @@ func parse(args []string) (request, error) {
 // Run runs ocfs2_hb_ctl with args (without the program name), reading the
 // environment through env, and returns the exit status: 0 or 1.
 func Run(args []string, env func(string) string, stdout, stderr io.Writer) int {
-	r, err := parse(args)
+	r, err := parse(args, env(EnvOwner))
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n%s", Name, err, usage)
 		return 1
@@ -162,8 +251,7 @@ func Run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	case r.action == 'L' && r.device != "":
 		sb, err := ocfs2.Probe(r.device)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", Name, oneLine(err))
-			return 1
+			return fail(stderr, err)
 		}
 		fmt.Fprintln(stdout, sb.UUID)
 		return 0
@@ -173,14 +261,150 @@ func Run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s:%s\n", f.UUID, f.Device)
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", Name, oneLine(err))
-			return 1
+			return fail(stderr, err)
 		}
 		return 0
-	default:
-		fmt.Fprintf(stderr, "%s: -%c is not available yet\n", Name, r.action)
-		return 1
 	}
+	if err := regionAction(r, env, stdout); err != nil {
+		return fail(stderr, err)
+	}
+	return 0
+}
+
+// fail prints err as the one line of a failure and returns exit status 1.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "%s: %s\n", Name, oneLine(err))
+	return 1
+}
+
+// regionAction runs -S, -K, -I or -P through the daemon.
+func regionAction(r request, env func(string) string, stdout io.Writer) error {
+	timeout := queryTimeout
+	if r.action == 'S' || r.action == 'K' {
+		timeout = startStopTimeout
+	}
+	if s := env(EnvTimeout); s != "" {
+		secs, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(secs > 0) || secs > math.MaxInt32/1000 {
+			return fmt.Errorf("%s=%q: want a number of seconds above 0", EnvTimeout, s)
+		}
+		timeout = time.Duration(secs * float64(time.Second))
+	}
+	if r.device != "" {
+		sb, err := ocfs2.Probe(r.device)
+		if err != nil {
+			return err
+		}
+		r.uuid = sb.UUID
+	} else if r.action == 'S' {
+		// Find the device as the daemon would, but with our own
+		// O2CB_HB_DEVICES; if we find none the daemon searches its list.
+		if dev, err := ocfs2.FindByUUID(r.uuid, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(env(EnvDevices))}); err == nil {
+			r.device = dev
+		}
+	}
+	if r.device != "" {
+		// The daemon does not share our working directory.
+		abs, err := filepath.Abs(r.device)
+		if err != nil {
+			return err
+		}
+		r.device = abs
+	}
+	runDir := env(EnvRunDir)
+	if runDir == "" {
+		runDir = hbd.DefaultRunDir
+	}
+	client := hbd.NewClient(runDir)
+	// The daemon bounds its own wait by the request's timeout and answers
+	// not_steady after stopping what it started; the connection lasts
+	// longer, to read that answer.
+	client.Timeout = timeout + 2*time.Second
+	if r.action == 'S' || r.action == 'K' {
+		client.Timeout = timeout + 10*time.Second
+	}
+	req := hbd.Request{UUID: r.uuid, Timeout: int(timeout / time.Millisecond)}
+	ctx := context.Background()
+
+	switch r.action {
+	case 'S', 'K':
+		// As ocfs2-tools blocks signals around the call: a start or stop
+		// that the daemon has accepted runs to its end, so that the
+		// reference count stays what the caller is told.
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+		req.Owner, req.Consumer = r.owner(), !r.global
+		what := fmt.Sprintf("start heartbeat region %s", r.uuid)
+		req.Op, req.Device = hbd.OpStart, r.device
+		if r.action == 'K' {
+			what = fmt.Sprintf("stop heartbeat region %s", r.uuid)
+			req.Op, req.Device = hbd.OpStop, ""
+		}
+		if r.global {
+			what += " for the cluster"
+		} else {
+			what += fmt.Sprintf(" for service %q", r.service)
+		}
+		if _, err := client.Do(ctx, req); err != nil {
+			return fmt.Errorf("cannot %s: %s", what, reason(err, r))
+		}
+		return nil
+
+	case 'I':
+		req.Op = hbd.OpInfo
+		resp, err := client.Do(ctx, req)
+		refs, live := 0, false
+		switch {
+		case err == nil && resp.Region != nil:
+			refs, live = resp.Region.Refs, resp.Region.State == "steady"
+		case err == nil:
+			return fmt.Errorf("the heartbeat daemon answered info on region %s without the region", r.uuid)
+		case errors.Is(err, hbd.ErrCode(hbd.CodeUnknownRegion)):
+		case r.quiet && errors.Is(err, hbd.ErrNotRunning):
+			// A status probe: no daemon, so nothing is live.
+		default:
+			return fmt.Errorf("cannot read the references of region %s: %s", r.uuid, reason(err, r))
+		}
+		if r.quiet {
+			if live {
+				fmt.Fprintln(stdout, "live")
+			}
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s: %d refs\n", r.uuid, refs)
+		return nil
+
+	case 'P':
+		req.Op, req.Priority = hbd.OpIOPrio, r.prio
+		if _, err := client.Do(ctx, req); err != nil {
+			return fmt.Errorf("cannot set the I/O priority of region %s: %s", r.uuid, reason(err, r))
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown action -%c", r.action)
+}
+
+// reason words a failed request for the administrator: the daemon's
+// message, said plainly where the code tells more than the message.
+func reason(err error, r request) string {
+	msg := oneLine(err)
+	has := func(s string) bool { return strings.Contains(strings.ToLower(msg), s) }
+	switch {
+	case errors.Is(err, hbd.ErrNotRunning):
+		return msg
+	case errors.Is(err, hbd.ErrCode(hbd.CodeCollision)) && !has("collision"):
+		return "region in collision: " + msg
+	case errors.Is(err, hbd.ErrCode(hbd.CodeNotSteady)) && !has("steady"):
+		return "the region did not become steady in time: " + msg
+	case errors.Is(err, hbd.ErrCode(hbd.CodeUnknownRegion)) && r.action == 'S':
+		return "no device holds this region: " + msg
+	case errors.Is(err, hbd.ErrCode(hbd.CodeDeviceMismatch)) && r.device != "" && !has(r.device):
+		return fmt.Sprintf("%s is not the region's device: %s", r.device, msg)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return msg + fmt.Sprintf(" (set %s to wait longer)", EnvTimeout)
+	}
+	return msg
 }
 
 // oneLine joins a multi-line error (errors.Join) into one line.

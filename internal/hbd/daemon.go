@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"log/slog"
 	"maps"
 	"os"
@@ -319,8 +321,14 @@ func (d *Daemon) resolve(uuid, device string) (*ocfs2.Volume, error) {
 		}
 		device = path
 	}
+	if !filepath.IsAbs(device) {
+		return nil, reqError(CodeBadRequest, "device %q: give an absolute path (the daemon runs in /)", device)
+	}
 	vol, err := ocfs2.Open(device)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return nil, reqError(CodeIO, "%v", err)
+		}
 		return nil, reqError(CodeDeviceMismatch, "%v", err)
 	}
 	if vol.UUID != uuid {

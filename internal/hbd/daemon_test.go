@@ -176,6 +176,8 @@ func TestStartErrors(t *testing.T) {
 		{"unknown uuid", "00112233445566778899AABBCCDDEEFF", "", "service:a", CodeUnknownRegion},
 		{"device of another volume", other, img, "service:a", CodeDeviceMismatch},
 		{"device not OCFS2", uuid, junk, "service:a", CodeDeviceMismatch},
+		{"relative device path", uuid, "a.img", "service:a", CodeBadRequest},
+		{"missing device", uuid, filepath.Join(dir, "gone.img"), "service:a", CodeIO},
 	} {
 		_, err := start(t, c, tc.uuid, tc.device, tc.owner, true)
 		if !errors.Is(err, ErrCode(tc.code)) {
@@ -384,4 +386,23 @@ func TestConcurrentReferences(t *testing.T) {
 	if got := refs(t, c, uuid); got != 0 {
 		t.Fatalf("refs after all stops = %d", got)
 	}
+}
+
+func TestClientHangUpDropsItsReference(t *testing.T) {
+	dir := t.TempDir()
+	_, uuid := image(t, dir)
+	conf := writeClusterConf(t, dir, "local", 2)
+	d, c := inProcess(t, conf, dir+"/*.img")
+	conn, err := net.Dial("unix", filepath.Join(d.cfg.RunDir, SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := json.Marshal(Request{V: ProtocolVersion, Op: OpStart, UUID: uuid, Owner: "service:killed", Consumer: true})
+	conn.Write(append(req, '\n'))
+	time.Sleep(testInterval / 2) // the start is waiting for steady
+	conn.Close()
+	waitFor(t, 5*testInterval, "the hung-up client's reference dropped", func() bool {
+		st, err := c.Status(t.Context())
+		return err == nil && len(st.Regions) == 0
+	})
 }

@@ -57,7 +57,7 @@ type Request struct {
 	// ocfs2_hb_ctl without O2CB_HEARTBEAT_OWNER=global): in global mode
 	// it succeeds and changes nothing, as ocfs2-tools does.
 	Consumer bool `json:"consumer,omitempty"`
-	Priority int  `json:"priority,omitempty"` // ioprio: best-effort level 0 (highest) to 7
+	Priority int  `json:"priority,omitempty"` // ioprio: real-time class level 0 (highest) to 7
 	Timeout  int  `json:"timeout_ms,omitempty"`
 }
 

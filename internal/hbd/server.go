@@ -220,6 +220,15 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
+	// A client that hangs up while its request waits (a start waiting
+	// for steady) cancels it: its reference is dropped, not left behind.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		var b [1]byte
+		conn.Read(b[:]) // returns on hang-up, or when handle closes conn
+		cancel()
+	}()
 	resp := s.d.Handle(ctx, req)
 	conn.SetWriteDeadline(time.Now().Add(readTimeout))
 	writeMessage(conn, resp)

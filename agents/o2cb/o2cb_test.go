@@ -1,0 +1,394 @@
+package o2cb_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// bin builds o2cb-ra and ocfs2_hb_ctl into one world-readable directory
+// with the agent links, as make install lays them out.
+func bin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "o2cb-agents")
+		if buildErr != nil {
+			return
+		}
+		os.Chmod(binDir, 0o755)
+		out, err := exec.Command("go", "build", "-o", binDir+"/",
+			"github.com/o2cb-ra/o2cb-ra/cmd/o2cb-ra", "github.com/o2cb-ra/o2cb-ra/cmd/ocfs2_hb_ctl").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		for _, a := range []string{"o2cb", "hbregion"} {
+			if err := os.Symlink("o2cb-ra", filepath.Join(binDir, a)); err != nil {
+				buildErr = err
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// site is a file-backed o2cb setup: images, cluster.conf and a run dir,
+// in a directory others may read (ocf-tester runs meta-data as nobody).
+type site struct {
+	t      *testing.T
+	dir    string
+	conf   string
+	run    string
+	uuids  []string
+	images []string
+}
+
+func newSite(t *testing.T, mode string, images int, globalRegions int) *site {
+	t.Helper()
+	testenv.RequireRoot(t)
+	dir, err := os.MkdirTemp("", "o2cb-site")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	s := &site{t: t, dir: dir, run: filepath.Join(dir, "run")}
+	for range images {
+		img := testenv.MkfsOCFS2(t, testenv.Image{SizeMiB: 40, Dir: dir})
+		sb, err := ocfs2.Probe(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.images, s.uuids = append(s.images, img), append(s.uuids, sb.UUID)
+	}
+	s.conf = s.writeConf(mode, s.uuids[:globalRegions]...)
+	t.Cleanup(func() {
+		s.agent("o2cb", "stop", nil) // stops the daemon if a test left it running
+		if pid := s.daemonPID(); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		os.RemoveAll(dir)
+	})
+	return s
+}
+
+func (s *site) writeConf(mode string, regions ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster:\n\tname = test\n\theartbeat_mode = %s\n\tnode_count = 2\n\n", mode)
+	for _, r := range regions {
+		fmt.Fprintf(&b, "heartbeat:\n\tcluster = test\n\tregion = %s\n\n", r)
+	}
+	for n := 1; n <= 2; n++ {
+		fmt.Fprintf(&b, "node:\n\tcluster = test\n\tnumber = %d\n\tip_port = 7777\n\tip_address = 127.0.0.1\n\tname = n%d\n\n", n, n)
+	}
+	path := filepath.Join(s.dir, "cluster.conf")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return path
+}
+
+func (s *site) daemonPID() int {
+	b, err := os.ReadFile(filepath.Join(s.run, "o2hbd.pid"))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	return pid
+}
+
+// params are the agent parameters of this site.
+func (s *site) params() map[string]string {
+	return map[string]string{
+		"cluster_conf": s.conf, "node_name": "n1", "run_dir": s.run,
+		"devices": s.dir + "/*.img", "heartbeat_interval_ms": "100", "dead_threshold": "5",
+	}
+}
+
+// agent runs an agent action with the site's parameters changed by mod
+// (an empty value removes a parameter) and returns its exit code and
+// stderr.
+func (s *site) agent(name, action string, mod map[string]string, env ...string) (int, string) {
+	p := s.params()
+	for k, v := range mod {
+		if v == "" {
+			delete(p, k)
+		} else {
+			p[k] = v
+		}
+	}
+	if name == "hbregion" {
+		delete(p, "heartbeat_interval_ms")
+		delete(p, "dead_threshold")
+	}
+	cmd := exec.Command(filepath.Join(bin(s.t), name), action)
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + name + "-test"}, env...)
+	for k, v := range p {
+		cmd.Env = append(cmd.Env, "OCF_RESKEY_"+k+"="+v)
+	}
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatalf("%s %s: %v", name, action, err)
+	}
+	return code, errOut.String()
+}
+
+// must runs an action that must exit with want.
+func (s *site) must(want int, name, action string, mod map[string]string, env ...string) string {
+	s.t.Helper()
+	code, errOut := s.agent(name, action, mod, env...)
+	if code != want {
+		s.t.Fatalf("%s %s %v: exit %d, want %d\n%s", name, action, mod, code, want, errOut)
+	}
+	return errOut
+}
+
+// hbctl runs ocfs2_hb_ctl as the cluster (O2CB_HEARTBEAT_OWNER=global) or
+// as a consumer.
+func (s *site) hbctl(global bool, args ...string) {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(bin(s.t), "ocfs2_hb_ctl"), args...)
+	cmd.Env = append(os.Environ(), "O2CB_RUN_DIR="+s.run, "O2CB_HB_DEVICES="+s.dir+"/*.img")
+	if global {
+		cmd.Env = append(cmd.Env, "O2CB_HEARTBEAT_OWNER=global")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		s.t.Fatalf("ocfs2_hb_ctl %v: %v\n%s", args, err, out)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	s := newSite(t, "local", 1, 0)
+	bad := filepath.Join(s.dir, "bad.conf")
+	os.WriteFile(bad, []byte("cluster:\n\tname = test\n\theartbeat_mode = sideways\n\tnode_count = 2\n"), 0o644)
+	noRegions := filepath.Join(s.dir, "noregions.conf")
+	conf, _ := os.ReadFile(s.conf)
+	os.WriteFile(noRegions, []byte(strings.Replace(string(conf), "heartbeat_mode = local", "heartbeat_mode = global", 1)), 0o644)
+	missing := filepath.Join(s.dir, "missing.conf")
+	for _, tc := range []struct {
+		agent, action string
+		mod           map[string]string
+		code          int
+		reason        string
+	}{
+		{"o2cb", "validate-all", nil, 0, ""},
+		{"o2cb", "start", map[string]string{"region_quorum": "some"}, 6, "parameter region_quorum"},
+		{"o2cb", "start", map[string]string{"dead_threshold": "2"}, 6, "parameter dead_threshold"},
+		{"o2cb", "validate-all", map[string]string{"heartbeat_interval_ms": "fast"}, 6, "not an integer"},
+		{"o2cb", "validate-all", map[string]string{"manage_regions": "perhaps"}, 6, "not a boolean"},
+		{"o2cb", "start", map[string]string{"cluster_conf": bad}, 6, bad + ":3:"},
+		{"o2cb", "start", map[string]string{"cluster_conf": noRegions}, 6, "no heartbeat region"},
+		{"o2cb", "start", map[string]string{"cluster_conf": missing}, 5, missing},
+		{"o2cb", "validate-all", map[string]string{"cluster_conf": missing}, 5, missing},
+		{"o2cb", "monitor", map[string]string{"cluster_conf": missing}, 7, ""},
+		{"o2cb", "start", map[string]string{"node_name": "n9"}, 2, "n9"},
+		{"o2cb", "start", map[string]string{"cluster": "other"}, 6, "other"},
+		{"o2cb", "monitor", nil, 7, ""},
+		{"o2cb", "stop", nil, 0, ""},
+		{"hbregion", "start", nil, 6, "parameter uuid is required"},
+		{"hbregion", "start", map[string]string{"uuid": "not-a-uuid"}, 6, "parameter uuid"},
+		{"hbregion", "monitor", map[string]string{"uuid": s.uuids[0]}, 7, ""},
+		{"hbregion", "start", map[string]string{"uuid": s.uuids[0]}, 1, "start the o2cb resource first"},
+		{"hbregion", "validate-all", map[string]string{"uuid": "00112233-4455-6677-8899-aabbccddeeff"}, 0, ""},
+		{"hbregion", "start", map[string]string{"uuid": s.uuids[0], "layout": "nosuch"}, 5, "nosuch_hb_ctl"},
+	} {
+		code, errOut := s.agent(tc.agent, tc.action, tc.mod)
+		if code != tc.code || (tc.reason != "" && !strings.Contains(errOut, "ocf-exit-reason:") || !strings.Contains(errOut, tc.reason)) {
+			t.Errorf("%s %s %v: exit %d, want %d with reason containing %q\n%s", tc.agent, tc.action, tc.mod, code, tc.code, tc.reason, errOut)
+		}
+	}
+	// Level 10 resolves every region's device.
+	s.conf = s.writeConf("global", "00112233445566778899AABBCCDDEEFF")
+	s.must(0, "o2cb", "validate-all", nil)
+	s.must(6, "o2cb", "validate-all", nil, "OCF_CHECK_LEVEL=10")
+}
+
+func TestNotRootIsErrPerm(t *testing.T) {
+	s := newSite(t, "local", 1, 0)
+	for _, a := range []string{"o2cb", "hbregion"} {
+		p := s.params()
+		p["uuid"] = s.uuids[0]
+		cmd := exec.Command(filepath.Join(bin(t), a), "start")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		for k, v := range p {
+			cmd.Env = append(cmd.Env, "OCF_RESKEY_"+k+"="+v)
+		}
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 || !strings.Contains(string(out), "needs root") {
+			t.Errorf("%s start as nobody: %v, want exit 4\n%s", a, err, out)
+		}
+	}
+}
+
+func TestMonitorOfAnUnresponsiveDaemon(t *testing.T) {
+	s := newSite(t, "local", 0, 0)
+	os.MkdirAll(s.run, 0o700)
+	ln, err := net.Listen("unix", filepath.Join(s.run, "o2hbd.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accept and never answer
+		}
+	}()
+	begin := time.Now()
+	errOut := s.must(1, "o2cb", "monitor", nil)
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("monitor of a silent daemon took %v, want about 1 s", took)
+	}
+	if !strings.Contains(errOut, "does not answer") {
+		t.Errorf("exit reason: %s", errOut)
+	}
+}
+
+func TestGlobalQuorum(t *testing.T) {
+	s := newSite(t, "global", 3, 3)
+	s.must(0, "o2cb", "start", nil)
+	for _, q := range []string{"any", "majority", "all"} {
+		s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": q})
+	}
+	s.must(0, "o2cb", "monitor", nil, "OCF_CHECK_LEVEL=10")
+	// A Pacemaker region resource may not take a region the cluster runs.
+	errOut := s.must(6, "hbregion", "start", map[string]string{"uuid": s.uuids[0]})
+	if !strings.Contains(errOut, "manage_regions=false") {
+		t.Errorf("hbregion on a global region: %s", errOut)
+	}
+	s.hbctl(true, "-K", "-u", s.uuids[1]) // lose one region of three
+	for q, want := range map[string]int{"any": 0, "majority": 0, "all": 1} {
+		errOut := s.must(want, "o2cb", "monitor", map[string]string{"region_quorum": q})
+		if want == 1 && !strings.Contains(errOut, s.uuids[1]) {
+			t.Errorf("monitor with all: exit reason does not name the lost region: %s", errOut)
+		}
+	}
+	s.hbctl(true, "-K", "-u", s.uuids[0])
+	s.hbctl(true, "-K", "-u", s.uuids[2]) // all lost
+	for _, q := range []string{"any", "majority", "all"} {
+		s.must(1, "o2cb", "monitor", map[string]string{"region_quorum": q})
+	}
+	s.must(0, "o2cb", "stop", nil)
+	s.must(7, "o2cb", "monitor", nil)
+	if pid := s.daemonPID(); pid > 0 && running(pid) {
+		t.Errorf("daemon %d still runs after stop", pid)
+	}
+	s.must(0, "o2cb", "stop", nil) // idempotent
+}
+
+func TestStartStopGlobalAndReload(t *testing.T) {
+	s := newSite(t, "global", 3, 2)
+	s.must(0, "o2cb", "start", nil)
+	s.must(0, "o2cb", "start", nil) // idempotent
+	status := func() string {
+		out, _ := exec.Command(filepath.Join(bin(t), "o2cb-ra"), "status", "--run-dir", s.run).CombinedOutput()
+		return string(out)
+	}
+	st := status()
+	if !strings.Contains(st, s.uuids[0]) || !strings.Contains(st, s.uuids[1]) || strings.Contains(st, s.uuids[2]) {
+		t.Fatalf("after start: %s", st)
+	}
+	// cluster.conf now names regions 1 and 2: reload swaps region 0 for 2.
+	s.writeConf("global", s.uuids[1], s.uuids[2])
+	s.must(0, "o2cb", "reload", nil)
+	st = status()
+	if strings.Contains(st, s.uuids[0]) || !strings.Contains(st, s.uuids[1]) || !strings.Contains(st, s.uuids[2]) {
+		t.Fatalf("after reload: %s", st)
+	}
+	s.must(0, "o2cb", "stop", nil)
+	s.must(7, "o2cb", "monitor", nil)
+}
+
+func TestStopRefusedWhileConsumersHoldRegions(t *testing.T) {
+	s := newSite(t, "local", 1, 0)
+	s.must(0, "o2cb", "start", nil)
+	s.hbctl(false, "-S", "-u", s.uuids[0], "/mnt/data")
+	errOut := s.must(1, "o2cb", "stop", nil)
+	if !strings.Contains(errOut, "service:/mnt/data") {
+		t.Errorf("stop with a consumer: %s", errOut)
+	}
+	s.must(0, "o2cb", "monitor", nil)
+	s.hbctl(false, "-K", "-u", s.uuids[0], "/mnt/data")
+	s.must(0, "o2cb", "stop", nil)
+}
+
+// ocfTester runs resource-agents' ocf-tester on an agent.
+func ocfTester(t *testing.T, s *site, agent string, params map[string]string) {
+	t.Helper()
+	testenv.RequireCommand(t, "ocf-tester")
+	args := []string{"-n", agent + "-tester"}
+	for k, v := range params {
+		args = append(args, "-o", k+"="+v)
+	}
+	args = append(args, filepath.Join(bin(t), agent))
+	out, err := exec.Command("ocf-tester", args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "passed all tests") {
+		t.Fatalf("ocf-tester %s: %v\n%s", agent, err, out)
+	}
+}
+
+func TestOCFTester(t *testing.T) {
+	t.Run("o2cb local", func(t *testing.T) {
+		s := newSite(t, "local", 1, 0)
+		ocfTester(t, s, "o2cb", s.params())
+	})
+	t.Run("o2cb global", func(t *testing.T) {
+		s := newSite(t, "global", 2, 2)
+		ocfTester(t, s, "o2cb", s.params())
+	})
+	t.Run("hbregion", func(t *testing.T) {
+		s := newSite(t, "local", 1, 0)
+		s.must(0, "o2cb", "start", nil)
+		p := s.params()
+		delete(p, "heartbeat_interval_ms")
+		delete(p, "dead_threshold")
+		p["uuid"] = strings.ToLower(s.uuids[0])
+		ocfTester(t, s, "hbregion", p)
+		s.must(0, "o2cb", "stop", nil)
+	})
+}
+
+// running reports whether pid runs and is not a zombie (nothing may reap
+// a detached daemon in a container, and a zombie passes kill -0).
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+}

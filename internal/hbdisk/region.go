@@ -160,17 +160,18 @@ type Region struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	steady   chan struct{}
-	done     chan struct{}
-	err      error // why the loop ended; read after done
+	done     chan struct{} // closed when the region has ended: loop exit, or a hung call
+	doneOnce sync.Once
+	err      error // why the region ended; read after done
 
-	reqs    chan func() error
-	ioDone  chan error
-	ioTimer *time.Timer
-	ioSince atomic.Int64 // unix nanos when the current call began; 0 if none
-	tid     atomic.Int32
-	started atomic.Bool
+	watchdog *time.Timer  // fails the region when a device call outlives the deadline
+	hung     atomic.Bool  // the watchdog fired: the loop ends when the call returns
+	ioSince  atomic.Int64 // unix nanos when the current call began; 0 if none
+	tid      atomic.Int32 // the loop's OS thread once pinned for an I/O priority
+	prio     chan prioRequest
+	started  atomic.Bool
 
-	dev      Device // owned by the I/O goroutine's calls
+	dev      Device // used by the loop goroutine only
 	rbuf     []byte
 	wbuf     Slot
 	lastSeq  uint64 // seq of the last completed write
@@ -251,8 +252,7 @@ func NewRegion(cfg Config) (*Region, error) {
 		stop:   make(chan struct{}),
 		steady: make(chan struct{}),
 		done:   make(chan struct{}),
-		reqs:   make(chan func() error),
-		ioDone: make(chan error, 1),
+		prio:   make(chan prioRequest),
 		rbuf:   AlignedBuffer((hi - lo + 1) * g.BlockBytes),
 		wbuf:   Slot(AlignedBuffer(g.BlockBytes)),
 	}
@@ -288,7 +288,8 @@ func (r *Region) Start(ctx context.Context) error {
 	r.log.Info("starting heartbeat", "generation", fmt.Sprintf("%#x", r.gen),
 		"start_block", r.cfg.Geometry.StartBlock, "block_bytes", r.cfg.Geometry.BlockBytes,
 		"interval", r.cfg.Interval, "dead_threshold", r.cfg.DeadThreshold)
-	go r.ioLoop()
+	r.watchdog = time.AfterFunc(time.Hour, r.hang)
+	r.watchdog.Stop()
 	go r.run()
 	select {
 	case <-r.steady:
@@ -338,7 +339,7 @@ func (r *Region) Err() error {
 }
 
 // IOThreadID returns the kernel thread id that issues the region's I/O
-// (for ioprio_set), or 0 before it runs.
+// once SetIOPriority has pinned it, else 0.
 func (r *Region) IOThreadID() int { return int(r.tid.Load()) }
 
 // Status returns a snapshot; it never waits for the device.
@@ -353,71 +354,116 @@ func (r *Region) Status() Status {
 	return st
 }
 
-// ioLoop runs every device call of the region on one locked OS thread,
-// so that the thread's I/O priority can be set; it exits when the loop
-// closes reqs, after any call that hung has returned.
-func (r *Region) ioLoop() {
-	runtime.LockOSThread()
-	r.tid.Store(int32(unix.Gettid()))
-	for fn := range r.reqs {
-		r.ioDone <- fn()
-	}
-	if r.dev != nil {
-		r.dev.Close()
-	}
-}
-
-// do runs fn on the I/O thread and waits at most until the failure
-// deadline. hung reports that fn did not return in time; the loop must
-// then end without further I/O.
+// do runs a device call on the loop's thread, watched: if it has not
+// returned by the failure deadline, the watchdog ends the region at once
+// (state failed, Done closed) while the call goes on. hung reports that;
+// the loop must then end without further I/O.
 func (r *Region) do(fn func() error) (err error, hung bool) {
 	left := time.Until(r.lastGood.Add(r.cfg.IOTimeout))
 	if left <= 0 {
 		return ErrIOTimeout, false
 	}
-	if r.ioTimer == nil {
-		r.ioTimer = time.NewTimer(left)
-	} else {
-		r.ioTimer.Reset(left)
-	}
-	defer r.ioTimer.Stop()
 	r.ioSince.Store(time.Now().UnixNano())
-	defer r.ioSince.Store(0)
-	select {
-	case r.reqs <- fn:
-	case <-r.ioTimer.C:
+	r.watchdog.Reset(left)
+	err = fn()
+	fired := !r.watchdog.Stop() && r.hung.Load()
+	r.ioSince.Store(0)
+	if fired {
 		return ErrIOTimeout, true
 	}
-	select {
-	case err := <-r.ioDone:
-		return err, false
-	case <-r.ioTimer.C:
-		return ErrIOTimeout, true
+	return err, false
+}
+
+// hang is the watchdog: a device call has outlived the failure deadline.
+func (r *Region) hang() {
+	if r.ioSince.Load() == 0 {
+		return // the call returned just in time
 	}
+	r.hung.Store(true)
+	r.end(fmt.Errorf("region %s: %s: %w (no write completed for %v)", r.cfg.UUID, r.cfg.Device, ErrIOTimeout, r.cfg.IOTimeout))
 }
 
 func (r *Region) run() {
-	defer close(r.done)
-	defer close(r.reqs)
+	defer func() {
+		if r.dev != nil {
+			r.dev.Close()
+		}
+	}()
 	ticker := time.NewTicker(r.cfg.Interval)
 	defer ticker.Stop()
 	due := time.Now()
 	for {
 		if end := r.iterate(due); end != nil {
-			r.finish(end)
+			r.end(end)
 			return
 		}
-		select {
-		case <-r.stop:
-			r.finish(r.stopClean())
-			return
-		case due = <-ticker.C:
+	wait:
+		for {
+			select {
+			case <-r.stop:
+				r.end(r.stopClean())
+				return
+			case req := <-r.prio:
+				req.result <- r.applyPriority(req.ioprio)
+			case due = <-ticker.C:
+				break wait
+			}
 		}
 	}
 }
 
-// finish records how the loop ended.
+// prioRequest asks the loop to set the I/O priority of its thread.
+type prioRequest struct {
+	ioprio int
+	result chan error
+}
+
+// applyPriority pins the loop to its OS thread, once, and sets that
+// thread's I/O priority: from then on one thread issues the region's I/O.
+// Unpinned, the loop costs fewer thread switches.
+func (r *Region) applyPriority(ioprio int) error {
+	if r.tid.Load() == 0 {
+		runtime.LockOSThread()
+		r.tid.Store(int32(unix.Gettid()))
+	}
+	const ioprioWhoProcess = 1 // with a thread id: that thread
+	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, uintptr(r.tid.Load()), uintptr(ioprio)); e != 0 {
+		return fmt.Errorf("ioprio_set on thread %d: %w", r.tid.Load(), e)
+	}
+	return nil
+}
+
+// IOPriority values for SetIOPriority: the real-time class at a level
+// from 0 (highest) to 7, as ionice -c1 -n<level> sets it.
+func IOPriorityRealtime(level int) int { return 1<<13 | level&7 }
+
+// SetIOPriority sets the I/O priority (an ioprio_set value) of the thread
+// that issues the region's I/O, pinning the loop to that thread. It
+// returns the thread id once applied.
+func (r *Region) SetIOPriority(ctx context.Context, ioprio int) (tid int, err error) {
+	req := prioRequest{ioprio: ioprio, result: make(chan error, 1)}
+	select {
+	case r.prio <- req:
+	case <-r.done:
+		return 0, fmt.Errorf("region %s: %w", r.cfg.UUID, ErrStopped)
+	case <-ctx.Done():
+		return 0, fmt.Errorf("region %s: set I/O priority: %w", r.cfg.UUID, context.Cause(ctx))
+	}
+	if err := <-req.result; err != nil {
+		return 0, fmt.Errorf("region %s: %w", r.cfg.UUID, err)
+	}
+	return int(r.tid.Load()), nil
+}
+
+// end records how the region ended, once: the first of the loop's end and
+// the watchdog wins.
+func (r *Region) end(err error) {
+	r.doneOnce.Do(func() { r.finish(err) })
+}
+
+// finish records how the region ended and closes done.
 func (r *Region) finish(err error) {
+	defer close(r.done)
 	r.err = err
 	st := Stopped
 	switch {
@@ -493,7 +539,7 @@ func (r *Region) iterate(due time.Time) error {
 		return nil
 	})
 	if hung {
-		return fmt.Errorf("region %s: read from %s: %w (no write completed for %v)", r.cfg.UUID, r.cfg.Device, ErrIOTimeout, r.cfg.IOTimeout)
+		return ErrIOTimeout
 	}
 	readErr = err
 
@@ -519,7 +565,7 @@ func (r *Region) iterate(due time.Time) error {
 		return err
 	})
 	if hung {
-		return fmt.Errorf("region %s: write to %s: %w (no write completed for %v)", r.cfg.UUID, r.cfg.Device, ErrIOTimeout, r.cfg.IOTimeout)
+		return ErrIOTimeout
 	}
 	if collision != nil {
 		return collision

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 )
 
 // PIDName is the pid file's name in the run directory; the daemon holds
@@ -295,17 +297,19 @@ func (d *Daemon) SetIOPriority(uuid string, prio int) error {
 	}
 	d.mu.Lock()
 	r := d.regions[uuid]
-	var tid int
-	if r != nil && r.eng != nil {
-		tid = r.eng.IOThreadID()
+	var eng *hbdisk.Region
+	if r != nil {
+		eng = r.eng
 	}
 	d.mu.Unlock()
-	if tid == 0 {
+	if eng == nil {
 		return reqError(CodeUnknownRegion, "region %s is not running on this node", uuid)
 	}
-	const ioprioClassRT, ioprioClassShift, ioprioWhoProcess = 1, 13, 1
-	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, uintptr(tid), ioprioClassRT<<ioprioClassShift|uintptr(prio)); e != 0 {
-		return reqError(CodeIO, "ioprio_set on thread %d of region %s: %v", tid, uuid, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.Interval+5*time.Second)
+	defer cancel()
+	tid, err := eng.SetIOPriority(ctx, hbdisk.IOPriorityRealtime(prio))
+	if err != nil {
+		return reqError(CodeIO, "%v", err)
 	}
 	d.log.Info("I/O priority raised", "region", uuid, "thread", tid, "class", "realtime", "level", prio)
 	return nil

@@ -7,13 +7,23 @@ export PATH := $(GO_SDK):/usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 
 PREFIX      ?= /usr
 DESTDIR     ?=
+# OCF_ROOT is /usr/lib/ocf for every Pacemaker, whatever PREFIX is.
+OCF_PROVIDER_DIR := /usr/lib/ocf/resource.d/ocfs2
+# The kernel runs /sbin/ocfs2_hb_ctl when a volume is unmounted.
+KERNEL_HB_CTL    := /sbin/ocfs2_hb_ctl
+AGENTS           := o2cb hbregion
+# The binaries live together, so that the agents find our layout driver
+# beside o2cb-ra whatever ocfs2-tools installs in sbin.
+LIBEXEC          := $(PREFIX)/lib/o2cb-ra
+# Our binaries carry the module path; another program of the same name does not.
+MODULE           := github.com/o2cb-ra/o2cb-ra
 BIN         := bin
 FUZZTIME    ?= 10s
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X github.com/o2cb-ra/o2cb-ra/internal/version.Version=$(VERSION)
 GOFLAGS_B   := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: help deps build demo test check lint fuzz bench install clean
+.PHONY: help deps build demo test check lint fuzz bench install uninstall clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -44,9 +54,53 @@ check: deps lint build test fuzz ## the whole suite: the README's test command a
 bench: deps ## Go benchmarks of the engine
 	go test -run '^$$' -bench . -benchmem ./internal/...
 
-install: build ## install into DESTDIR/PREFIX
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BIN)/o2cb-ra $(BIN)/ocfs2_hb_ctl $(DESTDIR)$(PREFIX)/sbin/
+install: build ## install into DESTDIR/PREFIX: PREFIX/lib/o2cb-ra, sbin links, the OCF provider ocfs2, meta-data
+	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(OCF_PROVIDER_DIR) $(DESTDIR)$(PREFIX)/share/o2cb-ra
+	install -m 0755 $(BIN)/o2cb-ra $(BIN)/ocfs2_hb_ctl $(DESTDIR)$(LIBEXEC)/
+	ln -sfr $(DESTDIR)$(LIBEXEC)/o2cb-ra $(DESTDIR)$(PREFIX)/sbin/o2cb-ra
+	@set -e; dst='$(DESTDIR)$(PREFIX)/sbin/ocfs2_hb_ctl'; \
+	if { [ -e "$$dst" ] || [ -L "$$dst" ]; } && ! grep -qsF '$(MODULE)' "$$dst"; then \
+		echo "install: NOTE: leaving $$dst alone: it is not ours$$($(call owner,$(PREFIX)/sbin/ocfs2_hb_ctl)); the agents use $(LIBEXEC)/ocfs2_hb_ctl"; \
+	else \
+		echo "ln -sfr $(DESTDIR)$(LIBEXEC)/ocfs2_hb_ctl $$dst"; ln -sfr '$(DESTDIR)$(LIBEXEC)/ocfs2_hb_ctl' "$$dst"; \
+	fi
+	@set -e; for a in $(AGENTS); do \
+		echo "ln -sfr $(DESTDIR)$(LIBEXEC)/o2cb-ra $(DESTDIR)$(OCF_PROVIDER_DIR)/$$a"; \
+		ln -sfr $(DESTDIR)$(LIBEXEC)/o2cb-ra $(DESTDIR)$(OCF_PROVIDER_DIR)/$$a; \
+		echo "$(BIN)/o2cb-ra agent $$a meta-data > $(DESTDIR)$(PREFIX)/share/o2cb-ra/$$a.xml"; \
+		$(BIN)/o2cb-ra agent $$a meta-data > $(BIN)/$$a.xml; \
+		install -m 0644 $(BIN)/$$a.xml $(DESTDIR)$(PREFIX)/share/o2cb-ra/$$a.xml; \
+	done
+	@set -e; ours='$(DESTDIR)$(LIBEXEC)/ocfs2_hb_ctl'; dst='$(DESTDIR)$(KERNEL_HB_CTL)'; \
+	if [ "$$dst" -ef "$$ours" ]; then \
+		:; \
+	elif [ -e "$$dst" ] || [ -L "$$dst" ]; then \
+		echo "install: NOTE: leaving $$dst alone: it is not ours$$($(call owner,$(KERNEL_HB_CTL))); the kernel runs it at umount"; \
+	else \
+		install -d "$$(dirname "$$dst")"; \
+		echo "ln -sr $$ours $$dst"; ln -sr "$$ours" "$$dst"; \
+	fi
+
+# owner,PATH: ", owned by package P" when dpkg knows PATH, or its alias on a
+# merged-/usr system (/sbin/x is /usr/sbin/x); only without DESTDIR: dpkg
+# knows nothing of an image.
+owner = [ -z '$(DESTDIR)' ] && command -v dpkg-query >/dev/null || exit 0; \
+	for f in '$(1)' '$(1:/usr/%=/%)' '/usr$(1)'; do \
+		[ "$$f" -ef '$(1)' ] && p=$$(dpkg-query -S "$$f" 2>/dev/null | cut -d: -f1) && [ -n "$$p" ] && { echo ", owned by package $$p"; break; }; \
+	done; true
+
+uninstall: ## remove what install installed (never another package's ocfs2_hb_ctl)
+	@set -e; ours='$(DESTDIR)$(LIBEXEC)/ocfs2_hb_ctl'; \
+	for l in '$(DESTDIR)$(KERNEL_HB_CTL)' '$(DESTDIR)$(PREFIX)/sbin/ocfs2_hb_ctl' '$(DESTDIR)$(PREFIX)/sbin/o2cb-ra' \
+		$(patsubst %,'$(DESTDIR)$(OCF_PROVIDER_DIR)/%',$(AGENTS)); do \
+		if [ -L "$$l" ] && case "$$(readlink -m "$$l")" in "$$(readlink -m '$(DESTDIR)$(LIBEXEC)')"/*) true;; *) false;; esac; then \
+			echo "rm -f $$l"; rm -f "$$l"; \
+		fi; \
+	done
+	rm -f $(DESTDIR)$(LIBEXEC)/o2cb-ra $(DESTDIR)$(LIBEXEC)/ocfs2_hb_ctl $(patsubst %,$(DESTDIR)$(PREFIX)/share/o2cb-ra/%.xml,$(AGENTS))
+	@for d in $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(OCF_PROVIDER_DIR) $(DESTDIR)$(PREFIX)/share/o2cb-ra; do \
+		if [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; then echo "rmdir $$d"; fi; \
+	done
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -9,7 +9,11 @@ GO_WANT=1.26          # oldest Go that builds the module (go.mod)
 GO_TOOLCHAIN=go1.26.8 # the toolchain fetched from the Go module proxy if needed
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-PACKAGES=(ocfs2-tools kmod util-linux libxml2-utils strace e2fsprogs)
+# resource-agents (ocf-tester, ra-api-1.dtd), pacemaker-cli-utils (crm_resource,
+# cibadmin; it pulls in pacemaker), pcs and crmsh: the agents' tests against
+# Pacemaker's tools. --no-install-recommends is enough for pcs and crm to run.
+PACKAGES=(ocfs2-tools kmod util-linux libxml2-utils strace e2fsprogs
+	resource-agents pacemaker-cli-utils pcs crmsh make)
 
 need=()
 for p in "${PACKAGES[@]}"; do

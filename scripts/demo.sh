@@ -70,5 +70,31 @@ pid=()
 say "What ocfs2-tools' own debugfs.ocfs2 reads in those slots"
 debugfs.ocfs2 -R hb "$work/vol1.img"
 
-say "Done"
-echo "The OCF agents, the daemon and ocfs2_hb_ctl -S/-K come next; see README.md."
+say "Done. To run it under Pacemaker"
+cat <<'NEXT'
+Install (binaries in /usr/lib/o2cb-ra, agents in /usr/lib/ocf/resource.d/ocfs2):
+
+    make install
+
+Put /etc/ocfs2/cluster.conf (heartbeat_mode = global and a heartbeat: stanza
+per region, e.g. with: o2cb add-heartbeat <cluster> <device>) on every node, then
+with pcs:
+
+    pcs resource create o2cb ocf:ocfs2:o2cb region_quorum=any \
+        op monitor interval=10s on-fail=fence clone interleave=true
+
+or with crmsh:
+
+    crm configure primitive o2cb ocf:ocfs2:o2cb params region_quorum=any \
+        op monitor interval=10s timeout=20s on-fail=fence
+    crm configure clone o2cb-clone o2cb meta interleave=true
+
+A region of its own (local mode, or a volume outside cluster.conf):
+
+    pcs resource create hb-data ocf:ocfs2:hbregion uuid=<volume UUID> \
+        op monitor interval=10s on-fail=fence clone interleave=true
+    pcs constraint order start o2cb-clone then hb-data-clone
+    pcs constraint colocation add hb-data-clone with o2cb-clone
+
+Then: o2cb-ra status
+NEXT

@@ -24,9 +24,11 @@
 // on one device: every interval it reads the configured slots in one
 // read, checks that its own slot holds what it wrote last (else another
 // writer has our node number: collision), writes its slot, and feeds the
-// tracker. Every device call runs on the region's own locked OS thread
-// and is bounded by the write timeout, so a hung device fails its region
-// and nothing else.
+// tracker. Every device call is bounded by the write timeout: a watchdog
+// fails the region when a call outlives it, so a hung device fails its
+// region and nothing else. The loop is pinned to one OS thread once an
+// I/O priority is set for it (SetIOPriority, ocfs2_hb_ctl -P); until then
+// it runs unpinned, which costs fewer thread switches.
 //
 //	r, err := hbdisk.NewRegion(hbdisk.Config{
 //		UUID:     "C213A5E1913B4A38A17101E81BDC2267",

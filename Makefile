@@ -23,7 +23,7 @@ VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X github.com/o2cb-ra/o2cb-ra/internal/version.Version=$(VERSION)
 GOFLAGS_B   := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: help deps build demo test check lint fuzz bench install uninstall clean
+.PHONY: help deps build demo test ha-test check lint fuzz bench install uninstall clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -38,8 +38,11 @@ build: ## build bin/o2cb-ra and bin/ocfs2_hb_ctl
 demo: deps build ## the main job: three nodes heartbeating on file-backed volumes
 	@bash scripts/demo.sh
 
-test: ## run every test once (root tiers need root; CI=true makes skips fail)
-	go test -count=1 -timeout 20m ./...
+test: ## run every Go test once, ha-tests aside (root tiers need root; CI=true makes skips fail)
+	go test -count=1 -timeout 20m $$(go list ./... | grep -v /ha-tests/)
+
+ha-test: build ## real Pacemaker clusters and the Linux kernel as a peer (root; downloads packages)
+	@bash scripts/ha-test.sh
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -49,7 +52,7 @@ lint: ## gofmt, go vet and staticcheck
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
-check: deps lint build test fuzz ## the whole suite: the README's test command and CI's
+check: deps lint build test fuzz ha-test ## the whole suite: the README's test command and CI's
 
 bench: deps ## Go benchmarks of the engine
 	go test -run '^$$' -bench . -benchmem ./internal/...

@@ -177,6 +177,7 @@ type Region struct {
 	lastSeq  uint64 // seq of the last completed write
 	tried    uint64 // seq of the last write attempted: a failed write may still land
 	written  bool
+	seeded   bool      // the tracker has the first read's slots
 	lastGood time.Time // last completed write (or start)
 	clean    int       // clean iterations while starting
 
@@ -580,8 +581,13 @@ func (r *Region) iterate(due time.Time) error {
 	if readErr == nil {
 		for n := r.lo; n <= r.hi; n++ {
 			s := Slot(r.rbuf[(n-r.lo)*g.BlockBytes : (n-r.lo+1)*g.BlockBytes])
-			evs = r.tracker.Observe(evs, n, s, s.Validate(n))
+			if r.seeded {
+				evs = r.tracker.Observe(evs, n, s, s.Validate(n))
+			} else {
+				r.tracker.Seed(n, s)
+			}
 		}
+		r.seeded = true
 	}
 	r.report(evs)
 

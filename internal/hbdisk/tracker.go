@@ -82,9 +82,11 @@ type slotState struct {
 // samples of their slots, with the kernel's rules (o2hb_check_slot):
 //
 //   - a sample is changed when hb_seq differs from the last good sample,
-//     else equal; the first state is seq 0, generation 0;
+//     else equal; the region's first read seeds every slot (Seed) without
+//     counting, as the kernel's o2hb_populate_slot_data does;
 //   - a node that is not live becomes live once it has LiveThreshold
-//     changed samples;
+//     changed samples, unless its block has generation 0 (a clean stop:
+//     the kernel never runs with generation 0);
 //   - a live node is dead after deadThreshold consecutive equal samples,
 //     or at once when its generation changes; any changed sample of a
 //     live node resets both counts;
@@ -118,6 +120,16 @@ func NewTracker(deadThreshold int, deadMS uint32, nodes []int) (*Tracker, error)
 		t.slots[n].configured = true
 	}
 	return t, nil
+}
+
+// Seed takes a slot's content as the starting point of its node, without
+// counting a change and without checking it, as the kernel does with the
+// first read of a region: a slot written before we looked is not news.
+func (t *Tracker) Seed(node int, s Slot) {
+	if node < 0 || node >= MaxNodes || !t.slots[node].configured || len(s) < headerBytes {
+		return
+	}
+	t.slots[node].lastSeq, t.slots[node].lastGen = s.Seq(), s.Generation()
 }
 
 // Observe feeds one sample of node's slot; err is the slot's Validate
@@ -159,7 +171,7 @@ func (t *Tracker) Observe(evs []Event, node int, s Slot, err error) []Event {
 			st.equal = 0
 		}
 		st.lastGen = gen
-		if !st.live && st.changed >= LiveThreshold {
+		if !st.live && st.changed >= LiveThreshold && gen != 0 {
 			st.live = true
 			st.equal = 0
 			evs = append(evs, Event{Kind: NodeUp, Node: node, Generation: gen})

@@ -146,6 +146,10 @@ func TestTrackerTransitions(t *testing.T) {
 			{seq: 104, gen: g, corrupt: true, live: true},
 			{seq: 105, gen: g, want: "block-recovered", live: true}},
 			equalRun(testThreshold-1, 105, g, true, "")...)},
+		{"generation 0 never comes up, however it changes", []sample{
+			{seq: 100, gen: 0}, {seq: 101, gen: 0}, {seq: 102, gen: 0}, {seq: 103, gen: 0},
+			{seq: 104, gen: g, want: "node-up", live: true},
+		}},
 		{"a different dead_ms is reported when the node comes up", []sample{
 			{seq: 100, gen: g, deadMS: 62000},
 			{seq: 101, gen: g, deadMS: 62000, want: "node-up,dead-ms-mismatch", live: true},
@@ -265,4 +269,41 @@ func ExampleTracker() {
 	// Output:
 	// node 2 node-up (generation 0x42)
 	// [2]
+}
+
+// The first read of a region seeds the tracker, as the kernel's
+// o2hb_populate_slot_data: a slot written before we looked is no change,
+// and a clean-stop block written just after it is one change, not a
+// node coming up (the ghost the kernel-peer suite found).
+func TestTrackerSeed(t *testing.T) {
+	mk := func(seq, gen uint64) Slot {
+		s := Slot(make([]byte, 512))
+		s.Encode(Block{Seq: seq, Node: testNode, Generation: gen, DeadMS: testDeadMS})
+		return s
+	}
+	feed := func(tr *Tracker, s Slot) string { return kinds(tr.Observe(nil, testNode, s, s.Validate(testNode))) }
+
+	tr, _ := NewTracker(testThreshold, testDeadMS, []int{testNode})
+	tr.Seed(testNode, mk(100, 7))
+	if got := feed(tr, mk(100, 7)); got != "" {
+		t.Fatalf("unchanged seeded slot: %q", got)
+	}
+	if got := feed(tr, mk(101, 0)); got != "" || tr.Live(testNode) {
+		t.Fatalf("clean stop after the seed: %q live %v, want nothing", got, tr.Live(testNode))
+	}
+	for range 10 {
+		if got := feed(tr, mk(101, 0)); got != "" || tr.Live(testNode) {
+			t.Fatalf("stopped node: %q live %v", got, tr.Live(testNode))
+		}
+	}
+
+	tr, _ = NewTracker(testThreshold, testDeadMS, []int{testNode})
+	tr.Seed(testNode, mk(100, 7))
+	if got := feed(tr, mk(101, 7)); got != "" {
+		t.Fatalf("first change after the seed: %q, want none yet", got)
+	}
+	if got := feed(tr, mk(102, 7)); got != "node-up" {
+		t.Fatalf("second change after the seed: %q, want node-up", got)
+	}
+	tr.Seed(300, mk(1, 1)) // out of range: ignored
 }

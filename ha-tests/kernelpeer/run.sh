@@ -1,0 +1,87 @@
+#!/bin/sh
+# The "kernel as a peer" suite: Debian's kernel under qemu (TCG) runs o2hb
+# as node 1 on an image shared with our daemon, node 2, on the host.
+#
+# Installs what it needs (qemu-system-x86, busybox-static, cpio, xz-utils),
+# downloads Debian's linux-image-6.1.0-*-amd64 package once into
+# /var/cache/o2cb-ra-tests (never into the repository), runs the Go tests
+# and prints "N passed, N failed". Exits non-zero on any failure.
+#
+# Environment: O2CB_TEST_KERNEL_DEB (a kernel .deb to use instead),
+# O2CB_TEST_GUEST_CONSOLE=1 (print the guest's console even on success),
+# CI (passed through: under CI=true a missing requirement fails).
+set -eu
+
+cd "$(dirname "$0")/../.."
+export PATH="/usr/local/go/bin:$PATH"
+CACHE=/var/cache/o2cb-ra-tests
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "run.sh: needs root (apt-get, qemu on a shared image, the daemon)" >&2
+	exit 1
+fi
+
+need=
+command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
+[ -x /bin/busybox ] && /bin/busybox --list 2> /dev/null | grep -qx insmod || need="$need busybox-static"
+command -v cpio > /dev/null || need="$need cpio"
+command -v xz > /dev/null || need="$need xz-utils"
+command -v mkfs.ocfs2 > /dev/null || need="$need ocfs2-tools kmod"
+if [ -n "$need" ]; then
+	echo "run.sh: installing$need"
+	export DEBIAN_FRONTEND=noninteractive
+	# shellcheck disable=SC2086 # word splitting wanted
+	apt-get install -y --no-install-recommends $need > /tmp/kernelpeer-apt.log 2>&1 || {
+		apt-get update > /dev/null 2>&1 || true
+		# shellcheck disable=SC2086
+		apt-get install -y --no-install-recommends $need > /tmp/kernelpeer-apt.log 2>&1 || {
+			cat /tmp/kernelpeer-apt.log >&2
+			echo "run.sh: apt-get install$need failed" >&2
+			exit 1
+		}
+	}
+	rm -f /tmp/kernelpeer-apt.log
+fi
+
+if [ -z "${O2CB_TEST_KERNEL_DEB:-}" ]; then
+	# The kernel the archive's linux-image-amd64 metapackage points at,
+	# else the newest linux-image-6.1.0-N-amd64 it offers.
+	pkg=$(apt-cache depends linux-image-amd64 2> /dev/null |
+		sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n 1)
+	if [ -z "$pkg" ]; then
+		pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
+			awk '{print $1}' | sort -t- -k4,4n | tail -n 1)
+	fi
+	if [ -n "$pkg" ]; then
+		mkdir -p "$CACHE"
+		deb=$(ls "$CACHE/${pkg}_"*.deb 2> /dev/null | tail -n 1 || true)
+		if [ -z "$deb" ]; then
+			echo "run.sh: downloading $pkg into $CACHE"
+			(cd "$CACHE" && apt-get download "$pkg" > /tmp/kernelpeer-apt.log 2>&1) || {
+				cat /tmp/kernelpeer-apt.log >&2
+				echo "run.sh: apt-get download $pkg failed" >&2
+			}
+			deb=$(ls "$CACHE/${pkg}_"*.deb 2> /dev/null | tail -n 1 || true)
+			rm -f /tmp/kernelpeer-apt.log
+		fi
+		[ -n "$deb" ] && export O2CB_TEST_KERNEL_DEB="$deb"
+	else
+		echo "run.sh: the archive offers no linux-image-6.1.0-*-amd64 (apt-get update?)" >&2
+	fi
+fi
+echo "run.sh: kernel package ${O2CB_TEST_KERNEL_DEB:-(none)}"
+
+out=$(mktemp /tmp/kernelpeer-XXXXXX.log)
+trap 'rm -f "$out"' EXIT
+status=0
+CI="${CI:-}" go test -count=1 -v -timeout 10m ./ha-tests/kernelpeer/ 2>&1 | tee "$out" || true
+pass=$(grep -c '^--- PASS' "$out" || true)
+fail=$(grep -c '^--- FAIL' "$out" || true)
+skip=$(grep -c '^--- SKIP' "$out" || true)
+if [ "$fail" -ne 0 ] || grep -q '^FAIL' "$out" || ! grep -q '^ok' "$out"; then
+	status=1
+	[ "$fail" -ne 0 ] || fail=1 # the package failed outside a test (build, panic, timeout)
+fi
+[ "$skip" -eq 0 ] || echo "($skip skipped)"
+echo "$pass passed, $fail failed"
+exit $status

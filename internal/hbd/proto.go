@@ -120,6 +120,12 @@ type RegionStatus struct {
 	WriteErrors  uint64  `json:"write_errors"`
 	BadBlocks    uint64  `json:"bad_blocks"`
 	Iterations   uint64  `json:"iterations"`
+	LatenessP50  float64 `json:"lateness_p50_ms"` // how late iterations begin, over the last 256
+	LatenessP99  float64 `json:"lateness_p99_ms"`
+	Reads        uint64  `json:"reads"` // device calls completed
+	Writes       uint64  `json:"writes"`
+	BytesRead    uint64  `json:"bytes_read"`
+	BytesWritten uint64  `json:"bytes_written"`
 	IOThread     int     `json:"io_thread,omitempty"`
 }
 

@@ -141,6 +141,11 @@ type Status struct {
 	MaxWriteLatency time.Duration
 	Lateness        time.Duration // how late the last iteration began
 	MaxLateness     time.Duration
+	LatenessP50     time.Duration // over the last LatenessWindow iterations
+	LatenessP99     time.Duration
+	Reads, Writes   uint64 // device calls completed
+	BytesRead       uint64
+	BytesWritten    uint64
 	IOInFlight      time.Duration // how long the current device call has run; 0 if none
 }
 
@@ -181,9 +186,14 @@ type Region struct {
 	lastGood time.Time // last completed write (or start)
 	clean    int       // clean iterations while starting
 
-	mu sync.Mutex
-	st Status
+	mu       sync.Mutex
+	st       Status
+	lateness [LatenessWindow]time.Duration // ring of recent lateness samples
 }
+
+// LatenessWindow is how many recent iterations the lateness percentiles
+// of Status cover.
+const LatenessWindow = 256
 
 // NewRegion checks cfg and returns a region ready to Start.
 func NewRegion(cfg Config) (*Region, error) {
@@ -348,7 +358,13 @@ func (r *Region) Status() Status {
 	r.mu.Lock()
 	st := r.st
 	st.LiveNodes = slices.Clone(r.st.LiveNodes)
+	n := min(int(st.Iterations), LatenessWindow)
+	recent := slices.Clone(r.lateness[:n])
 	r.mu.Unlock()
+	if n > 0 {
+		slices.Sort(recent)
+		st.LatenessP50, st.LatenessP99 = recent[(n-1)/2], recent[(n*99+99)/100-1]
+	}
 	if since := r.ioSince.Load(); since != 0 {
 		st.IOInFlight = time.Since(time.Unix(0, since))
 	}
@@ -595,12 +611,18 @@ func (r *Region) iterate(due time.Time) error {
 	st := &r.st
 	st.Iterations++
 	st.Lateness, st.MaxLateness = late, max(st.MaxLateness, late)
+	r.lateness[(st.Iterations-1)%LatenessWindow] = late
 	if readErr != nil {
 		st.ReadErrors++
+	} else {
+		st.Reads++
+		st.BytesRead += uint64(len(r.rbuf))
 	}
 	if writeErr != nil {
 		st.WriteErrors++
 	} else {
+		st.Writes++
+		st.BytesWritten += uint64(len(r.wbuf))
 		st.Seq, st.LastWrite = seq, now
 		st.WriteLatency, st.MaxWriteLatency = wlat, max(st.MaxWriteLatency, wlat)
 	}

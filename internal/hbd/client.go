@@ -60,11 +60,11 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 	req.V = ProtocolVersion
-	if err := writeMessage(conn, req); err != nil {
+	if err := writeMessage(conn, req, MaxMessageBytes); err != nil {
 		return nil, fmt.Errorf("send %s request to the heartbeat daemon: %w", req.Op, err)
 	}
 	var resp Response
-	if err := readMessage(bufio.NewReader(conn), &resp); err != nil {
+	if err := readMessage(bufio.NewReader(conn), &resp, MaxResponseBytes); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("the heartbeat daemon did not answer %s in time: %w", req.Op, context.Cause(ctx))
 		}

@@ -406,3 +406,26 @@ func TestClientHangUpDropsItsReference(t *testing.T) {
 		return err == nil && len(st.Regions) == 0
 	})
 }
+
+// A status of hundreds of regions, every node live, goes through: the
+// answer's bound is not the request's.
+func TestLargeStatusAnswer(t *testing.T) {
+	st := Status{Regions: make([]RegionStatus, 512)}
+	for i := range st.Regions {
+		st.Regions[i].UUID = strings.Repeat("A", 32)
+		for n := range 255 {
+			st.Regions[i].LiveNodes = append(st.Regions[i].LiveNodes, n)
+		}
+	}
+	var buf strings.Builder
+	if err := writeMessage(&buf, Response{V: 1, OK: true, Status: &st}, MaxResponseBytes); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() < MaxMessageBytes {
+		t.Fatalf("test status of %d bytes is not larger than a request may be", buf.Len())
+	}
+	var resp Response
+	if err := readMessage(bufio.NewReader(strings.NewReader(buf.String())), &resp, MaxResponseBytes); err != nil || len(resp.Status.Regions) != 512 {
+		t.Fatalf("readMessage of a %d-byte status: %v", buf.Len(), err)
+	}
+}

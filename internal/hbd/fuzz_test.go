@@ -19,7 +19,7 @@ func FuzzReadMessage(f *testing.F) {
 	f.Add([]byte("\xff\xfe\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req Request
-		err := readMessage(bufio.NewReaderSize(bytes.NewReader(data), 4096), &req)
+		err := readMessage(bufio.NewReaderSize(bytes.NewReader(data), 4096), &req, MaxMessageBytes)
 		if err != nil {
 			return
 		}
@@ -28,12 +28,12 @@ func FuzzReadMessage(f *testing.F) {
 			t.Fatalf("accepted a %d-byte line", len(line))
 		}
 		var buf bytes.Buffer
-		if err := writeMessage(&buf, req); err != nil {
+		if err := writeMessage(&buf, req, MaxMessageBytes); err != nil {
 			// Re-encoding may escape characters and outgrow the limit.
 			return
 		}
 		var again Request
-		if err := readMessage(bufio.NewReader(&buf), &again); err != nil || again != req {
+		if err := readMessage(bufio.NewReader(&buf), &again, MaxMessageBytes); err != nil || again != req {
 			t.Fatalf("round trip: %+v, %v; want %+v", again, err, req)
 		}
 		_ = ValidOwner(req.Owner)

@@ -14,9 +14,13 @@ import (
 // the daemon's unix socket, one request and one response a line.
 const ProtocolVersion = 1
 
-// MaxMessageBytes bounds one message either way; a longer line is
-// refused without reading it whole.
+// MaxMessageBytes bounds a request; a longer line is refused without
+// reading it whole.
 const MaxMessageBytes = 64 << 10
+
+// MaxResponseBytes bounds an answer: a status of hundreds of regions of
+// 255 live nodes each is a few hundred KiB.
+const MaxResponseBytes = 16 << 20
 
 // Operations of the control protocol.
 const (
@@ -142,24 +146,24 @@ type Status struct {
 }
 
 // writeMessage writes v as one JSON line.
-func writeMessage(w io.Writer, v any) error {
+func writeMessage(w io.Writer, v any, limit int) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if len(b) >= MaxMessageBytes {
-		return fmt.Errorf("message of %d bytes exceeds the %d-byte limit", len(b), MaxMessageBytes)
+	if len(b) >= limit {
+		return fmt.Errorf("message of %d bytes exceeds the %d-byte limit", len(b), limit)
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
 
-// errTooLong is a line over MaxMessageBytes.
+// errTooLong is a line over the limit.
 var errTooLong = errors.New("message exceeds the size limit")
 
 // readMessage reads one JSON line into v, refusing lines over
-// MaxMessageBytes and unknown fields.
-func readMessage(r *bufio.Reader, v any) error {
+// limit bytes and unknown fields.
+func readMessage(r *bufio.Reader, v any, limit int) error {
 	var line []byte
 	for {
 		chunk, isPrefix, err := r.ReadLine()
@@ -169,8 +173,8 @@ func readMessage(r *bufio.Reader, v any) error {
 			}
 			return err
 		}
-		if len(line)+len(chunk) >= MaxMessageBytes {
-			return fmt.Errorf("%w (%d bytes)", errTooLong, MaxMessageBytes)
+		if len(line)+len(chunk) >= limit {
+			return fmt.Errorf("%w (%d bytes)", errTooLong, limit)
 		}
 		line = append(line, chunk...)
 		if !isPrefix {

@@ -212,13 +212,13 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	defer conn.Close()
 	if uid, ok := peerAllowed(conn); !ok {
 		s.d.log.Warn("refused a client that is neither root nor the daemon's user", "uid", uid)
-		writeMessage(conn, Response{V: ProtocolVersion, Error: reqError(CodePermission, "permission denied: uid %d may not use the heartbeat daemon", uid)})
+		writeMessage(conn, Response{V: ProtocolVersion, Error: reqError(CodePermission, "permission denied: uid %d may not use the heartbeat daemon", uid)}, MaxResponseBytes)
 		return
 	}
 	conn.SetReadDeadline(time.Now().Add(readTimeout))
 	var req Request
-	if err := readMessage(bufio.NewReaderSize(conn, 4096), &req); err != nil {
-		writeMessage(conn, Response{V: ProtocolVersion, Error: reqError(CodeBadRequest, "%v", err)})
+	if err := readMessage(bufio.NewReaderSize(conn, 4096), &req, MaxMessageBytes); err != nil {
+		writeMessage(conn, Response{V: ProtocolVersion, Error: reqError(CodeBadRequest, "%v", err)}, MaxResponseBytes)
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
@@ -233,7 +233,9 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	}()
 	resp := s.d.Handle(ctx, req)
 	conn.SetWriteDeadline(time.Now().Add(readTimeout))
-	writeMessage(conn, resp)
+	if err := writeMessage(conn, resp, MaxResponseBytes); err != nil {
+		s.d.log.Warn("could not answer a client", "op", req.Op, "err", err)
+	}
 }
 
 // Handle answers one request.

@@ -184,6 +184,7 @@ type Region struct {
 	written  bool
 	seeded   bool      // the tracker has the first read's slots
 	lastGood time.Time // last completed write (or start)
+	lastErr  error     // last error a device call returned
 	clean    int       // clean iterations while starting
 
 	mu       sync.Mutex
@@ -378,7 +379,7 @@ func (r *Region) Status() Status {
 func (r *Region) do(fn func() error) (err error, hung bool) {
 	left := time.Until(r.lastGood.Add(r.cfg.IOTimeout))
 	if left <= 0 {
-		return ErrIOTimeout, false
+		return errDeadline, false
 	}
 	r.ioSince.Store(time.Now().UnixNano())
 	r.watchdog.Reset(left)
@@ -389,6 +390,20 @@ func (r *Region) do(fn func() error) (err error, hung bool) {
 		return ErrIOTimeout, true
 	}
 	return err, false
+}
+
+// errDeadline: the write timeout has passed before a call could begin.
+var errDeadline = errors.New("write timeout passed")
+
+// timeoutErr is how a region that could not write in time ends: with the
+// last real device error, which says why.
+func (r *Region) timeoutErr() error {
+	last := "none"
+	if r.lastErr != nil {
+		last = r.lastErr.Error()
+	}
+	return fmt.Errorf("region %s: %w: no write to %s completed for %v; last error: %s",
+		r.cfg.UUID, ErrIOTimeout, r.cfg.Device, r.cfg.IOTimeout, last)
 }
 
 // hang is the watchdog: a device call has outlived the failure deadline.
@@ -558,6 +573,9 @@ func (r *Region) iterate(due time.Time) error {
 	if hung {
 		return ErrIOTimeout
 	}
+	if errors.Is(err, errDeadline) {
+		return r.timeoutErr()
+	}
 	readErr = err
 
 	// Another writer on our slot ends the region, but only after this
@@ -586,6 +604,9 @@ func (r *Region) iterate(due time.Time) error {
 	}
 	if collision != nil {
 		return collision
+	}
+	if errors.Is(err, errDeadline) {
+		return r.timeoutErr()
 	}
 	writeErr = err
 	now := time.Now()
@@ -647,6 +668,7 @@ func (r *Region) iterate(due time.Time) error {
 
 	for _, e := range []error{readErr, writeErr} {
 		if e != nil {
+			r.lastErr = e
 			r.log.Warn("heartbeat I/O error", "err", e)
 		}
 	}
@@ -655,8 +677,7 @@ func (r *Region) iterate(due time.Time) error {
 			r.cfg.UUID, ErrUnsteady, iterations, r.clean, readErr, writeErr)
 	}
 	if time.Since(r.lastGood) >= r.cfg.IOTimeout {
-		return fmt.Errorf("region %s: %w: no write to %s completed for %v (last error: %v)",
-			r.cfg.UUID, ErrIOTimeout, r.cfg.Device, r.cfg.IOTimeout, writeErr)
+		return r.timeoutErr()
 	}
 	return nil
 }

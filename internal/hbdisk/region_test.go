@@ -371,6 +371,13 @@ func TestRegionFailsWhenWritesFail(t *testing.T) {
 		if st.WriteErrors < 3 {
 			t.Errorf("WriteErrors = %d, want at least 3", st.WriteErrors)
 		}
+		// The message says why: the device's own error.
+		if !strings.Contains(st.Err, syscall.EIO.Error()) {
+			t.Errorf("failure message %q does not name the device's error %q", st.Err, syscall.EIO)
+		}
+		if st.ReadErrors != 0 {
+			t.Errorf("ReadErrors = %d, want 0: reads never failed", st.ReadErrors)
+		}
 	})
 }
 

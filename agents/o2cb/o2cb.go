@@ -148,8 +148,8 @@ func start(c *ocf.Context) error {
 	failed := driverAll(c, s, s.Regions, "-S")
 	ok := len(s.Regions) - len(failed)
 	if !quorate(c.Params.String("region_quorum"), len(s.Regions), len(failed)) {
-		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions started, below region_quorum=%s: %s",
-			ok, len(s.Regions), c.Params.String("region_quorum"), strings.Join(failed, "; "))
+		return ocf.Errorf(ocf.ErrGeneric, "%s (%d of %d heartbeat regions started, region_quorum=%s)",
+			strings.Join(failed, "; "), ok, len(s.Regions), c.Params.String("region_quorum"))
 	}
 	for _, f := range failed {
 		c.Log.Warn("heartbeat region did not start; running on the others", "err", f)
@@ -185,7 +185,7 @@ func driverAll(c *ocf.Context, s *setup.Setup, regions []clusterconf.Region, act
 			}
 			if err != nil {
 				mu.Lock()
-				failed = append(failed, fmt.Sprintf("region %s: %v", r.UUID, err))
+				failed = append(failed, setup.Short(r.UUID)+": "+setup.Shorten(err.Error(), r.UUID))
 				mu.Unlock()
 			}
 		})
@@ -344,23 +344,23 @@ func monitor(c *ocf.Context) error {
 		i := slices.IndexFunc(st.Regions, func(r hbd.RegionStatus) bool { return r.UUID == u })
 		switch {
 		case i < 0:
-			lost = append(lost, u+": not running")
+			lost = append(lost, setup.Short(u)+": not running")
 		case !slices.Contains(st.Regions[i].LiveNodes, st.Node.Number):
 			why := st.Regions[i].State
 			if st.Regions[i].Error != "" {
 				why += ": " + st.Regions[i].Error
 			}
-			lost = append(lost, fmt.Sprintf("%s: own heartbeat not seen (%s)", u, why))
+			lost = append(lost, setup.Short(u)+": "+setup.Shorten(why, u))
 		case c.CheckLevel >= 10:
 			if err := checkOwnSlot(c, st.Regions[i], st.Node.Number); err != nil {
-				lost = append(lost, fmt.Sprintf("%s: %v", u, err))
+				lost = append(lost, setup.Short(u)+": "+setup.Shorten(err.Error(), u))
 			}
 		}
 	}
 	rule := c.Params.String("region_quorum")
 	if !quorate(rule, len(uuids), len(lost)) {
-		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions lost, region_quorum=%s: %s",
-			len(lost), len(uuids), rule, strings.Join(lost, "; "))
+		return ocf.Errorf(ocf.ErrGeneric, "%s (%d of %d heartbeat regions lost, region_quorum=%s)",
+			strings.Join(lost, "; "), len(lost), len(uuids), rule)
 	}
 	for _, l := range lost {
 		c.Log.Warn("heartbeat region lost; this node is still seen in others", "region", l)

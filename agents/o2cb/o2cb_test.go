@@ -293,7 +293,7 @@ func TestGlobalQuorum(t *testing.T) {
 	s.hbctl(true, "-K", "-u", s.uuids[1]) // lose one region of three
 	for q, want := range map[string]int{"any": 0, "majority": 0, "all": 1} {
 		errOut := s.must(want, "o2cb", "monitor", map[string]string{"region_quorum": q})
-		if want == 1 && !strings.Contains(errOut, s.uuids[1]) {
+		if want == 1 && !strings.Contains(errOut, s.uuids[1][:8]+": not running") {
 			t.Errorf("monitor with all: exit reason does not name the lost region: %s", errOut)
 		}
 	}
@@ -391,4 +391,30 @@ func running(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// exitReason returns the agent's exit reason from its stderr.
+func exitReason(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if r, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
+			return r
+		}
+	}
+	return ""
+}
+
+// Pacemaker keeps the first 128 characters of an exit reason: the cause
+// of a failed start must be among them.
+func TestStartFailureReasonIsShort(t *testing.T) {
+	s := newSite(t, "global", 1, 0)
+	missing := "00112233445566778899AABBCCDDEEFF"
+	s.conf = s.writeConf("global", missing)
+	errOut := s.must(1, "o2cb", "start", nil)
+	reason := exitReason(errOut)
+	head := reason[:min(128, len(reason))]
+	if !strings.HasPrefix(head, "00112233: ") || !strings.Contains(head, "no") || strings.Count(reason, missing) > 0 {
+		t.Fatalf("exit reason %q: want the short region name and its cause first", reason)
+	}
+	t.Logf("exit reason: %s", reason)
+	s.must(0, "o2cb", "stop", nil)
 }

@@ -152,14 +152,30 @@ func (s *Setup) RunDriver(ctx context.Context, driver string, env []string, args
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
+		// The driver's own one-line reason, without its name: exit
+		// reasons are short (Pacemaker keeps 128 characters).
 		msg := strings.TrimSpace(string(out))
+		msg = strings.TrimPrefix(msg, filepath.Base(driver)+": ")
 		if msg == "" {
-			msg = err.Error()
+			msg = fmt.Sprintf("%s %s: %v", filepath.Base(driver), strings.Join(args, " "), err)
 		}
 		if ctx.Err() != nil {
 			msg += fmt.Sprintf(" (%v)", context.Cause(ctx))
 		}
-		return fmt.Errorf("%s %s: %s", filepath.Base(driver), strings.Join(args, " "), msg)
+		return errors.New(msg)
 	}
 	return nil
+}
+
+// Short is a region UUID's first 8 hex digits, as exit reasons name it.
+func Short(uuid string) string { return uuid[:min(8, len(uuid))] }
+
+// Shorten replaces every full UUID of regions in msg with its short form.
+func Shorten(msg string, uuids ...string) string {
+	for _, u := range uuids {
+		if len(u) > 8 {
+			msg = strings.ReplaceAll(msg, u, Short(u))
+		}
+	}
+	return msg
 }

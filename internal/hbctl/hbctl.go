@@ -347,7 +347,14 @@ func regionAction(r request, env func(string) string, stdout io.Writer) error {
 			what += fmt.Sprintf(" for service %q", r.service)
 		}
 		if _, err := client.Do(ctx, req); err != nil {
-			return fmt.Errorf("cannot %s: %s", what, reason(err, r))
+			msg := reason(err, r)
+			if strings.Contains(msg, r.uuid) {
+				// The daemon's message names the region already: keep
+				// the line short (Pacemaker keeps 128 characters of an
+				// exit reason).
+				return fmt.Errorf("cannot %s: %s", what[:strings.Index(what, " heartbeat region")], msg)
+			}
+			return fmt.Errorf("cannot %s: %s", what, msg)
 		}
 		return nil
 

@@ -300,15 +300,19 @@ func countsRefs(owner string) bool { return strings.HasPrefix(owner, "service:")
 
 // engineError maps an engine failure to a protocol error.
 func engineError(uuid string, err error) *Error {
+	msg := err.Error()
+	if !strings.Contains(msg, uuid) {
+		msg = "region " + uuid + ": " + msg
+	}
 	switch {
 	case errors.Is(err, hbdisk.ErrCollision):
-		return reqError(CodeCollision, "%v", err)
+		return reqError(CodeCollision, "%s", msg)
 	case errors.Is(err, hbdisk.ErrUnsteady):
-		return reqError(CodeNotSteady, "%v", err)
+		return reqError(CodeNotSteady, "%s", msg)
 	case errors.Is(err, ocfs2.ErrNotOCFS2), errors.Is(err, ocfs2.ErrOtherVolume):
-		return reqError(CodeDeviceMismatch, "region %s: %v", uuid, err)
+		return reqError(CodeDeviceMismatch, "%s", msg)
 	}
-	return reqError(CodeIO, "region %s: %v", uuid, err)
+	return reqError(CodeIO, "%s", msg)
 }
 
 // resolve finds and checks the device of uuid: the given one, or the

@@ -1,0 +1,64 @@
+#!/bin/sh
+# The Pacemaker suites: corosync and pacemakerd started by hand, one node
+# and three nodes in namespaces on this machine, running the agents of a
+# `make install DESTDIR=...` tree on file-backed OCFS2 regions.
+#
+# Installs what it needs (corosync, pacemaker, pcs, ocfs2-tools and the
+# tools the tests run) when missing, runs the Go tests and prints
+# "N passed, N failed" from the top-level test results. Exits non-zero on
+# any failure.
+#
+# Environment: CI (passed through: under CI=true a missing requirement
+# fails), O2CB_TEST_PCMK_LOGS=1 (print every node's logs even on success),
+# O2CB_TEST_PCMK_KEEP=1 (keep the test's directory with the nodes' logs).
+# Arguments are passed to go test (e.g. -run TestOneNode).
+set -eu
+
+cd "$(dirname "$0")/../.."
+export PATH="/usr/local/go/bin:$PATH"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "run.sh: needs root (apt-get, namespaces, mounts, loop devices)" >&2
+	exit 1
+fi
+
+need=
+command -v corosync > /dev/null || need="$need corosync"
+command -v pacemakerd > /dev/null || need="$need pacemaker"
+command -v crm_mon > /dev/null || need="$need pacemaker-cli-utils"
+command -v pcs > /dev/null || need="$need pcs"
+[ -d /usr/lib/ocf/resource.d ] || need="$need resource-agents"
+command -v mkfs.ocfs2 > /dev/null || need="$need ocfs2-tools"
+command -v nsenter > /dev/null || need="$need util-linux"
+command -v ip > /dev/null || need="$need iproute2"
+command -v hostname > /dev/null || need="$need hostname"
+command -v make > /dev/null || need="$need make"
+if [ -n "$need" ]; then
+	echo "run.sh: installing$need"
+	export DEBIAN_FRONTEND=noninteractive
+	# shellcheck disable=SC2086 # word splitting wanted
+	apt-get install -y --no-install-recommends $need > /tmp/pacemaker-apt.log 2>&1 || {
+		apt-get update > /dev/null 2>&1 || true
+		# shellcheck disable=SC2086
+		apt-get install -y --no-install-recommends $need > /tmp/pacemaker-apt.log 2>&1 || {
+			cat /tmp/pacemaker-apt.log >&2
+			echo "run.sh: apt-get install$need failed" >&2
+			exit 1
+		}
+	}
+fi
+
+out=$(mktemp /tmp/pacemaker-tests-XXXXXX.log)
+trap 'rm -f "$out"' EXIT
+status=0
+CI="${CI:-}" go test -count=1 -v -timeout 15m "$@" ./ha-tests/pacemaker/ 2>&1 | tee "$out" || true
+pass=$(grep -c '^--- PASS' "$out" || true)
+fail=$(grep -c '^--- FAIL' "$out" || true)
+skip=$(grep -c '^--- SKIP' "$out" || true)
+if [ "$fail" -ne 0 ] || grep -q '^FAIL' "$out" || ! grep -q '^ok' "$out"; then
+	status=1
+	[ "$fail" -ne 0 ] || fail=1 # the package failed outside a test (build, panic, timeout)
+fi
+[ "$skip" -eq 0 ] || echo "($skip skipped)"
+echo "$pass passed, $fail failed"
+exit $status

@@ -54,8 +54,9 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 
 check: deps lint build test fuzz ha-test ## the whole suite: the README's test command and CI's
 
-bench: deps ## Go benchmarks of the engine
+bench: deps build ## Go benchmarks of the engine, then the targets of the design measured with real daemons (root): BENCHMARKS.md
 	go test -run '^$$' -bench . -benchmem ./internal/...
+	go run ./bench -bin $(BIN) -out BENCHMARKS.md
 
 install: build ## install into DESTDIR/PREFIX: PREFIX/lib/o2cb-ra, sbin links, the OCF provider ocfs2, meta-data
 	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(OCF_PROVIDER_DIR) $(DESTDIR)$(PREFIX)/share/o2cb-ra

@@ -63,7 +63,8 @@ func main() {
 	os.Chmod(tmp, 0o755)
 	defer os.RemoveAll(tmp)
 	b := &bench{dir: tmp}
-	defer b.stopAll()
+	cleanup = func() { b.stopAll(); os.RemoveAll(tmp) }
+	defer cleanup()
 
 	window := 30 * time.Second
 	if *quick {
@@ -84,7 +85,7 @@ func main() {
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
-			log.Fatal(err)
+			die("%v", err)
 		}
 	}
 }
@@ -102,7 +103,7 @@ func (b *bench) sub(name string) string {
 	b.n++
 	d := filepath.Join(b.dir, fmt.Sprintf("%02d-%s", b.n, name))
 	if err := os.MkdirAll(d, 0o755); err != nil {
-		log.Fatal(err)
+		die("%v", err)
 	}
 	return d
 }
@@ -118,22 +119,22 @@ func images(dir string, n int) []string {
 			defer func() { <-sem }()
 			img := filepath.Join(dir, fmt.Sprintf("v%03d.img", i))
 			if err := os.Truncate(img, 0); err != nil && !os.IsNotExist(err) {
-				log.Fatal(err)
+				die("%v", err)
 			}
 			f, err := os.Create(img)
 			if err != nil {
-				log.Fatal(err)
+				die("%v", err)
 			}
 			f.Truncate(40 << 20)
 			f.Close()
 			cmd := exec.Command("mkfs.ocfs2", "-q", "-F", "-b", "4096", "-C", "4096", "-N", "2", "-J", "size=4M",
 				"-L", fmt.Sprintf("v%d", i), "--cluster-stack=o2cb", "--cluster-name=bench", "--global-heartbeat", img)
 			if o, err := cmd.CombinedOutput(); err != nil {
-				log.Fatalf("mkfs.ocfs2 %s: %v\n%s", img, err, o)
+				die("mkfs.ocfs2 %s: %v\n%s", img, err, o)
 			}
 			sb, err := ocfs2.Probe(img)
 			if err != nil {
-				log.Fatal(err)
+				die("%v", err)
 			}
 			uuids[i] = sb.UUID
 		})
@@ -151,7 +152,7 @@ func clusterConf(dir string, count int) string {
 	}
 	path := filepath.Join(dir, "cluster.conf")
 	if err := os.WriteFile(path, []byte(s.String()), 0o644); err != nil {
-		log.Fatal(err)
+		die("%v", err)
 	}
 	return path
 }
@@ -171,11 +172,11 @@ func (b *bench) startNode(dir, conf, name string, interval time.Duration, thresh
 	cmd := exec.Command(filepath.Join(*binDir, "o2cb-ra"), "daemon")
 	cmd.Env = n.env
 	if o, err := cmd.CombinedOutput(); err != nil {
-		log.Fatalf("o2cb-ra daemon as %s: %v\n%s", name, err, o)
+		die("o2cb-ra daemon as %s: %v\n%s", name, err, o)
 	}
 	pb, err := os.ReadFile(filepath.Join(n.run, hbd.PIDName))
 	if err != nil {
-		log.Fatal(err)
+		die("%v", err)
 	}
 	n.pid, _ = strconv.Atoi(strings.TrimSpace(string(pb)))
 	b.mu.Lock()
@@ -189,21 +190,21 @@ func (n *node) client() *hbd.Client { c := hbd.NewClient(n.run); c.Timeout = tim
 func (n *node) start(uuid string) time.Duration {
 	begin := time.Now()
 	if _, err := n.client().Do(context.Background(), hbd.Request{Op: hbd.OpStart, UUID: uuid, Owner: "service:bench", Consumer: true}); err != nil {
-		log.Fatalf("start %s: %v", uuid, err)
+		die("start %s: %v", uuid, err)
 	}
 	return time.Since(begin)
 }
 
 func (n *node) stop(uuid string) {
 	if _, err := n.client().Do(context.Background(), hbd.Request{Op: hbd.OpStop, UUID: uuid, Owner: "service:bench", Consumer: true}); err != nil {
-		log.Fatalf("stop %s: %v", uuid, err)
+		die("stop %s: %v", uuid, err)
 	}
 }
 
 func (n *node) status() *hbd.Status {
 	st, err := n.client().Status(context.Background())
 	if err != nil {
-		log.Fatalf("status of %s: %v", n.run, err)
+		die("status of %s: %v", n.run, err)
 	}
 	return st
 }
@@ -279,7 +280,7 @@ func (b *bench) startAndDetect(interval time.Duration, threshold, reps int) []ro
 				return time.Since(begin)
 			}
 			if time.Since(begin) > time.Duration(threshold+10)*interval {
-				log.Fatalf("nodes 1 and 2 never saw live nodes %v", want)
+				die("nodes 1 and 2 never saw live nodes %v", want)
 			}
 			time.Sleep(interval / 100)
 		}
@@ -305,7 +306,7 @@ func (b *bench) startAndDetect(interval time.Duration, threshold, reps int) []ro
 func procTicks(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		log.Fatal(err)
+		die("%v", err)
 	}
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
 	u, _ := strconv.ParseInt(f[11], 10, 64)
@@ -451,7 +452,7 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 	for _, action := range []string{"meta-data", "validate-all", "monitor"} {
 		ours, code := measure(link, env, action)
 		if code != 0 {
-			log.Fatalf("o2cb %s exited %d", action, code)
+			die("o2cb %s exited %d", action, code)
 		}
 		theirs := "Dummy not installed"
 		if _, err := os.Stat(dummy); err == nil {
@@ -500,4 +501,14 @@ func render(rows []row) string {
 		fmt.Fprintf(&s, "| %s | %s | %s | %s |\n", r.what, r.target, r.measured, met)
 	}
 	return s.String()
+}
+
+// cleanup stops every daemon and removes the work directory; die runs it
+// before exiting, as log.Fatal would skip the deferred call.
+var cleanup = func() {}
+
+func die(format string, a ...any) {
+	log.Printf(format, a...)
+	cleanup()
+	os.Exit(1)
 }

@@ -13,7 +13,7 @@ STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # cibadmin; it pulls in pacemaker), pcs and crmsh: the agents' tests against
 # Pacemaker's tools. --no-install-recommends is enough for pcs and crm to run.
 PACKAGES=(ocfs2-tools kmod util-linux libxml2-utils strace e2fsprogs
-	resource-agents pacemaker-cli-utils pcs crmsh make)
+	resource-agents pacemaker-cli-utils pcs crmsh make jq)
 
 need=()
 for p in "${PACKAGES[@]}"; do

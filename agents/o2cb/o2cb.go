@@ -148,8 +148,8 @@ func start(c *ocf.Context) error {
 	failed := driverAll(c, s, s.Regions, "-S")
 	ok := len(s.Regions) - len(failed)
 	if !quorate(c.Params.String("region_quorum"), len(s.Regions), len(failed)) {
-		return ocf.Errorf(ocf.ErrGeneric, "%s (%d of %d heartbeat regions started, region_quorum=%s)",
-			strings.Join(failed, "; "), ok, len(s.Regions), c.Params.String("region_quorum"))
+		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions started (region_quorum=%s): %s",
+			ok, len(s.Regions), c.Params.String("region_quorum"), strings.Join(failed, "; "))
 	}
 	for _, f := range failed {
 		c.Log.Warn("heartbeat region did not start; running on the others", "err", f)
@@ -185,7 +185,8 @@ func driverAll(c *ocf.Context, s *setup.Setup, regions []clusterconf.Region, act
 			}
 			if err != nil {
 				mu.Lock()
-				failed = append(failed, setup.Short(r.UUID)+": "+setup.Shorten(err.Error(), r.UUID))
+				msg := strings.Replace(err.Error(), "region "+r.UUID+": ", "", 1)
+				failed = append(failed, setup.Short(r.UUID)+": "+setup.Shorten(msg, r.UUID))
 				mu.Unlock()
 			}
 		})
@@ -339,31 +340,35 @@ func monitor(c *ocf.Context) error {
 			uuids = append(uuids, r.UUID)
 		}
 	}
-	var lost []string
+	var lost, lostUUIDs []string
+	lose := func(u, why string) {
+		lost = append(lost, setup.Short(u)+": "+setup.Shorten(why, u))
+		lostUUIDs = append(lostUUIDs, u)
+	}
 	for _, u := range uuids {
 		i := slices.IndexFunc(st.Regions, func(r hbd.RegionStatus) bool { return r.UUID == u })
 		switch {
 		case i < 0:
-			lost = append(lost, setup.Short(u)+": not running")
+			lose(u, "not running")
 		case !slices.Contains(st.Regions[i].LiveNodes, st.Node.Number):
 			why := st.Regions[i].State
-			if st.Regions[i].Error != "" {
-				why += ": " + st.Regions[i].Error
+			if e := st.Regions[i].Error; e != "" {
+				why += ": " + strings.TrimPrefix(e, "region "+u+": ")
 			}
-			lost = append(lost, setup.Short(u)+": "+setup.Shorten(why, u))
+			lose(u, why)
 		case c.CheckLevel >= 10:
 			if err := checkOwnSlot(c, st.Regions[i], st.Node.Number); err != nil {
-				lost = append(lost, setup.Short(u)+": "+setup.Shorten(err.Error(), u))
+				lose(u, err.Error())
 			}
 		}
 	}
 	rule := c.Params.String("region_quorum")
 	if !quorate(rule, len(uuids), len(lost)) {
-		return ocf.Errorf(ocf.ErrGeneric, "%s (%d of %d heartbeat regions lost, region_quorum=%s)",
-			strings.Join(lost, "; "), len(lost), len(uuids), rule)
+		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions lost (region_quorum=%s): %s",
+			len(lost), len(uuids), rule, strings.Join(lost, "; "))
 	}
-	for _, l := range lost {
-		c.Log.Warn("heartbeat region lost; this node is still seen in others", "region", l)
+	for i, l := range lost {
+		c.Log.Warn("heartbeat region lost; this node is still seen in others", "region", lostUUIDs[i], "why", l)
 	}
 	return nil
 }

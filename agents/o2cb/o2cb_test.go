@@ -293,7 +293,7 @@ func TestGlobalQuorum(t *testing.T) {
 	s.hbctl(true, "-K", "-u", s.uuids[1]) // lose one region of three
 	for q, want := range map[string]int{"any": 0, "majority": 0, "all": 1} {
 		errOut := s.must(want, "o2cb", "monitor", map[string]string{"region_quorum": q})
-		if want == 1 && !strings.Contains(errOut, s.uuids[1][:8]+": not running") {
+		if want == 1 && !strings.Contains(errOut, "1 of 3 heartbeat regions lost (region_quorum=all): "+s.uuids[1][:8]+": not running") {
 			t.Errorf("monitor with all: exit reason does not name the lost region: %s", errOut)
 		}
 	}
@@ -412,7 +412,8 @@ func TestStartFailureReasonIsShort(t *testing.T) {
 	errOut := s.must(1, "o2cb", "start", nil)
 	reason := exitReason(errOut)
 	head := reason[:min(128, len(reason))]
-	if !strings.HasPrefix(head, "00112233: ") || !strings.Contains(head, "no") || strings.Count(reason, missing) > 0 {
+	if !strings.HasPrefix(head, "0 of 1 heartbeat regions started (region_quorum=any): 00112233: ") ||
+		!strings.Contains(head, "no OCFS2 volume") || strings.Count(reason, missing) > 0 {
 		t.Fatalf("exit reason %q: want the short region name and its cause first", reason)
 	}
 	t.Logf("exit reason: %s", reason)

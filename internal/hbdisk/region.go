@@ -184,7 +184,7 @@ type Region struct {
 	written  bool
 	seeded   bool      // the tracker has the first read's slots
 	lastGood time.Time // last completed write (or start)
-	lastErr  error     // last error a device call returned
+	lastErr  atomic.Value // string: the last error a device call returned
 	clean    int       // clean iterations while starting
 
 	mu       sync.Mutex
@@ -398,9 +398,9 @@ var errDeadline = errors.New("write timeout passed")
 // timeoutErr is how a region that could not write in time ends: with the
 // last real device error, which says why.
 func (r *Region) timeoutErr() error {
-	last := "none"
-	if r.lastErr != nil {
-		last = r.lastErr.Error()
+	last, _ := r.lastErr.Load().(string)
+	if last == "" {
+		last = "none"
 	}
 	return fmt.Errorf("region %s: %w: no write to %s completed for %v; last error: %s",
 		r.cfg.UUID, ErrIOTimeout, r.cfg.Device, r.cfg.IOTimeout, last)
@@ -412,7 +412,7 @@ func (r *Region) hang() {
 		return // the call returned just in time
 	}
 	r.hung.Store(true)
-	r.end(fmt.Errorf("region %s: %s: %w (no write completed for %v)", r.cfg.UUID, r.cfg.Device, ErrIOTimeout, r.cfg.IOTimeout))
+	r.end(r.timeoutErr())
 }
 
 func (r *Region) run() {
@@ -668,7 +668,7 @@ func (r *Region) iterate(due time.Time) error {
 
 	for _, e := range []error{readErr, writeErr} {
 		if e != nil {
-			r.lastErr = e
+			r.lastErr.Store(e.Error())
 			r.log.Warn("heartbeat I/O error", "err", e)
 		}
 	}

@@ -182,10 +182,10 @@ type Region struct {
 	lastSeq  uint64 // seq of the last completed write
 	tried    uint64 // seq of the last write attempted: a failed write may still land
 	written  bool
-	seeded   bool      // the tracker has the first read's slots
-	lastGood time.Time // last completed write (or start)
+	seeded   bool         // the tracker has the first read's slots
+	lastGood time.Time    // last completed write (or start)
 	lastErr  atomic.Value // string: the last error a device call returned
-	clean    int       // clean iterations while starting
+	clean    int          // clean iterations while starting
 
 	mu       sync.Mutex
 	st       Status

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
 )
 
 // Write writes the configuration in ocfs2-tools' format. Stanzas, keys,
@@ -21,45 +21,13 @@ func (c *Config) Write(w io.Writer) error {
 // WriteFile replaces the file at path atomically: it writes a temporary
 // file in the same directory, syncs it, gives it mode 0644 and renames it
 // over path. On failure path is untouched and no temporary file is left.
-func (c *Config) WriteFile(path string) (err error) {
+func (c *Config) WriteFile(path string) error {
 	var b bytes.Buffer
 	if err := c.Write(&b); err != nil {
 		return fmt.Errorf("write cluster configuration %s: %w", path, err)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write cluster configuration %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("write cluster configuration %s: %w", path, err)
-		}
-	}()
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename itself durable.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

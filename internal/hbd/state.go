@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
 )
 
 // StateName is the state file's name in the run directory.
@@ -35,7 +37,7 @@ func (d *Daemon) saveLocked() {
 	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(d.cfg.RunDir, StateName), append(b, '\n'), 0o600)
+		err = atomicfile.WriteFile(filepath.Join(d.cfg.RunDir, StateName), append(b, '\n'), 0o600)
 	}
 	if err != nil {
 		d.log.Error("could not save the daemon state", "err", err)
@@ -67,41 +69,4 @@ func loadState(path string) (stateFile, error) {
 		}
 	}
 	return st, nil
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsync, rename, fsync of the directory. Readers see the old
-// or the new content, never a mix.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -1,0 +1,40 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	for _, content := range []string{"old\n", "new\n"} {
+		if err := WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != content {
+			t.Fatalf("ReadFile = %q, %v; want %q", got, err, content)
+		}
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	// A rename that fails (the target is a non-empty directory) leaves
+	// the old file and no temporary file behind.
+	blocked := filepath.Join(dir, "blocked")
+	os.MkdirAll(filepath.Join(blocked, "x"), 0o755)
+	if err := WriteFile(blocked, []byte("x"), 0o644); err == nil {
+		t.Fatal("WriteFile over a non-empty directory = nil error")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("directory holds %v, want state.json and blocked only", names)
+	}
+}

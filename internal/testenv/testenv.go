@@ -153,7 +153,13 @@ func LoopDevice(t testing.TB, img string, sectorSize int) string {
 	if !strings.HasPrefix(dev, "/dev/loop") {
 		t.Fatalf("losetup printed %q, want a loop device", dev)
 	}
+	// A read-only flag set with blockdev --setro belongs to the block
+	// device and outlives losetup -d: clear it on attach and on detach,
+	// so that no test inherits another's.
+	setrw := func() { exec.Command("blockdev", "--setrw", dev).Run() }
+	setrw()
 	t.Cleanup(func() {
+		setrw()
 		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
 			t.Errorf("losetup -d %s: %v: %s", dev, err, out)
 		}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
 
 var (
@@ -209,22 +210,12 @@ func (n *node) status() *hbd.Status {
 	return st
 }
 
-// alive reports whether pid runs and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
-}
-
 func (b *bench) kill(pid int, sig syscall.Signal) {
 	syscall.Kill(pid, sig)
-	for deadline := time.Now().Add(30 * time.Second); alive(pid) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(30 * time.Second); process.Running(pid) && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if alive(pid) {
+	if process.Running(pid) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
@@ -233,7 +224,7 @@ func (b *bench) stopAll() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, pid := range b.pids {
-		if alive(pid) {
+		if process.Running(pid) {
 			b.kill(pid, syscall.SIGTERM)
 		}
 	}

@@ -9,9 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +23,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
 
 // Quorum rules of region_quorum.
@@ -292,7 +291,7 @@ func stopDaemon(c *ocf.Context, pid int) error {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return ocf.Errorf(ocf.ErrGeneric, "signal heartbeat daemon %d: %v", pid, err)
 	}
-	for processAlive(pid) {
+	for process.Running(pid) {
 		select {
 		case <-c.Done():
 			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon %d did not exit in time", pid)
@@ -301,17 +300,6 @@ func stopDaemon(c *ocf.Context, pid int) error {
 	}
 	c.Log.Info("heartbeat daemon stopped", "pid", pid)
 	return nil
-}
-
-// processAlive reports whether pid runs and is not a zombie.
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	// Fields after the command, which is in parentheses: state first.
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
 func monitor(c *ocf.Context) error {

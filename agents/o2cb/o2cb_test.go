@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -304,7 +305,7 @@ func TestGlobalQuorum(t *testing.T) {
 	}
 	s.must(0, "o2cb", "stop", nil)
 	s.must(7, "o2cb", "monitor", nil)
-	if pid := s.daemonPID(); pid > 0 && running(pid) {
+	if pid := s.daemonPID(); pid > 0 && process.Running(pid) {
 		t.Errorf("daemon %d still runs after stop", pid)
 	}
 	s.must(0, "o2cb", "stop", nil) // idempotent
@@ -380,17 +381,6 @@ func TestOCFTester(t *testing.T) {
 		ocfTester(t, s, "hbregion", p)
 		s.must(0, "o2cb", "stop", nil)
 	})
-}
-
-// running reports whether pid runs and is not a zombie (nothing may reap
-// a detached daemon in a container, and a zombie passes kill -0).
-func running(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
 // exitReason returns the agent's exit reason from its stderr.

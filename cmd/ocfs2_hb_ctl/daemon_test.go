@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -130,29 +130,19 @@ func startDaemon(t *testing.T, conf, imgDir string, intervalMS int) *node {
 	return n
 }
 
-// alive reports whether pid runs: a zombie passes kill -0 but is gone.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	m := regexp.MustCompile(`(?m)^State:\s+(\S)`).FindSubmatch(b)
-	return m != nil && string(m[1]) != "Z" && string(m[1]) != "X"
-}
-
 // stopProcess sends SIGTERM to pid, then SIGKILL if it still runs after a
 // while, and waits until it is gone.
 func stopProcess(t *testing.T, pid int) {
 	t.Helper()
 	wait := func(d time.Duration) bool {
 		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-			if !alive(pid) {
+			if !process.Running(pid) {
 				return true
 			}
 		}
-		return !alive(pid)
+		return !process.Running(pid)
 	}
-	if !alive(pid) {
+	if !process.Running(pid) {
 		return
 	}
 	syscall.Kill(pid, syscall.SIGTERM)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -334,28 +335,10 @@ func (h *holder) hostPID(nsPID int) int {
 	return 0
 }
 
-// alive reports whether pid runs and is not a zombie (which passes kill -0).
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	for _, l := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(l, "State:"); ok {
-			v = strings.TrimSpace(v)
-			return !strings.HasPrefix(v, "Z") && !strings.HasPrefix(v, "X")
-		}
-	}
-	return false
-}
-
 // waitExit waits until pid has exited (or is a zombie), at most d.
 func waitExit(pid int, d time.Duration) bool {
 	deadline := time.Now().Add(d)
-	for alive(pid) {
+	for process.Running(pid) {
 		if time.Now().After(deadline) {
 			return false
 		}
@@ -603,7 +586,7 @@ func startCluster(t *testing.T, noQuorumPolicy string, nodes ...*node) {
 	}
 	for _, n := range nodes {
 		waitFor(t, 30*time.Second, n.name+": corosync answers", func() (bool, string) {
-			if !alive(n.corosync) {
+			if !process.Running(n.corosync) {
 				t.Fatalf("%s: corosync exited:\n%s\n%s", n.name, tail(filepath.Join(n.dir, "corosync.out"), 20),
 					tail(filepath.Join(n.dir, "var/log/corosync/corosync.log"), 30))
 			}
@@ -645,7 +628,7 @@ func startCluster(t *testing.T, noQuorumPolicy string, nodes ...*node) {
 // stopPacemaker stops pacemakerd (which stops the resources first) and
 // waits for it.
 func (n *node) stopPacemaker(d time.Duration) error {
-	if !alive(n.pacemakerd) {
+	if !process.Running(n.pacemakerd) {
 		n.pacemakerd = 0
 		return nil
 	}
@@ -658,7 +641,7 @@ func (n *node) stopPacemaker(d time.Duration) error {
 
 // stopCorosync stops corosync and waits for it.
 func (n *node) stopCorosync(d time.Duration) error {
-	if !alive(n.corosync) {
+	if !process.Running(n.corosync) {
 		return nil
 	}
 	syscall.Kill(n.corosync, syscall.SIGTERM)
@@ -716,7 +699,7 @@ func (n *node) dump() {
 	t := n.t
 	var b strings.Builder
 	fmt.Fprintf(&b, "===== %s =====\n", n.name)
-	if alive(n.pacemakerd) {
+	if process.Running(n.pacemakerd) {
 		r := n.exec(20*time.Second, "crm_mon", "-1", "-r", "-f", "-o", "-t")
 		fmt.Fprintf(&b, "--- crm_mon -1 -r -f -o -t:\n%s%s\n", r.stdout, r.stderr)
 	}
@@ -957,7 +940,7 @@ func (n *node) daemonPID() int {
 		return 0
 	}
 	pid := n.h.hostPID(nsPID)
-	if !alive(pid) {
+	if !process.Running(pid) {
 		return 0
 	}
 	return pid

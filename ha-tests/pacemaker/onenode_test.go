@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
 
 // configureOneNode configures, with pcs on a copy of the CIB pushed at
@@ -136,7 +137,7 @@ func TestOneNode(t *testing.T) {
 			return false, err.Error()
 		}
 		o, h := m.startedOn("o2cb"), m.startedOn("hb-extra")
-		return len(o) == 0 && len(h) == 0 && !alive(pid), fmt.Sprintf("o2cb on %v, hb-extra on %v, daemon %d alive %v", o, h, pid, alive(pid))
+		return len(o) == 0 && len(h) == 0 && !process.Running(pid), fmt.Sprintf("o2cb on %v, hb-extra on %v, daemon %d alive %v", o, h, pid, process.Running(pid))
 	})
 	t.Logf("pcs resource disable o2cb-clone: everything stopped in %v", time.Since(begin).Round(10*time.Millisecond))
 	if st, err := n.status(); err != nil || st != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -93,28 +94,14 @@ func (n *node) pid() int {
 	return p
 }
 
-// alive reports whether pid runs and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "State:") {
-			return !strings.Contains(l, "Z")
-		}
-	}
-	return false
-}
-
 // signal sends sig to the daemon and waits until it is gone.
 func (n *node) signal(sig syscall.Signal) {
 	pid := n.pid()
-	if pid <= 0 || !alive(pid) {
+	if pid <= 0 || !process.Running(pid) {
 		return
 	}
 	syscall.Kill(pid, sig)
-	for deadline := time.Now().Add(10 * time.Second); alive(pid); {
+	for deadline := time.Now().Add(10 * time.Second); process.Running(pid); {
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
 			deadline = time.Now().Add(5 * time.Second)

@@ -1,0 +1,39 @@
+package process
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRunning(t *testing.T) {
+	if !Running(os.Getpid()) {
+		t.Fatal("Running(own pid) = false")
+	}
+	for _, pid := range []int{0, -1} {
+		if Running(pid) {
+			t.Errorf("Running(%d) = true", pid)
+		}
+	}
+	// A child that has exited but is not yet reaped is a zombie: it
+	// passes kill -0, and it does not run.
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	for deadline := time.Now().Add(10 * time.Second); Running(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the exited child still counts as running")
+		}
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("kill -0 of the zombie = %v: the test shows nothing", err)
+	}
+	cmd.Wait()
+	if Running(pid) {
+		t.Fatal("Running(reaped pid) = true")
+	}
+}

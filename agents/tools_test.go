@@ -26,6 +26,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/agents/hbregion"
 	"github.com/o2cb-ra/o2cb-ra/agents/o2cb"
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
@@ -135,10 +136,7 @@ func installed(t *testing.T) *tree {
 		shared.base = base
 		shared.destdir = filepath.Join(base, "image")
 		shared.conf = filepath.Join(base, "cluster.conf")
-		if err := os.WriteFile(shared.conf, []byte(goodConf), 0o644); err != nil {
-			shared.err = err
-			return
-		}
+		clustertest.Write(t, shared.conf, clustertest.Cluster{Name: "tools", Nodes: 2})
 		shared.log, shared.err = makeTarget(root, "install", shared.destdir, filepath.Join(base, "bin"))
 	})
 	if shared.err != nil {
@@ -146,27 +144,6 @@ func installed(t *testing.T) *tree {
 	}
 	return &shared
 }
-
-const goodConf = `cluster:
-	name = tools
-	heartbeat_mode = local
-	node_count = 2
-
-node:
-	cluster = tools
-	number = 1
-	ip_port = 7777
-	ip_address = 127.0.0.1
-	name = n1
-
-node:
-	cluster = tools
-	number = 2
-	ip_port = 7777
-	ip_address = 127.0.0.1
-	name = n2
-
-`
 
 // useProvider makes the tree's provider directory Pacemaker's ocfs2
 // provider until the test ends. It refuses to replace a provider that is

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
@@ -144,15 +146,22 @@ func images(dir string, n int) []string {
 	return uuids
 }
 
-// clusterConf writes a local-mode cluster.conf with nodes n0..n<count-1>.
+// clusterConf writes a local-mode cluster.conf with nodes n0..n<count-1>,
+// with the project's own writer.
 func clusterConf(dir string, count int) string {
-	var s strings.Builder
-	fmt.Fprintf(&s, "cluster:\n\tname = bench\n\theartbeat_mode = local\n\tnode_count = %d\n\n", count)
+	var conf clusterconf.Config
+	cl, err := conf.AddCluster("bench", clusterconf.ModeLocal)
+	if err != nil {
+		die("%v", err)
+	}
 	for n := range count {
-		fmt.Fprintf(&s, "node:\n\tcluster = bench\n\tnumber = %d\n\tip_port = 7777\n\tip_address = 127.0.0.1\n\tname = n%d\n\n", n, n)
+		node := clusterconf.Node{Name: fmt.Sprintf("n%d", n), Number: n, Address: netip.MustParseAddr("127.0.0.1"), Port: 7777}
+		if _, err := cl.AddNode(node); err != nil {
+			die("%v", err)
+		}
 	}
 	path := filepath.Join(dir, "cluster.conf")
-	if err := os.WriteFile(path, []byte(s.String()), 0o644); err != nil {
+	if err := conf.WriteFile(path); err != nil {
 		die("%v", err)
 	}
 	return path

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
@@ -99,19 +100,8 @@ func newSite(t *testing.T, mode string, images int, globalRegions int) *site {
 }
 
 func (s *site) writeConf(mode string, regions ...string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster:\n\tname = test\n\theartbeat_mode = %s\n\tnode_count = 2\n\n", mode)
-	for _, r := range regions {
-		fmt.Fprintf(&b, "heartbeat:\n\tcluster = test\n\tregion = %s\n\n", r)
-	}
-	for n := 1; n <= 2; n++ {
-		fmt.Fprintf(&b, "node:\n\tcluster = test\n\tnumber = %d\n\tip_port = 7777\n\tip_address = 127.0.0.1\n\tname = n%d\n\n", n, n)
-	}
-	path := filepath.Join(s.dir, "cluster.conf")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	return path
+	return clustertest.Write(s.t, filepath.Join(s.dir, "cluster.conf"),
+		clustertest.Cluster{Name: "test", Global: mode == "global", Nodes: 2, Regions: regions})
 }
 
 func (s *site) daemonPID() int {

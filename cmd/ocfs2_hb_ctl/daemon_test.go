@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
@@ -62,23 +63,8 @@ func binaries(t *testing.T) (o2cbRA, hbCtl string) {
 // local mode, or in global mode with the given heartbeat regions.
 func writeConf(t *testing.T, dir string, global bool, regions ...string) string {
 	t.Helper()
-	var b strings.Builder
-	mode := "local"
-	if global {
-		mode = "global"
-	}
-	fmt.Fprintf(&b, "cluster:\n\tname = o2cbtest\n\theartbeat_mode = %s\n\tnode_count = 3\n\n", mode)
-	for _, r := range regions {
-		fmt.Fprintf(&b, "heartbeat:\n\tcluster = o2cbtest\n\tregion = %s\n\n", r)
-	}
-	for n := 1; n <= 3; n++ {
-		fmt.Fprintf(&b, "node:\n\tcluster = o2cbtest\n\tnumber = %d\n\tip_port = 7777\n\tip_address = 127.0.0.1\n\tname = n%d\n\n", n, n)
-	}
-	path := filepath.Join(dir, "cluster.conf")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return clustertest.Write(t, filepath.Join(dir, "cluster.conf"),
+		clustertest.Cluster{Name: "o2cbtest", Global: global, Nodes: 3, Regions: regions})
 }
 
 // node is one running o2cb-ra daemon and the environment its tools use.

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 )
 
 var (
@@ -59,17 +61,8 @@ func binaries(t *testing.T) (o2cbRA, hbCtl string) {
 // region uuid, n1 (the guest's kernel) and n2 (our daemon).
 func writeClusterConf(t *testing.T, dir, cluster, uuid string) string {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster:\n\tname = %s\n\theartbeat_mode = global\n\tnode_count = 2\n\n", cluster)
-	fmt.Fprintf(&b, "heartbeat:\n\tcluster = %s\n\tregion = %s\n\n", cluster, uuid)
-	for n := 1; n <= 2; n++ {
-		fmt.Fprintf(&b, "node:\n\tcluster = %s\n\tnumber = %d\n\tip_port = 7777\n\tip_address = 127.0.0.%d\n\tname = n%d\n\n", cluster, n, n, n)
-	}
-	p := filepath.Join(dir, "cluster.conf")
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return clustertest.Write(t, filepath.Join(dir, "cluster.conf"),
+		clustertest.Cluster{Name: cluster, Global: true, Nodes: 2, Regions: []string{uuid}})
 }
 
 // host is our side: an o2cb-ra daemon as node n2, run in the foreground

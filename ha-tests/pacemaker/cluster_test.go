@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
@@ -171,20 +172,12 @@ func (w *world) mkRegions(t *testing.T, n int) []region {
 // and the given regions, and returns its path.
 func (w *world) writeClusterConf(t *testing.T, nodes int, regions ...region) string {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster:\n\tname = %s\n\theartbeat_mode = global\n\tnode_count = %d\n\n", clusterName, nodes)
+	var uuids []string
 	for _, r := range regions {
-		fmt.Fprintf(&b, "heartbeat:\n\tcluster = %s\n\tregion = %s\n\n", clusterName, r.uuid)
+		uuids = append(uuids, r.uuid)
 	}
-	for i := 1; i <= nodes; i++ {
-		fmt.Fprintf(&b, "node:\n\tcluster = %s\n\tnumber = %d\n\tip_port = 7777\n\tip_address = 192.168.250.%d\n\tname = node%d\n\n",
-			clusterName, i, i, i)
-	}
-	path := filepath.Join(w.base, "cluster.conf")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return clustertest.Write(t, filepath.Join(w.base, "cluster.conf"), clustertest.Cluster{
+		Name: clusterName, Global: true, Nodes: nodes, NamePrefix: "node", Subnet: "192.168.250.", Regions: uuids})
 }
 
 // holder is the first process of a set of new namespaces: PID 1 of its

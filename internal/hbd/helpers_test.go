@@ -2,14 +2,13 @@ package hbd
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
@@ -23,19 +22,8 @@ const (
 // n1..nN (numbers 1..N) and, in global mode, the given regions.
 func writeClusterConf(t testing.TB, dir, mode string, nodes int, regions ...string) string {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster:\n\tname = test\n\theartbeat_mode = %s\n\tnode_count = %d\n\n", mode, nodes)
-	for _, r := range regions {
-		fmt.Fprintf(&b, "heartbeat:\n\tcluster = test\n\tregion = %s\n\n", r)
-	}
-	for n := 1; n <= nodes; n++ {
-		fmt.Fprintf(&b, "node:\n\tcluster = test\n\tnumber = %d\n\tip_port = 7777\n\tip_address = 127.0.0.1\n\tname = n%d\n\n", n, n)
-	}
-	path := filepath.Join(dir, "cluster.conf")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return clustertest.Write(t, filepath.Join(dir, "cluster.conf"),
+		clustertest.Cluster{Name: "test", Global: mode == "global", Nodes: nodes, Regions: regions})
 }
 
 // image formats an OCFS2 image in dir and returns its path and UUID.

@@ -1,0 +1,331 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
+)
+
+// Timing of the suite's daemons: fast, so that thresholds pass in
+// seconds. A region fails after (threshold-1) * interval without a write.
+const (
+	interval  = 100 * time.Millisecond
+	threshold = 5
+)
+
+// volume is an OCFS2 image made by mkfs.ocfs2 for global heartbeat, and
+// the device the daemons use for it: the image itself, or a loop device
+// over a faulty FUSE file.
+type volume struct {
+	Image  string
+	UUID   string
+	Device string              // what the daemons open
+	Faulty *testenv.FaultyDisk // nil: the image itself
+	// Slots is the byte range of the heartbeat slots on the image for the
+	// device's sector size: the only bytes anything may change.
+	SlotsOff, SlotsLen int64
+	Geometry           ocfs2.Geometry
+}
+
+// newVolume formats an image in dir and guards it: when the test ends
+// (after the daemons that use it have stopped) the bytes outside the slot
+// area must hash as they did before. faulty puts a loop device with
+// 512-byte sectors over a FUSE file in front of it.
+func newVolume(t *testing.T, f *fault, dir string, faulty bool) *volume {
+	t.Helper()
+	img := testenv.MkfsOCFS2(t, testenv.Image{Dir: dir, SizeMiB: 64})
+	v := &volume{Image: img, Device: img}
+	vol, err := ocfs2.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.UUID, v.Geometry = vol.UUID, vol.Heartbeat
+	v.SlotsOff = v.Geometry.SlotOffset(0)
+	v.SlotsLen = int64(v.Geometry.Blocks) * int64(v.Geometry.BlockBytes)
+	guard(t, f, v)
+	if faulty {
+		v.Faulty = testenv.FaultyLoop(t, img, 512)
+		v.Device = v.Faulty.Device
+	}
+	return v
+}
+
+// hashOutside hashes the image but for the slot area.
+func (v *volume) hashOutside() ([32]byte, error) {
+	f, err := os.Open(v.Image)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, v.SlotsOff)); err != nil {
+		return [32]byte{}, err
+	}
+	if _, err := io.Copy(h, io.NewSectionReader(f, v.SlotsOff+v.SlotsLen, 1<<62)); err != nil {
+		return [32]byte{}, err
+	}
+	return [32]byte(h.Sum(nil)), nil
+}
+
+// guard checks, when the test ends, that nothing outside the slot area
+// of v's image changed. Cleanups run in reverse: the daemons started
+// after this call are stopped before the check.
+func guard(t *testing.T, f *fault, v *volume) {
+	t.Helper()
+	before, err := v.hashOutside()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		after, err := v.hashOutside()
+		switch {
+		case err != nil:
+			t.Errorf("hash %s after the test: %v", v.Image, err)
+		case after != before:
+			t.Errorf("%s changed outside its heartbeat slots (bytes %d-%d): sha256 %x before, %x after",
+				v.Image, v.SlotsOff, v.SlotsOff+v.SlotsLen, before[:8], after[:8])
+		default:
+			if f != nil {
+				f.dataChecked(fmt.Sprintf("%s outside the slots unchanged", v.UUID[:8]))
+			}
+		}
+	})
+}
+
+// cluster is a cluster.conf for nodes n1..nN and the volumes they share.
+type cluster struct {
+	t       *testing.T
+	dir     string
+	conf    string
+	global  bool
+	volumes []*volume
+}
+
+// newCluster writes a cluster.conf for n nodes over the volumes; in
+// global mode the volumes are its heartbeat regions.
+func newCluster(t *testing.T, dir string, n int, global bool, vols ...*volume) *cluster {
+	t.Helper()
+	var uuids []string
+	for _, v := range vols {
+		uuids = append(uuids, v.UUID)
+	}
+	c := &cluster{t: t, dir: dir, global: global, volumes: vols}
+	c.conf = clustertest.Write(t, filepath.Join(dir, "cluster.conf"),
+		clustertest.Cluster{Name: "o2cbtest", Global: global, Nodes: n, Regions: uuids})
+	return c
+}
+
+// devices is O2CB_HB_DEVICES for the cluster's volumes.
+func (c *cluster) devices() string {
+	var d []string
+	for _, v := range c.volumes {
+		d = append(d, v.Device)
+	}
+	return strings.Join(d, ":")
+}
+
+// node is one simulated node: its run directory and the environment its
+// daemon, agents and ocfs2_hb_ctl run with.
+type node struct {
+	t      *testing.T
+	c      *cluster
+	name   string
+	number int
+	run    string
+	env    []string
+	o2cbRA string
+	hbCtl  string
+}
+
+// node returns node number i (name n<i>) of the cluster. Its daemon, if
+// one is started, is stopped by pid when the test ends, after every
+// faulty disk has been healed.
+func (c *cluster) node(i int) *node {
+	c.t.Helper()
+	testenv.RequireRoot(c.t)
+	o2cbRA, hbCtl := testenv.Binaries(c.t)
+	n := &node{t: c.t, c: c, name: "n" + strconv.Itoa(i), number: i, o2cbRA: o2cbRA, hbCtl: hbCtl}
+	n.run = filepath.Join(c.dir, "run-"+n.name)
+	n.env = append(os.Environ(),
+		"O2CB_CLUSTER_CONF="+c.conf, "O2CB_NODE_NAME="+n.name, "O2CB_RUN_DIR="+n.run,
+		"O2CB_HB_DEVICES="+c.devices(),
+		"O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(interval/time.Millisecond)),
+		"O2CB_DEAD_THRESHOLD="+strconv.Itoa(threshold))
+	c.t.Cleanup(func() {
+		for _, v := range c.volumes {
+			if v.Faulty != nil {
+				v.Faulty.Heal()
+			}
+		}
+		n.kill(syscall.SIGTERM)
+		if c.t.Failed() {
+			c.t.Logf("%s's daemon log:\n%s", n.name, n.log())
+		}
+	})
+	return n
+}
+
+// startDaemon starts the node's daemon as the o2cb agent would: detached.
+func (n *node) startDaemon() {
+	n.t.Helper()
+	cmd := exec.Command(n.o2cbRA, "daemon")
+	cmd.Env = n.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		n.t.Fatalf("%s: o2cb-ra daemon: %v\n%s", n.name, err, out)
+	}
+}
+
+// pid returns the pid of the daemon's pid file, 0 if none.
+func (n *node) pid() int {
+	b, err := os.ReadFile(filepath.Join(n.run, hbd.PIDName))
+	if err != nil {
+		return 0
+	}
+	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return p
+}
+
+// kill sends sig to the daemon and waits until it is gone (SIGKILL after
+// 10 s).
+func (n *node) kill(sig syscall.Signal) {
+	pid := n.pid()
+	if pid <= 1 || !process.Running(pid) {
+		return
+	}
+	syscall.Kill(pid, sig)
+	for deadline := time.Now().Add(10 * time.Second); process.Running(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			n.t.Errorf("%s: daemon %d still runs 10s after signal %v; killing it", n.name, pid, sig)
+			syscall.Kill(pid, syscall.SIGKILL)
+			deadline = time.Now().Add(time.Minute)
+		}
+	}
+}
+
+// client returns a client of the node's daemon.
+func (n *node) client() *hbd.Client {
+	c := hbd.NewClient(n.run)
+	c.Timeout = 5 * time.Second
+	return c
+}
+
+// status returns the daemon's status, failing the test if it does not
+// answer.
+func (n *node) status() *hbd.Status {
+	n.t.Helper()
+	st, err := n.client().Status(context.Background())
+	if err != nil {
+		n.t.Fatalf("%s: status: %v", n.name, err)
+	}
+	return st
+}
+
+// region returns the status of one region, nil if the daemon has none.
+func (n *node) region(uuid string) *hbd.RegionStatus {
+	n.t.Helper()
+	for _, r := range n.status().Regions {
+		if r.UUID == uuid {
+			return &r
+		}
+	}
+	return nil
+}
+
+// sees reports whether the node's daemon sees peer live in uuid.
+func (n *node) sees(uuid string, peer int) bool {
+	n.t.Helper()
+	r := n.region(uuid)
+	return r != nil && slices.Contains(r.LiveNodes, peer)
+}
+
+// log returns the daemon's log so far.
+func (n *node) log() string {
+	b, _ := os.ReadFile(filepath.Join(n.run, hbd.LogName))
+	return string(b)
+}
+
+// result is how a command ended.
+type result struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+// run runs one of our binaries with the node's environment and extra
+// variables, bounded by a minute.
+func (n *node) run1(bin string, extraEnv []string, args ...string) result {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(slices.Clone(n.env), extraEnv...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	begin := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(begin)}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		r.code = ee.ExitCode()
+	default:
+		n.t.Fatalf("%s %s: %v (after %v)\n%s", filepath.Base(bin), strings.Join(args, " "), err, r.took, r.stderr)
+	}
+	return r
+}
+
+// hbctl runs ocfs2_hb_ctl with the node's environment.
+func (n *node) hbctl(args ...string) result {
+	n.t.Helper()
+	return n.run1(n.hbCtl, nil, args...)
+}
+
+// agent runs an action of an OCF agent (o2cb or hbregion) as Pacemaker
+// would, with the given OCF_RESKEY_ parameters.
+func (n *node) agent(agent, action string, params ...string) result {
+	n.t.Helper()
+	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + agent + "-test",
+		"OCF_RESKEY_cluster_conf=" + n.c.conf, "OCF_RESKEY_node_name=" + n.name,
+		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + n.c.devices()}
+	for _, p := range params {
+		env = append(env, "OCF_RESKEY_"+p)
+	}
+	if agent == "o2cb" {
+		env = append(env, "OCF_RESKEY_heartbeat_interval_ms="+strconv.Itoa(int(interval/time.Millisecond)),
+			"OCF_RESKEY_dead_threshold="+strconv.Itoa(threshold))
+	}
+	return n.run1(n.o2cbRA, env, "agent", agent, action)
+}
+
+// waitFor polls cond every 10 ms for at most d and returns how long it
+// took, or fails the test with what.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	for !cond() {
+		if time.Since(begin) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(begin)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -586,6 +587,9 @@ func (r *Region) iterate(due time.Time) error {
 		collision = r.checkOwn()
 	}
 
+	if readErr == nil && !r.seeded {
+		r.continueSeq()
+	}
 	seq := r.nextSeq()
 	r.tried = seq
 	r.wbuf.Encode(Block{Seq: seq, Node: uint8(r.cfg.Node), Generation: r.gen, DeadMS: r.deadMS})
@@ -687,6 +691,21 @@ func (r *Region) iterate(due time.Time) error {
 // so that sub-second intervals still change the slot every iteration.
 func (r *Region) nextSeq() uint64 {
 	return max(uint64(max(time.Now().Unix(), 1)), r.tried+1)
+}
+
+// continueSeq makes our first write go past the seq found in our slot by
+// the first read, when that block is a valid one of our node: a daemon
+// killed and restarted within the same second (or one whose sub-second
+// interval ran seq ahead of the clock) would otherwise write a seq the
+// slot already holds, an unchanged sample that keeps this node from
+// being live in the region when it becomes steady, and for peers.
+func (r *Region) continueSeq() {
+	bb := r.cfg.Geometry.BlockBytes
+	i := r.cfg.Node - r.lo
+	own := Slot(r.rbuf[i*bb : (i+1)*bb])
+	if own.Validate(r.cfg.Node) == nil && own.Seq() < math.MaxUint64/2 {
+		r.tried = max(r.tried, own.Seq())
+	}
 }
 
 // write writes our slot after checking that its offset lies inside the

@@ -620,3 +620,30 @@ func TestRegionNoGhostFromCleanStop(t *testing.T) {
 		}
 	})
 }
+
+// A node restarted within the second its killed predecessor last wrote
+// (or whose sub-second interval ran seq ahead of the clock) finds its
+// slot holding the seq it would write: it continues past it, so that its
+// first write is a change and it is live in the region when steady.
+func TestRegionRestartContinuesPastOwnSeq(t *testing.T) {
+	for _, ahead := range []uint64{0, 3} {
+		t.Run(fmt.Sprintf("ahead%d", ahead), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				disk := testDisk()
+				old := uint64(time.Now().Unix()) + ahead
+				killed := Slot(make([]byte, 512))
+				killed.Encode(Block{Seq: old, Node: 1, Generation: 0xdead, DeadMS: 10000})
+				disk.WriteRaw(killed, tGeometry.SlotOffset(1))
+				n := newTestRegion(t, disk.Device(), 1, []int{1, 2}, nil)
+				startAll(t, n)
+				if got := n.r.Status().LiveNodes; !slices.Contains(got, 1) {
+					t.Errorf("live nodes when steady = %v, want node 1 itself (old slot seq %d, now %d)", got, old, time.Now().Unix())
+				}
+				if seq := Slot(disk.Bytes()[tGeometry.SlotOffset(1):][:512]).Seq(); seq <= old+2 {
+					t.Errorf("seq after 3 writes = %d, want past %d", seq, old+2)
+				}
+				stopAll(t, n)
+			})
+		})
+	}
+}

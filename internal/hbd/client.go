@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"syscall"
@@ -19,6 +20,21 @@ const DefaultRunDir = "/run/o2cb"
 
 // ErrNotRunning is returned when no daemon answers on the socket.
 var ErrNotRunning = errors.New("the o2cb heartbeat daemon is not running (start the o2cb resource first)")
+
+// ErrNoAnswer is returned when the daemon closes the connection without
+// answering, as it does when it dies: the request may or may not have
+// taken effect.
+var ErrNoAnswer = errors.New("no answer from the heartbeat daemon")
+
+// noAnswerError is ErrNoAnswer with the socket and the operation.
+type noAnswerError struct{ socket, op string }
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("the heartbeat daemon on %s hung up without answering %s (did it die? see its log); the %s may or may not have taken effect",
+		e.socket, e.op, e.op)
+}
+
+func (e *noAnswerError) Is(target error) bool { return target == ErrNoAnswer }
 
 // Client talks to the daemon of one run directory. Each call is one
 // connection, bounded by the context and by Timeout.
@@ -61,14 +77,17 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	defer stop()
 	req.V = ProtocolVersion
 	if err := writeMessage(conn, req, MaxMessageBytes); err != nil {
-		return nil, fmt.Errorf("send %s request to the heartbeat daemon: %w", req.Op, err)
+		return nil, fmt.Errorf("send %s request to the heartbeat daemon on %s: %w", req.Op, c.Socket, err)
 	}
 	var resp Response
 	if err := readMessage(bufio.NewReader(conn), &resp, MaxResponseBytes); err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("the heartbeat daemon did not answer %s in time: %w", req.Op, context.Cause(ctx))
+			return nil, fmt.Errorf("the heartbeat daemon on %s did not answer %s in time: %w", c.Socket, req.Op, context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("read the heartbeat daemon's answer to %s: %w", req.Op, err)
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			return nil, &noAnswerError{socket: c.Socket, op: req.Op}
+		}
+		return nil, fmt.Errorf("read the heartbeat daemon's answer to %s on %s: %w", req.Op, c.Socket, err)
 	}
 	if !resp.OK {
 		if resp.Error == nil {

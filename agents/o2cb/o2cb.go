@@ -197,6 +197,14 @@ func driverAll(c *ocf.Context, s *setup.Setup, regions []clusterconf.Region, act
 
 // ensureDaemon starts the node's heartbeat daemon unless it answers.
 func ensureDaemon(c *ocf.Context, s *setup.Setup) error {
+	// An unsafe run directory is this node's problem, a matter of
+	// ownership and mode: OCF_ERR_PERM keeps the resource off this node
+	// only, and the reason names the directory.
+	if err := hbd.PrepareRunDir(s.RunDir); errors.Is(err, hbd.ErrUnsafeRunDir) {
+		return ocf.Errorf(ocf.ErrPerm, "%v", err)
+	} else if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	}
 	if up, err := s.DaemonRunning(c); up {
 		return nil
 	} else if err != nil {

@@ -28,35 +28,103 @@ const LogName = "o2hbd.log"
 // readTimeout bounds how long a client may take to send its request.
 const readTimeout = 5 * time.Second
 
+// ErrUnsafeRunDir: the run directory, or a directory above it, could be
+// changed by someone other than root (or the daemon's user).
+var ErrUnsafeRunDir = errors.New("unsafe run directory")
+
 // PrepareRunDir creates the run directory (0700) if needed and checks it
 // is safe: a directory, not a symlink, owned by us, not writable by group
-// or others.
+// or others; and every directory above it (symlinks resolved) owned by
+// root or us and not writable by group or others unless sticky (as /tmp
+// is), since whoever may write there could rename the run directory away
+// and put their own in its place. An unsafe directory is ErrUnsafeRunDir.
 func PrepareRunDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("run directory %s: %w", dir, err)
+	unsafe := func(format string, a ...any) error {
+		return &unsafeError{msg: fmt.Sprintf(format, a...), kind: ErrUnsafeRunDir}
 	}
 	fi, err := os.Lstat(dir)
+	if os.IsNotExist(err) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("run directory %s: %w", dir, err)
+		}
+		fi, err = os.Lstat(dir)
+	}
 	if err != nil {
 		return fmt.Errorf("run directory %s: %w", dir, err)
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("run directory %s is not a directory (%s)", dir, fi.Mode().Type())
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return unsafe("run directory %s is a symbolic link: give the real directory", dir)
+	case !fi.IsDir():
+		return unsafe("run directory %s is not a directory (%s)", dir, fileKind(fi.Mode()))
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	if int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("run directory %s is owned by uid %d, not %d", dir, st.Uid, os.Geteuid())
+		return unsafe("run directory %s is owned by uid %d, not %d", dir, st.Uid, os.Geteuid())
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("run directory %s has mode %04o: it must not be writable by group or others", dir, fi.Mode().Perm())
+		return unsafe("run directory %s has mode %04o: it must not be writable by group or others", dir, fi.Mode().Perm())
 	}
-	return nil
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("run directory %s: %w", dir, err)
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return fmt.Errorf("run directory %s: %w", dir, err)
+	}
+	for p := parent; ; p = filepath.Dir(p) {
+		pi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("run directory %s: %w", dir, err)
+		}
+		uid := int(pi.Sys().(*syscall.Stat_t).Uid)
+		if uid != 0 && uid != os.Geteuid() {
+			return unsafe("run directory %s: %s above it is owned by uid %d, not root", dir, p, uid)
+		}
+		if pi.Mode().Perm()&0o022 != 0 && pi.Mode()&os.ModeSticky == 0 {
+			return unsafe("run directory %s: %s above it has mode %04o: writable by group or others without the sticky bit", dir, p, pi.Mode().Perm())
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
+}
+
+// unsafeError is a message that errors.Is matches to its kind.
+type unsafeError struct {
+	msg  string
+	kind error
+}
+
+func (e *unsafeError) Error() string        { return e.msg }
+func (e *unsafeError) Is(target error) bool { return target == e.kind }
+
+// fileKind names a file type for people.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
 
 // lockPID takes the exclusive lock of the pid file and writes our pid.
 // A second daemon on the same run directory fails here.
 func lockPID(dir string) (*os.File, error) {
 	path := filepath.Join(dir, PIDName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, &unsafeError{fmt.Sprintf("pid file %s is a symbolic link: refusing to follow it (remove it)", path), ErrUnsafeRunDir}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pid file %s: %w", path, err)
 	}
@@ -129,6 +197,12 @@ func Listen(d *Daemon) (*Server, error) {
 	}
 	s := &Server{d: d, ln: ln, pid: pid, closed: make(chan struct{})}
 	if err := d.resume(); err != nil {
+		if errors.Is(err, ErrUnsafeState) {
+			// Someone put it there: neither read it nor replace it.
+			ln.Close()
+			pid.Close()
+			return nil, err
+		}
 		d.log.Error("could not resume the regions of the state file", "err", err)
 	}
 	d.log.Info("heartbeat daemon listening", "socket", sock, "cluster", d.cluster, "mode", d.mode,

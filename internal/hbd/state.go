@@ -2,17 +2,26 @@ package hbd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
 )
 
 // StateName is the state file's name in the run directory.
 const StateName = "state.json"
+
+// maxStateBytes bounds the state file read: thousands of regions with
+// their owners fit in a few MiB.
+const maxStateBytes = 16 << 20
 
 // stateFile is what the daemon persists: every region with its owners, so
 // that a restarted daemon resumes them.
@@ -45,15 +54,41 @@ func (d *Daemon) saveLocked() {
 	d.saveErr = err
 }
 
-// loadState reads the state file; a missing file is an empty state.
+// ErrUnsafeState: the state file is a symlink, not a regular file, not
+// ours, or writable by group or others. The daemon does not read it.
+var ErrUnsafeState = errors.New("unsafe state file")
+
+// loadState reads the state file; a missing file is an empty state. It
+// never follows a symlink: one planted there is ErrUnsafeState.
 func loadState(path string) (stateFile, error) {
 	var st stateFile
-	b, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if os.IsNotExist(err) {
 		return st, nil
 	}
+	if errors.Is(err, unix.ELOOP) {
+		return st, &unsafeError{fmt.Sprintf("state file %s is a symbolic link: refusing to read it (remove it to start without the saved regions)", path), ErrUnsafeState}
+	}
 	if err != nil {
 		return st, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return st, err
+	}
+	if !fi.Mode().IsRegular() {
+		return st, &unsafeError{fmt.Sprintf("state file %s is not a regular file but %s: refusing to read it", path, fileKind(fi.Mode())), ErrUnsafeState}
+	}
+	if uid := int(fi.Sys().(*syscall.Stat_t).Uid); uid != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return st, &unsafeError{fmt.Sprintf("state file %s has owner uid %d and mode %04o: refusing to read it (it must be ours and not writable by group or others)", path, uid, fi.Mode().Perm()), ErrUnsafeState}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxStateBytes+1))
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxStateBytes {
+		return st, fmt.Errorf("%s: over %d bytes: not a state file of this daemon", path, maxStateBytes)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, fmt.Errorf("%s: %w", path, err)

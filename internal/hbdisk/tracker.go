@@ -1,6 +1,9 @@
 package hbdisk
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // LiveThreshold is the number of changed samples that make a node live
 // (the kernel's O2HB_LIVE_THRESHOLD).
@@ -91,7 +94,12 @@ type slotState struct {
 //     or at once when its generation changes; any changed sample of a
 //     live node resets both counts;
 //   - a slot that does not validate is ignored while its node is not live
-//     and counts as one equal sample while it is.
+//     and counts as one equal sample while it is; but a block with a good
+//     checksum that names another node (ErrSlotOwner) is a sample like
+//     any other, counted by its seq and generation: the kernel never
+//     looks at hb_node in a peer's slot, and every node must agree on
+//     who is live. Either is reported once, when the slot stops
+//     validating (BadBlock), and once when it validates again.
 //
 // Like the kernel, the changed count is not cleared when a node comes up,
 // so the first equal sample after that is forgiven. Unlike the kernel, a
@@ -142,7 +150,7 @@ func (t *Tracker) Observe(evs []Event, node int, s Slot, err error) []Event {
 	}
 	st := &t.slots[node]
 	genChanged := false
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrSlotOwner) {
 		if !st.bad {
 			st.bad = true
 			evs = append(evs, Event{Kind: BadBlock, Node: node, Generation: st.lastGen, Reason: err.Error()})
@@ -154,7 +162,11 @@ func (t *Tracker) Observe(evs []Event, node int, s Slot, err error) []Event {
 		// of the block's fields are trusted.
 		st.equal++
 	} else {
-		if st.bad {
+		switch {
+		case err != nil && !st.bad: // another node's number, checksum good
+			st.bad = true
+			evs = append(evs, Event{Kind: BadBlock, Node: node, Generation: st.lastGen, Reason: err.Error()})
+		case err == nil && st.bad:
 			st.bad = false
 			evs = append(evs, Event{Kind: BlockRecovered, Node: node, Generation: s.Generation()})
 		}

@@ -13,6 +13,7 @@ type sample struct {
 	seq, gen uint64
 	deadMS   uint32 // 0: testDeadMS
 	corrupt  bool
+	node     uint8  // hb_node written; 0: testNode
 	want     string // events, "kind" joined by ","; "" for none
 	live     bool   // whether the node is live afterwards
 }
@@ -29,7 +30,11 @@ func (s sample) slot() Slot {
 	if dm == 0 {
 		dm = testDeadMS
 	}
-	sl.Encode(Block{Seq: s.seq, Node: testNode, Generation: s.gen, DeadMS: dm})
+	node := s.node
+	if node == 0 {
+		node = testNode
+	}
+	sl.Encode(Block{Seq: s.seq, Node: node, Generation: s.gen, DeadMS: dm})
 	if s.corrupt {
 		sl[100] ^= 1
 	}
@@ -58,6 +63,14 @@ func equalRun(n int, seq, gen uint64, live bool, lastWant string) []sample {
 		out = append(out, s)
 	}
 	return out
+}
+
+// naming makes every sample's block name node instead of testNode.
+func naming(node uint8, ss []sample) []sample {
+	for i := range ss {
+		ss[i].node = node
+	}
+	return ss
 }
 
 func TestTrackerTransitions(t *testing.T) {
@@ -146,6 +159,27 @@ func TestTrackerTransitions(t *testing.T) {
 			{seq: 104, gen: g, corrupt: true, live: true},
 			{seq: 105, gen: g, want: "block-recovered", live: true}},
 			equalRun(testThreshold-1, 105, g, true, "")...)},
+		{"a block naming another node is a sample like any other, as in the kernel, reported once", []sample{
+			{seq: 100, gen: g}, {seq: 101, gen: g, want: "node-up", live: true},
+			{seq: 102, gen: g, node: 9, want: "bad-block", live: true},
+			{seq: 103, gen: g, node: 9, live: true},
+			{seq: 104, gen: g, node: 9, live: true},
+			{seq: 105, gen: g, node: 9, live: true},
+			{seq: 106, gen: g, node: 9, live: true},
+			{seq: 107, gen: g, want: "block-recovered", live: true},
+		}},
+		{"a frozen block naming another node times out like any frozen block", append([]sample{
+			{seq: 100, gen: g}, {seq: 101, gen: g, want: "node-up", live: true},
+			{seq: 102, gen: g, node: 9, want: "bad-block", live: true}},
+			naming(9, equalRun(testThreshold, 102, g, true, "node-down"))...)},
+		{"a node comes up on blocks naming another node, as in the kernel", []sample{
+			{seq: 100, gen: g, node: 9, want: "bad-block"},
+			{seq: 101, gen: g, node: 9, want: "node-up", live: true},
+		}},
+		{"a generation change in a block naming another node is death at once", []sample{
+			{seq: 100, gen: g}, {seq: 101, gen: g, want: "node-up", live: true},
+			{seq: 102, gen: g + 1, node: 9, want: "bad-block,node-down"},
+		}},
 		{"generation 0 never comes up, however it changes", []sample{
 			{seq: 100, gen: 0}, {seq: 101, gen: 0}, {seq: 102, gen: 0}, {seq: 103, gen: 0},
 			{seq: 104, gen: g, want: "node-up", live: true},

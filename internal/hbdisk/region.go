@@ -10,6 +10,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,6 +187,7 @@ type Region struct {
 	seeded   bool         // the tracker has the first read's slots
 	lastGood time.Time    // last completed write (or start)
 	lastErr  atomic.Value // string: the last error a device call returned
+	loggedIO string       // the device errors last logged; "" once I/O works
 	clean    int          // clean iterations while starting
 
 	mu       sync.Mutex
@@ -403,6 +405,9 @@ func (r *Region) timeoutErr() error {
 	if last == "" {
 		last = "none"
 	}
+	if since := r.ioSince.Load(); since != 0 {
+		last += fmt.Sprintf("; a device call has been in flight for %v", time.Since(time.Unix(0, since)).Round(time.Millisecond))
+	}
 	return fmt.Errorf("region %s: %w: no write to %s completed for %v; last error: %s",
 		r.cfg.UUID, ErrIOTimeout, r.cfg.Device, r.cfg.IOTimeout, last)
 }
@@ -572,7 +577,9 @@ func (r *Region) iterate(due time.Time) error {
 		return nil
 	})
 	if hung {
-		return ErrIOTimeout
+		// The watchdog ends the region with timeoutErr; should this
+		// return win the race to end it, it must say the same.
+		return r.timeoutErr()
 	}
 	if errors.Is(err, errDeadline) {
 		return r.timeoutErr()
@@ -604,7 +611,9 @@ func (r *Region) iterate(due time.Time) error {
 		return err
 	})
 	if hung {
-		return ErrIOTimeout
+		// The watchdog ends the region with timeoutErr; should this
+		// return win the race to end it, it must say the same.
+		return r.timeoutErr()
 	}
 	if collision != nil {
 		return collision
@@ -670,12 +679,7 @@ func (r *Region) iterate(due time.Time) error {
 	stillStarting := st.State == Starting
 	r.mu.Unlock()
 
-	for _, e := range []error{readErr, writeErr} {
-		if e != nil {
-			r.lastErr.Store(e.Error())
-			r.log.Warn("heartbeat I/O error", "err", e)
-		}
-	}
+	r.logIO(readErr, writeErr)
 	if stillStarting && iterations >= MaxStartIterations {
 		return fmt.Errorf("region %s: %w after %d iterations (%d clean): last errors: read: %v, write: %v",
 			r.cfg.UUID, ErrUnsteady, iterations, r.clean, readErr, writeErr)
@@ -684,6 +688,36 @@ func (r *Region) iterate(due time.Time) error {
 		return r.timeoutErr()
 	}
 	return nil
+}
+
+// logIO logs the iteration's device errors once per change: a device
+// failing the same way every iteration is one warning, the counters of
+// Status count every error, and the first clean iteration after errors
+// says the device answers again.
+func (r *Region) logIO(readErr, writeErr error) {
+	if readErr == nil && writeErr == nil {
+		if r.loggedIO != "" {
+			r.log.Info("heartbeat I/O works again", "after", strings.TrimSpace(r.loggedIO))
+			r.loggedIO = ""
+		}
+		return
+	}
+	key := ""
+	for _, e := range []error{readErr, writeErr} {
+		if e != nil {
+			r.lastErr.Store(e.Error())
+			key += e.Error() + "\n"
+		}
+	}
+	if key == r.loggedIO {
+		return
+	}
+	r.loggedIO = key
+	for _, e := range []error{readErr, writeErr} {
+		if e != nil {
+			r.log.Warn("heartbeat I/O error; logged again only when it changes", "err", e)
+		}
+	}
 }
 
 // nextSeq returns the sequence number of the next write: wall-clock

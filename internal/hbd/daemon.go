@@ -63,6 +63,9 @@ type region struct {
 	// startErr is its result.
 	starting chan struct{}
 	startErr error
+	// failure is why the last engine failed, until a start succeeds:
+	// status names it while the region restarts.
+	failure string
 }
 
 func (r *region) refs() int {
@@ -361,9 +364,14 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 			return r.starting
 		}
 	}
+	done := make(chan struct{})
+	if r.eng != nil && stillHung(r.eng) {
+		r.starting, r.startErr = done, fmt.Errorf("region %s on %s: %w", r.uuid, r.device, errHung)
+		close(done)
+		return done
+	}
 	cfg := d.regionConfig(r)
 	eng, err := hbdisk.NewRegion(cfg)
-	done := make(chan struct{})
 	r.starting = done
 	if err != nil {
 		r.startErr = err
@@ -376,6 +384,11 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 		d.mu.Lock()
 		if r.eng == eng {
 			r.startErr = err
+			if err == nil {
+				r.failure = ""
+			} else {
+				r.failure = err.Error()
+			}
 		}
 		d.mu.Unlock()
 		close(done)
@@ -386,12 +399,27 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 	return done
 }
 
-// watch logs how a running region ends.
+// watch logs how a running region ends and, where the policy of
+// recover.go says so, restarts it.
 func (d *Daemon) watch(r *region, eng *hbdisk.Region) {
 	<-eng.Done()
-	if err := eng.Err(); err != nil {
-		d.log.Error("heartbeat region failed; it restarts when an owner starts it again", "region", r.uuid, "device", r.device, "err", err)
+	err := eng.Err()
+	if err == nil {
+		return
 	}
+	d.mu.Lock()
+	auto := d.recoverable(r, err)
+	if r.eng == eng {
+		r.failure = err.Error()
+	}
+	d.mu.Unlock()
+	if auto {
+		d.log.Error("heartbeat region failed; it restarts when the device answers again, while this node is seen in another region",
+			"region", r.uuid, "device", r.device, "err", err)
+		d.recover(r, eng)
+		return
+	}
+	d.log.Error("heartbeat region failed; it restarts when an owner starts it again", "region", r.uuid, "device", r.device, "err", err)
 }
 
 // regionConfig is the engine configuration of r on this node.
@@ -501,6 +529,9 @@ func regionStatus(r *region, now time.Time) RegionStatus {
 	}
 	st := r.eng.Status()
 	rs.State, rs.Error = string(st.State), st.Err
+	if st.State == hbdisk.Starting && r.failure != "" {
+		rs.Error = "restarting after a failure: " + r.failure
+	}
 	if st.Generation != 0 {
 		rs.Generation = fmt.Sprintf("%#016x", st.Generation)
 	}

@@ -32,13 +32,14 @@ const (
 )
 
 // volume is an OCFS2 image made by mkfs.ocfs2 for global heartbeat, and
-// the device the daemons use for it: the image itself, or a loop device
-// over a faulty FUSE file.
+// the device the daemons use for it: the image itself, or for node 1 a
+// loop device over a faulty FUSE file (node 1's own path to the shared
+// disk, as a host's multipath device is its own).
 type volume struct {
 	Image  string
 	UUID   string
-	Device string              // what the daemons open
-	Faulty *testenv.FaultyDisk // nil: the image itself
+	Device string              // what node 1 opens; the other nodes open Image
+	Faulty *testenv.FaultyDisk // nil: node 1 opens the image too
 	// Slots is the byte range of the heartbeat slots on the image for the
 	// device's sector size: the only bytes anything may change.
 	SlotsOff, SlotsLen int64
@@ -48,7 +49,8 @@ type volume struct {
 // newVolume formats an image in dir and guards it: when the test ends
 // (after the daemons that use it have stopped) the bytes outside the slot
 // area must hash as they did before. faulty puts a loop device with
-// 512-byte sectors over a FUSE file in front of it.
+// 512-byte sectors over a FUSE file in front of it for node 1; the other
+// nodes use the image: a fault is on node 1's path only.
 func newVolume(t *testing.T, f *fault, dir string, faulty bool) *volume {
 	t.Helper()
 	img := testenv.MkfsOCFS2(t, testenv.Image{Dir: dir, SizeMiB: 64})
@@ -133,11 +135,17 @@ func newCluster(t *testing.T, dir string, n int, global bool, vols ...*volume) *
 	return c
 }
 
-// devices is O2CB_HB_DEVICES for the cluster's volumes.
-func (c *cluster) devices() string {
+// devices is O2CB_HB_DEVICES of node number n for the cluster's volumes:
+// node 1 opens a faulty volume through its loop device, the others the
+// image.
+func (c *cluster) devices(n int) string {
 	var d []string
 	for _, v := range c.volumes {
-		d = append(d, v.Device)
+		if n == 1 {
+			d = append(d, v.Device)
+		} else {
+			d = append(d, v.Image)
+		}
 	}
 	return strings.Join(d, ":")
 }
@@ -166,7 +174,7 @@ func (c *cluster) node(i int) *node {
 	n.run = filepath.Join(c.dir, "run-"+n.name)
 	n.env = append(os.Environ(),
 		"O2CB_CLUSTER_CONF="+c.conf, "O2CB_NODE_NAME="+n.name, "O2CB_RUN_DIR="+n.run,
-		"O2CB_HB_DEVICES="+c.devices(),
+		"O2CB_HB_DEVICES="+c.devices(i),
 		"O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(interval/time.Millisecond)),
 		"O2CB_DEAD_THRESHOLD="+strconv.Itoa(threshold))
 	c.t.Cleanup(func() {
@@ -305,7 +313,7 @@ func (n *node) agent(agent, action string, params ...string) result {
 	n.t.Helper()
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + agent + "-test",
 		"OCF_RESKEY_cluster_conf=" + n.c.conf, "OCF_RESKEY_node_name=" + n.name,
-		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + n.c.devices()}
+		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + n.c.devices(n.number)}
 	for _, p := range params {
 		env = append(env, "OCF_RESKEY_"+p)
 	}

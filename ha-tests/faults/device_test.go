@@ -1,0 +1,305 @@
+package faults
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+)
+
+// threeRegions is a global-mode cluster of two nodes on three volumes, the
+// first of which sits behind a faulty loop device, with both nodes'
+// o2cb resources started and every region seeing both nodes.
+func threeRegions(t *testing.T, f *fault) (c *cluster, n1, n2 *node, bad *volume, good []*volume) {
+	t.Helper()
+	dir := t.TempDir()
+	vols := []*volume{newVolume(t, f, dir, true), newVolume(t, f, dir, false), newVolume(t, f, dir, false)}
+	c = newCluster(t, dir, 2, true, vols...)
+	n1, n2 = c.node(1), c.node(2)
+	for _, n := range []*node{n1, n2} {
+		if r := n.agent("o2cb", "start"); r.code != 0 {
+			t.Fatalf("%s: o2cb start = %d, want 0: %s", n.name, r.code, r.stderr)
+		}
+	}
+	waitFor(t, 20*interval, "both nodes see both in all three regions", func() bool {
+		for _, v := range vols {
+			if !n1.sees(v.UUID, 2) || !n2.sees(v.UUID, 1) {
+				return false
+			}
+		}
+		return true
+	})
+	return c, n1, n2, vols[0], vols[1:]
+}
+
+// waitState waits until n's region uuid is in state and returns how long
+// it took.
+func waitState(t *testing.T, n *node, uuid, state string, within time.Duration) time.Duration {
+	t.Helper()
+	return waitFor(t, within, fmt.Sprintf("%s: region %s %s", n.name, uuid[:8], state), func() bool {
+		r := n.region(uuid)
+		return r != nil && r.State == state
+	})
+}
+
+// exitReason returns the ocf-exit-reason line of an agent's stderr.
+func exitReason(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if r, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
+			return r
+		}
+	}
+	return ""
+}
+
+func TestOneOfThreeRegionsFails(t *testing.T) {
+	f := record(t, "device",
+		"EIO on every read and write of one of three global regions (FUSE file under a loop device), node 1",
+		"region failed within (threshold-1)*interval; node 1 still live to node 2 through the others; o2cb monitor 0 with a warning for region_quorum=any and majority, 1 with an exit reason for all; the region comes back by itself once the device heals (global-mode policy)")
+	_, n1, n2, bad, good := threeRegions(t, f)
+
+	bad.Faulty.Fail(faultdev.All, syscall.EIO)
+	took := waitState(t, n1, bad.UUID, "failed", time.Duration(threshold+5)*interval)
+	r := n1.region(bad.UUID)
+	f.observe(t, "region failed %v after the first EIO (write timeout %v): %s", took.Round(time.Millisecond),
+		time.Duration(threshold-1)*interval, r.Error)
+	if !strings.Contains(r.Error, "input/output error") {
+		t.Errorf("failed region's error = %q, want the device's EIO named", r.Error)
+	}
+	if !strings.Contains(r.Error, bad.Device) {
+		t.Errorf("failed region's error = %q, want the device %s named", r.Error, bad.Device)
+	}
+
+	// Node 1 stays live: node 2 sees it in the good regions, and for as
+	// long as its own dead threshold.
+	time.Sleep(time.Duration(threshold+1) * interval)
+	for _, v := range good {
+		if !n2.sees(v.UUID, 1) {
+			t.Errorf("node 2 does not see node 1 in good region %s", v.UUID[:8])
+		}
+	}
+	if st := n2.status(); !slices.Contains(st.LiveNodes, 1) {
+		t.Errorf("node 2's live nodes = %v, want node 1 among them", st.LiveNodes)
+	}
+	if n2.sees(bad.UUID, 1) {
+		t.Errorf("node 2 still sees node 1 in the failed region %s after %d intervals", bad.UUID[:8], threshold+1)
+	}
+	f.observe(t, "node 2 still sees node 1 live (union %v), not in the failed region", n2.status().LiveNodes)
+
+	for _, q := range []struct {
+		rule string
+		want int
+	}{{"any", 0}, {"majority", 0}, {"all", 1}} {
+		res := n1.agent("o2cb", "monitor", "region_quorum="+q.rule)
+		if res.code != q.want {
+			t.Errorf("o2cb monitor with region_quorum=%s = %d, want %d: %s", q.rule, res.code, q.want, res.stderr)
+		}
+		if q.want == 0 && !(strings.Contains(res.stderr, "level=WARN") && strings.Contains(res.stderr, bad.UUID)) {
+			t.Errorf("o2cb monitor with region_quorum=%s logged no warning naming region %s:\n%s", q.rule, bad.UUID, res.stderr)
+		}
+		if q.want != 0 {
+			why := exitReason(res.stderr)
+			if !strings.Contains(why[:min(len(why), 128)], bad.UUID[:8]) {
+				t.Errorf("exit reason with region_quorum=%s = %q, want the region %s named in its first 128 characters (what Pacemaker keeps)", q.rule, why, bad.UUID[:8])
+			}
+			f.observe(t, "monitor region_quorum=%s exit %d in %v: %s", q.rule, res.code, res.took.Round(time.Millisecond), why)
+		} else {
+			f.observe(t, "monitor region_quorum=%s exit %d in %v with a warning", q.rule, res.code, res.took.Round(time.Millisecond))
+		}
+	}
+
+	// The device heals: the region comes back by itself, with a new
+	// generation, and node 2 sees node 1 in it again.
+	gen := r.Generation
+	bad.Faulty.Heal()
+	back := waitFor(t, 40*interval, "node 2 sees node 1 in the healed region", func() bool { return n2.sees(bad.UUID, 1) })
+	waitState(t, n1, bad.UUID, "steady", 10*interval)
+	r = n1.region(bad.UUID)
+	if r.State != "steady" || r.Generation == gen {
+		t.Errorf("healed region: state %s generation %s (was %s), want steady with a new generation", r.State, r.Generation, gen)
+	}
+	if res := n1.agent("o2cb", "monitor", "region_quorum=all"); res.code != 0 {
+		t.Errorf("o2cb monitor region_quorum=all after recovery = %d, want 0: %s", res.code, res.stderr)
+	}
+	if !strings.Contains(n1.log(), "heartbeat region restarted after a failure") {
+		t.Errorf("node 1's log does not say the region restarted")
+	}
+	f.observe(t, "device healed: node 2 sees node 1 in the region again after %v, new generation %s; monitor all 0",
+		back.Round(time.Millisecond), r.Generation)
+}
+
+// poller calls fn every 50 ms until stopped and keeps the slowest call
+// and any error.
+type poller struct {
+	mu      sync.Mutex
+	slowest time.Duration
+	calls   int
+	errs    []string
+	stop    chan struct{}
+	done    sync.WaitGroup
+}
+
+func poll(fn func() error) *poller {
+	p := &poller{stop: make(chan struct{})}
+	p.done.Go(func() {
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			begin := time.Now()
+			err := fn()
+			took := time.Since(begin)
+			p.mu.Lock()
+			p.calls++
+			p.slowest = max(p.slowest, took)
+			if err != nil && len(p.errs) < 5 {
+				p.errs = append(p.errs, err.Error())
+			}
+			p.mu.Unlock()
+		}
+	})
+	return p
+}
+
+func (p *poller) finish() (slowest time.Duration, calls int, errs []string) {
+	close(p.stop)
+	p.done.Wait()
+	return p.slowest, p.calls, p.errs
+}
+
+func TestStalledWrite(t *testing.T) {
+	f := record(t, "device",
+		"every write of one of three global regions blocks (FUSE request never answered) for 30 s, node 1",
+		"region failed (threshold-1)*interval after its last write; status and o2cb monitor answer within 1 s throughout; the other regions keep their deadlines; an owner's restart is refused while the write hangs; the region comes back once the write completes")
+	_, n1, n2, bad, good := threeRegions(t, f)
+
+	iters := func() map[string]uint64 {
+		m := map[string]uint64{}
+		for _, r := range n1.status().Regions {
+			m[r.UUID] = r.Iterations
+		}
+		return m
+	}
+	statusPoll := poll(func() error {
+		_, err := n1.client().Status(t.Context())
+		return err
+	})
+	monitorPoll := poll(func() error {
+		if r := n1.agent("o2cb", "monitor"); r.code != 0 {
+			return fmt.Errorf("monitor exit %d: %s", r.code, exitReason(r.stderr))
+		}
+		return nil
+	})
+	before, begin := iters(), time.Now()
+	lastWrite := n1.region(bad.UUID).LastWriteAge
+	bad.Faulty.Stall(faultdev.Writes, 30*time.Second)
+	took := waitState(t, n1, bad.UUID, "failed", time.Duration(threshold+5)*interval)
+	failedAfter := took + time.Duration(lastWrite*float64(time.Second))
+	timeout := time.Duration(threshold-1) * interval
+	if failedAfter < timeout-interval || failedAfter > timeout+3*interval {
+		t.Errorf("region failed %v after its last completed write, want about the write timeout %v", failedAfter, timeout)
+	}
+	r := n1.region(bad.UUID)
+	f.observe(t, "region failed %v after its last completed write (write timeout %v): %s", failedAfter.Round(time.Millisecond), timeout, r.Error)
+
+	// An owner asking the daemon for the region now gets a clear
+	// refusal: the failed write has not returned. (ocfs2_hb_ctl itself
+	// would first block in its device search, reading the hung device.)
+	resp, err := n1.client().Do(t.Context(), hbd.Request{Op: hbd.OpStart, UUID: bad.UUID, Owner: hbd.OwnerGlobal})
+	if err == nil || !strings.Contains(err.Error(), "still in flight") {
+		t.Errorf("start request on the hung region = %v, %v; want a refusal saying a device call is still in flight", resp, err)
+	} else {
+		f.observe(t, "the cluster's start request while the write hangs: refused (%v)", err)
+	}
+
+	// Keep the write stalled a while longer, still watching the answers.
+	time.Sleep(2 * time.Second)
+	elapsed := time.Since(begin)
+	after := iters()
+	slowStatus, nStatus, errStatus := statusPoll.finish()
+	slowMonitor, nMonitor, errMonitor := monitorPoll.finish()
+	if slowStatus > time.Second || len(errStatus) > 0 {
+		t.Errorf("status during the stall: slowest %v, errors %v; want every answer within 1s", slowStatus, errStatus)
+	}
+	if slowMonitor > time.Second || len(errMonitor) > 0 {
+		t.Errorf("o2cb monitor (region_quorum=any) during the stall: slowest %v, errors %v; want exit 0 within 1s", slowMonitor, errMonitor)
+	}
+	f.observe(t, "during %v of stall: %d status calls, slowest %v; %d monitors, slowest %v, all exit 0",
+		elapsed.Round(time.Millisecond), nStatus, slowStatus.Round(time.Millisecond), nMonitor, slowMonitor.Round(time.Millisecond))
+	want := uint64(elapsed / interval)
+	for _, v := range good {
+		got := after[v.UUID] - before[v.UUID]
+		if got < want*8/10 {
+			t.Errorf("good region %s ran %d iterations in %v, want about %d", v.UUID[:8], got, elapsed, want)
+		}
+		rs := n1.region(v.UUID)
+		if rs.LatenessP99 > float64(interval/time.Millisecond)/2 {
+			t.Errorf("good region %s: lateness p99 %.1f ms, want under half the %v interval", v.UUID[:8], rs.LatenessP99, interval)
+		}
+		if !n2.sees(v.UUID, 1) {
+			t.Errorf("node 2 lost node 1 in good region %s during the stall", v.UUID[:8])
+		}
+		f.observe(t, "good region %s: %d iterations of %d due, lateness p99 %.1f ms, node 2 sees node 1", v.UUID[:8], got, want, rs.LatenessP99)
+	}
+	if st := n1.region(bad.UUID); st.State != "failed" {
+		t.Errorf("hung region's state = %s while its write still hangs, want failed", st.State)
+	}
+
+	// The write completes: the failed engine's call returns, then the
+	// daemon restarts the region (global mode, node still seen
+	// elsewhere).
+	gen := r.Generation
+	bad.Faulty.Heal()
+	back := waitFor(t, 40*interval, "node 2 sees node 1 in the region again", func() bool { return n2.sees(bad.UUID, 1) })
+	waitState(t, n1, bad.UUID, "steady", 10*interval)
+	if r := n1.region(bad.UUID); r.Generation == gen {
+		t.Errorf("after the stall: state %s generation %s (was %s), want steady with a new generation", r.State, r.Generation, gen)
+	}
+	f.observe(t, "stall released: region back, seen by node 2 after %v", back.Round(time.Millisecond))
+}
+
+func TestAllRegionsFailNoSelfRestart(t *testing.T) {
+	f := record(t, "device",
+		"EIO on the only global region of node 1 (FUSE file under a loop device), then the device heals",
+		"region failed; o2cb monitor 1 with region_quorum=any; the daemon does not restart the region by itself (node 2 has taken node 1 for dead: recovery is the cluster manager's); o2cb start (Pacemaker's recovery) brings it back")
+	dir := t.TempDir()
+	v := newVolume(t, f, dir, true)
+	c := newCluster(t, dir, 2, true, v)
+	n1, n2 := c.node(1), c.node(2)
+	for _, n := range []*node{n1, n2} {
+		if r := n.agent("o2cb", "start"); r.code != 0 {
+			t.Fatalf("%s: o2cb start = %d: %s", n.name, r.code, r.stderr)
+		}
+	}
+	waitFor(t, 20*interval, "node 2 sees node 1", func() bool { return n2.sees(v.UUID, 1) })
+	v.Faulty.Fail(faultdev.All, syscall.EIO)
+	waitState(t, n1, v.UUID, "failed", time.Duration(threshold+5)*interval)
+	res := n1.agent("o2cb", "monitor")
+	if res.code != 1 || !strings.Contains(exitReason(res.stderr), v.UUID[:8]) {
+		t.Errorf("o2cb monitor with the only region failed = %d (%q), want 1 naming %s", res.code, exitReason(res.stderr), v.UUID[:8])
+	}
+	f.observe(t, "monitor exit %d: %s", res.code, exitReason(res.stderr))
+	waitFor(t, time.Duration(threshold+3)*interval, "node 2 takes node 1 for dead", func() bool { return !n2.sees(v.UUID, 1) })
+	v.Faulty.Heal()
+	time.Sleep(20 * interval)
+	if r := n1.region(v.UUID); r.State != "failed" || n2.sees(v.UUID, 1) {
+		t.Errorf("2 s after the device healed: state %s, node 2 sees node 1: %v; want still failed (no restart by itself)", r.State, n2.sees(v.UUID, 1))
+	}
+	f.observe(t, "device healed: still failed after %v, node 2 does not see node 1", 20*interval)
+	if r := n1.agent("o2cb", "start"); r.code != 0 {
+		t.Fatalf("o2cb start (recovery) = %d: %s", r.code, r.stderr)
+	}
+	back := waitFor(t, 20*interval, "node 2 sees node 1 after o2cb start", func() bool { return n2.sees(v.UUID, 1) })
+	if r := n1.agent("o2cb", "monitor"); r.code != 0 {
+		t.Errorf("o2cb monitor after recovery = %d: %s", r.code, r.stderr)
+	}
+	f.observe(t, "o2cb start: region steady, node 2 sees node 1 after %v; monitor 0", back.Round(time.Millisecond))
+}

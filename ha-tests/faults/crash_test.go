@@ -1,0 +1,512 @@
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+)
+
+// The crash tests kill the daemon while clients wait for it and check
+// what a restart makes of state.json. The rule they assert, for every
+// region u and owner o:
+//
+//	lo(u,o) <= refs after restart (u,o) <= hi(u,o)
+//
+// where both bounds start at the references held before the calls, each
+// call the client saw succeed moves both by its delta (+1 for -S, -1 for
+// -K), and each call the client saw fail moves only one bound: a failed
+// -S may or may not have taken effect (hi+1), a failed -K likewise
+// (lo-1). A reference above hi is a doubled one, below lo a lost one. The
+// restarted daemon's `ocfs2_hb_ctl -I` must report, for every region,
+// the sum of the owners' references of state.json.
+
+// crashInterval is the heartbeat interval of the nodes these tests kill
+// during a start: a new region needs about two intervals to become
+// steady, the window in which the daemon dies.
+const crashInterval = 500 * time.Millisecond
+
+// clientBound is how long a client may take to return after the daemon
+// died.
+const clientBound = 5 * time.Second
+
+// refKey is one owner of one region.
+type refKey struct{ uuid, owner string }
+
+// stateRefs reads the node's state.json: the references of every owner
+// of every region.
+func (n *node) stateRefs() (map[refKey]int, error) {
+	path := filepath.Join(n.run, hbd.StateName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var st struct {
+		Version int `json:"version"`
+		Regions []struct {
+			UUID   string         `json:"uuid"`
+			Device string         `json:"device"`
+			Owners map[string]int `json:"owners"`
+		} `json:"regions"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w\n%s", path, err, b)
+	}
+	refs := map[refKey]int{}
+	for _, r := range st.Regions {
+		for o, c := range r.Owners {
+			refs[refKey{r.UUID, o}] = c
+		}
+	}
+	return refs, nil
+}
+
+// call is one ocfs2_hb_ctl -S or -K for a service, run in the background.
+type call struct {
+	op   string // "-S" or "-K"
+	uuid string
+	svc  string
+	res  result
+	end  time.Time
+	done chan struct{}
+}
+
+func (c *call) key() refKey { return refKey{c.uuid, "service:" + c.svc} }
+
+func (c *call) delta() int {
+	if c.op == "-S" {
+		return 1
+	}
+	return -1
+}
+
+func (c *call) String() string {
+	return fmt.Sprintf("ocfs2_hb_ctl %s -u %s %s", c.op, c.uuid[:8], c.svc)
+}
+
+// finished reports whether the call has returned.
+func (c *call) finished() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// start runs the call in the background, bounded by a minute.
+func (n *node) start(c *call) {
+	c.done = make(chan struct{})
+	go func() {
+		defer close(c.done)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, n.hbCtl, c.op, "-u", c.uuid, c.svc)
+		cmd.Env = n.env
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		begin := time.Now()
+		err := cmd.Run()
+		c.end = time.Now()
+		c.res = result{stdout: out.String(), stderr: errb.String(), took: c.end.Sub(begin), code: -1}
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			c.res.code = 0
+		case errors.As(err, &ee) && ee.Exited():
+			c.res.code = ee.ExitCode()
+		default:
+			c.res.stderr += err.Error()
+		}
+	}()
+}
+
+// infoRefs runs ocfs2_hb_ctl -I -u uuid and returns the references it
+// prints.
+func (n *node) infoRefs(uuid string) int {
+	n.t.Helper()
+	r := n.hbctl("-I", "-u", uuid)
+	var got string
+	var refs int
+	if _, err := fmt.Sscanf(r.stdout, "%s %d refs", &got, &refs); r.code != 0 || err != nil || got != uuid+":" {
+		n.t.Fatalf("ocfs2_hb_ctl -I -u %s = %d %q %q, want 0 and %q", uuid, r.code, r.stdout, r.stderr, uuid+": N refs")
+	}
+	return refs
+}
+
+// crashNode returns node 1 of a local-mode cluster over vols, its daemon
+// running with the given heartbeat interval.
+func crashNode(t *testing.T, dir string, every time.Duration, vols ...*volume) *node {
+	t.Helper()
+	c := newCluster(t, dir, 3, false, vols...)
+	n := c.node(1)
+	n.env = append(n.env, "O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(every/time.Millisecond)))
+	n.startDaemon()
+	return n
+}
+
+// mustHbctl runs ocfs2_hb_ctl and fails the test unless it succeeds.
+func (n *node) mustHbctl(args ...string) {
+	n.t.Helper()
+	if r := n.hbctl(args...); r.code != 0 {
+		n.t.Fatalf("ocfs2_hb_ctl %s = %d (%s), want 0", strings.Join(args, " "), r.code, strings.TrimSpace(r.stderr))
+	}
+}
+
+// generations returns the generation of every region the daemon runs.
+func (n *node) generations() map[string]string {
+	n.t.Helper()
+	g := map[string]string{}
+	for _, r := range n.status().Regions {
+		g[r.UUID] = r.Generation
+	}
+	return g
+}
+
+// afterKill waits for every call, checks each failed one got a clear,
+// prompt error naming the daemon's socket, restarts the daemon and
+// checks state.json and ocfs2_hb_ctl -I against the rule above, and that
+// every resumed region is steady again with a new generation.
+func afterKill(t *testing.T, f *fault, n *node, killed time.Time, before map[refKey]int, gens map[string]string, calls []*call) {
+	t.Helper()
+	sock := filepath.Join(n.run, hbd.SocketName)
+	succeeded, failed, slowest := 0, 0, time.Duration(0)
+	for _, c := range calls {
+		select {
+		case <-c.done:
+		case <-time.After(clientBound + time.Until(killed)):
+			t.Fatalf("%v: still running %v after the daemon was killed, want an error within %v", c, time.Since(killed), clientBound)
+		}
+		if c.res.code == 0 {
+			succeeded++
+			continue
+		}
+		failed++
+		slowest = max(slowest, c.end.Sub(killed))
+		msg := strings.TrimSpace(c.res.stderr)
+		if c.res.code != 1 || strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "ocfs2_hb_ctl: ") ||
+			!strings.Contains(msg, "heartbeat daemon") || !strings.Contains(msg, sock) {
+			t.Errorf("%v after the daemon's death = exit %d, %q; want exit 1 and one line naming the heartbeat daemon and %s", c, c.res.code, msg, sock)
+		}
+	}
+	if failed > 0 {
+		kinds := map[string]int{}
+		example := ""
+		for _, c := range calls {
+			msg := strings.TrimSpace(c.res.stderr)
+			switch {
+			case c.res.code == 0:
+			case strings.Contains(msg, "hung up without answering"):
+				kinds["hung up without answering"]++
+				example = msg
+			case strings.Contains(msg, "not running"):
+				kinds["daemon not running"]++
+			default:
+				kinds["other"]++
+			}
+		}
+		f.observe(t, "%d of %d calls had succeeded before the kill, %d failed (%v), the last %v after the kill (bound %v), e.g. %q",
+			succeeded, len(calls), failed, kinds, slowest.Round(time.Millisecond), clientBound, strings.ReplaceAll(example, n.c.dir, "$DIR"))
+	} else {
+		f.observe(t, "all %d calls had succeeded before the kill", len(calls))
+	}
+
+	restart := time.Now()
+	n.startDaemon()
+	after, err := n.stateRefs()
+	if err != nil {
+		t.Fatalf("state.json after the restart: %v", err)
+	}
+	lo, hi := maps.Clone(before), maps.Clone(before)
+	for _, c := range calls {
+		if c.res.code == 0 {
+			lo[c.key()] += c.delta()
+			hi[c.key()] += c.delta()
+		} else if c.delta() > 0 {
+			hi[c.key()]++
+		} else {
+			lo[c.key()]--
+		}
+	}
+	keys := slices.Collect(maps.Keys(hi))
+	for k := range after {
+		if _, ok := hi[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	applied, checked := 0, 0
+	regions := map[string]int{}
+	for _, k := range keys {
+		got := after[k]
+		regions[k.uuid] += got
+		checked++
+		switch {
+		case got > hi[k]:
+			t.Errorf("state.json after the restart: %s holds %d references on %s, want at most %d: a doubled reference", k.owner, got, k.uuid, hi[k])
+		case got < max(lo[k], 0):
+			t.Errorf("state.json after the restart: %s holds %d references on %s, want at least %d: a lost reference", k.owner, got, k.uuid, lo[k])
+		case lo[k] != hi[k] && got != before[k]:
+			applied++
+		}
+	}
+	for _, v := range n.c.volumes {
+		if got := n.infoRefs(v.UUID); got != regions[v.UUID] {
+			t.Errorf("ocfs2_hb_ctl -I -u %s = %d refs after the restart, want %d as in state.json", v.UUID, got, regions[v.UUID])
+		}
+	}
+	if !t.Failed() {
+		f.dataChecked(fmt.Sprintf("%d owner references of state.json within the bounds of the calls' outcomes (none lost, none doubled), -I agrees", checked))
+	}
+	var steady time.Duration
+	resumed := 0
+	for u, refs := range regions {
+		if refs == 0 {
+			if r := n.region(u); r != nil {
+				t.Errorf("region %s runs after the restart (state %s) with no reference in state.json", u, r.State)
+			}
+			continue
+		}
+		resumed++
+		var r *hbd.RegionStatus
+		waitFor(t, 20*crashInterval, "region "+u+" steady after the restart", func() bool {
+			r = n.region(u)
+			return r != nil && r.State == "steady"
+		})
+		steady = max(steady, time.Since(restart))
+		if r.Generation == "" || r.Generation == gens[u] {
+			t.Errorf("region %s resumed with generation %q, want a new one (before the kill: %q)", u, r.Generation, gens[u])
+		}
+		if !slices.Contains(r.LiveNodes, n.number) {
+			t.Errorf("region %s steady after the restart with live nodes %v, want this node %d among them", u, r.LiveNodes, n.number)
+		}
+	}
+	f.observe(t, "restarted: %d in-flight calls had taken effect; %d regions resumed, steady with new generations %v after the restart",
+		applied, resumed, steady.Round(time.Millisecond))
+}
+
+func TestCrashKillDuringStart(t *testing.T) {
+	f := record(t, "crash",
+		"SIGKILL of the daemon while `ocfs2_hb_ctl -S -u UUID a` waits for a new region to become steady (interval 500 ms; killed as soon as the reference reaches state.json), beside a steady region with one reference",
+		"the client fails within 5 s naming the daemon's socket; after a restart state.json and -I agree and hold the steady region's reference and at most one of the in-flight call's; resumed regions steady with a new generation")
+	dir := t.TempDir()
+	v1, v2 := newVolume(t, f, dir, false), newVolume(t, f, dir, false)
+	n := crashNode(t, dir, crashInterval, v1, v2)
+	n.mustHbctl("-S", "-u", v1.UUID, "base")
+	before, err := n.stateRefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens := n.generations()
+
+	c := &call{op: "-S", uuid: v2.UUID, svc: "a"}
+	n.start(c)
+	landed := waitFor(t, 10*time.Second, "the start's reference in state.json", func() bool {
+		refs, _ := n.stateRefs()
+		return refs[c.key()] == 1
+	})
+	r := n.region(v2.UUID)
+	if r == nil || r.State == "steady" || c.finished() {
+		t.Fatalf("before the kill: region %s = %+v, call finished %v; want a start in flight", v2.UUID, r, c.finished())
+	}
+	killed := time.Now()
+	n.kill(syscall.SIGKILL)
+	f.observe(t, "reference in state.json %v after the call began; killed with the region %s", landed.Round(time.Millisecond), r.State)
+	afterKill(t, f, n, killed, before, gens, []*call{c})
+}
+
+func TestCrashKillDuringStop(t *testing.T) {
+	f := record(t, "crash",
+		"SIGKILL of the daemon during two `ocfs2_hb_ctl -K` calls: one drops a region's last reference, the other one of two on another region; strace delays the daemon's state.json rename by 10 s so that the kill lands after the first stop is saved and before it is answered, the second waiting for the daemon's lock",
+		"both clients fail within 5 s naming the daemon's socket; after a restart each reference is either dropped or kept (none lost, none doubled), state.json and -I agree; the stopped region does not come back, the others resume steady with a new generation")
+	testenvRequireStrace(t)
+	dir := t.TempDir()
+	v1, v2 := newVolume(t, f, dir, false), newVolume(t, f, dir, false)
+	n := crashNode(t, dir, interval, v1, v2)
+	n.mustHbctl("-S", "-u", v1.UUID, "x")
+	n.mustHbctl("-S", "-u", v1.UUID, "y")
+	n.mustHbctl("-S", "-u", v2.UUID, "b")
+	before, err := n.stateRefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens := n.generations()
+
+	release := delayRenames(t, n.pid(), 10*time.Second)
+	calls := []*call{{op: "-K", uuid: v2.UUID, svc: "b"}, {op: "-K", uuid: v1.UUID, svc: "x"}}
+	for _, c := range calls {
+		n.start(c)
+	}
+	landed := waitFor(t, 10*time.Second, "a stop saved in state.json", func() bool {
+		refs, _ := n.stateRefs()
+		return refs[calls[0].key()] == 0 || refs[calls[1].key()] == 0
+	})
+	for _, c := range calls {
+		if c.finished() {
+			t.Fatalf("%v returned before the kill (exit %d, %q), want it in flight", c, c.res.code, c.res.stderr)
+		}
+	}
+	killed := time.Now()
+	syscall.Kill(n.pid(), syscall.SIGKILL)
+	release()
+	n.kill(syscall.SIGKILL)
+	f.observe(t, "a stop reached state.json %v after the calls began; killed during its delayed rename", landed.Round(time.Millisecond))
+	afterKill(t, f, n, killed, before, gens, calls)
+}
+
+func TestCrashKillWithTenCalls(t *testing.T) {
+	f := record(t, "crash",
+		"SIGKILL of the daemon with 10 `ocfs2_hb_ctl` calls on 3 regions (interval 500 ms): 3 -K and one -S on a steady region with 4 references, 2 -S and one -K on a steady region with one, 3 -S on a new region; strace delays each state.json rename by 200 ms so that the calls queue; killed once every call is connected or done and 2 are done",
+		"every client returns within 5 s: success, or an error naming the daemon's socket; after a restart state.json and -I agree; each reference is what the successful calls made it, plus at most the effect of each failed call once (none lost, none doubled); resumed regions steady with new generations")
+	dir := t.TempDir()
+	v1, v2, v3 := newVolume(t, f, dir, false), newVolume(t, f, dir, false), newVolume(t, f, dir, false)
+	n := crashNode(t, dir, crashInterval, v1, v2, v3)
+	setup := []*call{{op: "-S", uuid: v1.UUID, svc: "k1"}, {op: "-S", uuid: v2.UUID, svc: "m1"}}
+	for _, c := range setup {
+		n.start(c)
+	}
+	for _, c := range setup {
+		if <-c.done; c.res.code != 0 {
+			t.Fatalf("%v = %d (%s), want 0", c, c.res.code, c.res.stderr)
+		}
+	}
+	for _, svc := range []string{"k2", "k3", "k4"} {
+		n.mustHbctl("-S", "-u", v1.UUID, svc)
+	}
+	before, err := n.stateRefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens := n.generations()
+
+	calls := []*call{
+		{op: "-K", uuid: v1.UUID, svc: "k1"}, {op: "-K", uuid: v1.UUID, svc: "k2"}, {op: "-K", uuid: v1.UUID, svc: "k3"},
+		{op: "-S", uuid: v1.UUID, svc: "s1"},
+		{op: "-S", uuid: v2.UUID, svc: "s2"}, {op: "-S", uuid: v2.UUID, svc: "s3"}, {op: "-K", uuid: v2.UUID, svc: "m1"},
+		{op: "-S", uuid: v3.UUID, svc: "s4"}, {op: "-S", uuid: v3.UUID, svc: "s5"}, {op: "-S", uuid: v3.UUID, svc: "s6"},
+	}
+	// Each state.json save takes 200 ms: the calls queue behind the
+	// daemon's lock, connected and unanswered.
+	release := delayRenames(t, n.pid(), 200*time.Millisecond)
+	for _, c := range calls {
+		n.start(c)
+	}
+	var finished, connected int
+	landed := waitFor(t, 20*time.Second, "10 calls connected or done, 2 of them done", func() bool {
+		finished = 0
+		for _, c := range calls {
+			if c.finished() {
+				finished++
+			}
+		}
+		connected = n.connections()
+		return finished >= 2 && finished+connected >= len(calls)
+	})
+	killed := time.Now()
+	syscall.Kill(n.pid(), syscall.SIGKILL)
+	release()
+	n.kill(syscall.SIGKILL)
+	f.observe(t, "killed %v after the calls began: %d calls done, %d connected and unanswered", landed.Round(time.Millisecond), finished, connected)
+	if connected < 3 {
+		t.Errorf("%d calls in flight at the kill, want at least 3", connected)
+	}
+	afterKill(t, f, n, killed, before, gens, calls)
+}
+
+// testenvRequireStrace skips without strace, or fails under CI.
+func testenvRequireStrace(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("strace"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("strace is missing (run.sh installs it)")
+		}
+		t.Skip("strace is missing")
+	}
+}
+
+// delayRenames attaches strace to every thread of pid and makes each
+// rename the process makes return only after d: the state.json it saves
+// is in place, but the daemon is stuck before it answers, holding its
+// lock. The returned function ends strace (which releases the process's
+// threads); call it right after killing the process, whose threads
+// would otherwise wait for strace's delay to end before they die.
+func delayRenames(t *testing.T, pid int, d time.Duration) (release func()) {
+	t.Helper()
+	set := "rename,renameat,renameat2"
+	cmd := exec.Command("strace", "-f", "-p", strconv.Itoa(pid), "-e", "trace="+set,
+		"-e", fmt.Sprintf("inject=%s:delay_exit=%d", set, d.Microseconds()), "-o", os.DevNull)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	attached := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var all []string
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "attached") && !slices.ContainsFunc(all, func(l string) bool { return strings.Contains(l, "attached") }) {
+				close(attached)
+			}
+			all = append(all, sc.Text())
+		}
+		exited <- fmt.Errorf("%v: %s", cmd.Wait(), strings.Join(all, "; "))
+	}()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				t.Errorf("strace -p %d still runs 10s after SIGKILL", pid)
+			}
+		})
+	}
+	t.Cleanup(release)
+	select {
+	case <-attached:
+	case err := <-exited:
+		t.Fatalf("strace -p %d: %v", pid, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("strace -p %d: not attached within 10s", pid)
+	}
+	return release
+}
+
+// connections counts the connections the daemon has accepted on the
+// node's socket and not yet closed.
+func (n *node) connections() int {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	sock := filepath.Join(n.run, hbd.SocketName)
+	count := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		// Num RefCount Protocol Flags Type St Inode Path: St 03 is
+		// connected; the listener is unconnected (01).
+		if len(f) == 8 && f[7] == sock && f[5] == "03" {
+			count++
+		}
+	}
+	return count
+}

@@ -224,7 +224,7 @@ func TestUnsafeRunDir(t *testing.T) {
 			if d.code != 1 || !strings.Contains(d.stderr, n.run) || !strings.Contains(d.stderr, tc.want) {
 				t.Fatalf("o2cb-ra daemon (run dir %s) = exit %d, %q; want exit 1 naming it and %q", tc.name, d.code, d.stderr, tc.want)
 			}
-			reason := exitReasonOf(a.stderr)
+			reason := agentReason(a.stderr)
 			if a.code != 4 || !strings.Contains(reason, n.run) || !strings.Contains(reason, tc.want) {
 				t.Fatalf("o2cb start (run dir %s) = exit %d, reason %q; want 4 (OCF_ERR_PERM) naming it and %q", tc.name, a.code, reason, tc.want)
 			}
@@ -257,8 +257,8 @@ func mkdirMode(t *testing.T, path string, mode fs.FileMode) string {
 	return path
 }
 
-// exitReasonOf returns the ocf-exit-reason an agent printed.
-func exitReasonOf(stderr string) string {
+// agentReason returns the ocf-exit-reason an agent printed.
+func agentReason(stderr string) string {
 	for _, l := range strings.Split(stderr, "\n") {
 		if r, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
 			return r

@@ -292,6 +292,9 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	conn.SetReadDeadline(time.Now().Add(readTimeout))
 	var req Request
 	if err := readMessage(bufio.NewReaderSize(conn, 4096), &req, MaxMessageBytes); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = fmt.Errorf("no complete request line within %v", readTimeout)
+		}
 		writeMessage(conn, Response{V: ProtocolVersion, Error: reqError(CodeBadRequest, "%v", err)}, MaxResponseBytes)
 		return
 	}

@@ -303,3 +303,43 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 	}
 	f.observe(t, "o2cb start: region steady, node 2 sees node 1 after %v; monitor 0", back.Round(time.Millisecond))
 }
+
+func TestStaleReads(t *testing.T) {
+	f := record(t, "device",
+		"node 1's path to one of three global regions returns stale data: every read answers the content of the moment the fault began, writes still land",
+		"no collision (the block read back is ours, older); node 1 counts its own slot and node 2's as unchanged and drops both from the region after the dead threshold; node 2 still sees node 1 (its writes land); the stale reads are logged once; o2cb monitor any 0 with a warning; all recovers when the device heals")
+	_, n1, n2, bad, _ := threeRegions(t, f)
+	if err := bad.Faulty.Stale(); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, time.Duration(threshold+5)*interval, "node 1 loses itself and node 2 in the stale region", func() bool {
+		r := n1.region(bad.UUID)
+		return r != nil && len(r.LiveNodes) == 0
+	})
+	r := n1.region(bad.UUID)
+	if r.State != "steady" || r.StaleReads == 0 {
+		t.Errorf("stale region on node 1: state %s, %d stale reads; want steady (writing on) with stale reads counted", r.State, r.StaleReads)
+	}
+	f.observe(t, "node 1 saw no live node in the region %v after the fault began; state %s, %d stale reads", took.Round(time.Millisecond), r.State, r.StaleReads)
+	time.Sleep(5 * interval)
+	if !n2.sees(bad.UUID, 1) {
+		t.Errorf("node 2 no longer sees node 1 in the region whose writes still land")
+	}
+	if got := strings.Count(n1.log(), "the device returns stale data"); got != 1 {
+		t.Errorf("node 1 logged the stale data %d times, want once", got)
+	}
+	res := n1.agent("o2cb", "monitor")
+	if res.code != 0 || !strings.Contains(res.stderr, "level=WARN") {
+		t.Errorf("o2cb monitor (any) = %d, want 0 with a warning: %s", res.code, res.stderr)
+	}
+	f.observe(t, "node 2 still sees node 1; stale data logged once over %d reads; monitor any exit %d with a warning", n1.region(bad.UUID).StaleReads, res.code)
+	bad.Faulty.Heal()
+	back := waitFor(t, 10*interval, "node 1 sees itself and node 2 again", func() bool {
+		r := n1.region(bad.UUID)
+		return r != nil && slices.Equal(r.LiveNodes, []int{1, 2})
+	})
+	if !strings.Contains(n1.log(), "the device returns current data again") {
+		t.Errorf("node 1 did not log that the device returns current data again")
+	}
+	f.observe(t, "device healed: node 1 sees nodes 1 and 2 again after %v", back.Round(time.Millisecond))
+}

@@ -542,6 +542,7 @@ func regionStatus(r *region, now time.Time) RegionStatus {
 	rs.WriteLatency = float64(st.WriteLatency) / float64(time.Millisecond)
 	rs.IOInFlight = st.IOInFlight.Seconds()
 	rs.ReadErrors, rs.WriteErrors, rs.BadBlocks, rs.Iterations = st.ReadErrors, st.WriteErrors, st.BadBlocks, st.Iterations
+	rs.StaleReads = st.StaleReads
 	rs.LatenessP50 = float64(st.LatenessP50) / float64(time.Millisecond)
 	rs.LatenessP99 = float64(st.LatenessP99) / float64(time.Millisecond)
 	rs.Reads, rs.Writes, rs.BytesRead, rs.BytesWritten = st.Reads, st.Writes, st.BytesRead, st.BytesWritten

@@ -123,6 +123,7 @@ type RegionStatus struct {
 	ReadErrors   uint64  `json:"read_errors"`
 	WriteErrors  uint64  `json:"write_errors"`
 	BadBlocks    uint64  `json:"bad_blocks"`
+	StaleReads   uint64  `json:"stale_reads"` // reads of our slot that returned an older block of ours
 	Iterations   uint64  `json:"iterations"`
 	LatenessP50  float64 `json:"lateness_p50_ms"` // how late iterations begin, over the last 256
 	LatenessP99  float64 `json:"lateness_p99_ms"`

@@ -110,6 +110,14 @@ type Config struct {
 	Nodes []int // configured node numbers; nil: every slot
 
 	Interval      time.Duration // between iterations; DefaultInterval if 0
+	// Anchor places the iterations of a steady region on the grid
+	// Anchor + k*Interval, so that a daemon can spread its regions over
+	// the interval instead of letting them tick in lockstep. A starting
+	// region keeps its own grid from its first iteration (start needs
+	// reads exactly one interval apart); once steady, one iteration
+	// moves to the nearest grid point, at most half an interval off.
+	// The zero value keeps the grid of the first iteration.
+	Anchor time.Time
 	DeadThreshold int           // iterations; DefaultDeadThreshold if 0
 	// IOTimeout is how long the region may go without a completed write
 	// before it fails; (DeadThreshold-1)*Interval if 0, as the kernel.
@@ -135,6 +143,7 @@ type Status struct {
 	ReadErrors  uint64
 	WriteErrors uint64
 	BadBlocks   uint64 // slots that stopped validating (transitions)
+	StaleReads  uint64 // reads that returned an older block of ours in our slot
 
 	Started         time.Time
 	SteadyAt        time.Time
@@ -178,17 +187,18 @@ type Region struct {
 	prio     chan prioRequest
 	started  atomic.Bool
 
-	dev      Device // used by the loop goroutine only
-	rbuf     []byte
-	wbuf     Slot
-	lastSeq  uint64 // seq of the last completed write
-	tried    uint64 // seq of the last write attempted: a failed write may still land
-	written  bool
-	seeded   bool         // the tracker has the first read's slots
-	lastGood time.Time    // last completed write (or start)
-	lastErr  atomic.Value // string: the last error a device call returned
-	loggedIO string       // the device errors last logged; "" once I/O works
-	clean    int          // clean iterations while starting
+	dev         Device // used by the loop goroutine only
+	rbuf        []byte
+	wbuf        Slot
+	lastSeq     uint64 // seq of the last completed write
+	tried       uint64 // seq of the last write attempted: a failed write may still land
+	written     bool
+	seeded      bool         // the tracker has the first read's slots
+	lastGood    time.Time    // last completed write (or start)
+	lastErr     atomic.Value // string: the last error a device call returned
+	loggedIO    string       // the device errors last logged; "" once I/O works
+	staleLogged bool         // the last read of our slot was stale
+	clean       int          // clean iterations while starting
 
 	mu       sync.Mutex
 	st       Status
@@ -427,14 +437,16 @@ func (r *Region) run() {
 			r.dev.Close()
 		}
 	}()
-	ticker := time.NewTicker(r.cfg.Interval)
-	defer ticker.Stop()
+	timer := time.NewTimer(r.cfg.Interval)
+	defer timer.Stop()
 	due := time.Now()
 	for {
 		if end := r.iterate(due); end != nil {
 			r.end(end)
 			return
 		}
+		due = r.nextDue(due, time.Now())
+		timer.Reset(time.Until(due))
 	wait:
 		for {
 			select {
@@ -443,10 +455,47 @@ func (r *Region) run() {
 				return
 			case req := <-r.prio:
 				req.result <- r.applyPriority(req.ioprio)
-			case due = <-ticker.C:
+			case <-timer.C:
 				break wait
 			}
 		}
+	}
+}
+
+// nextDue returns when the iteration after the one due at prev is due,
+// now being the end of that iteration. The schedule is absolute: each
+// iteration is due one interval after the previous one was due, however
+// long that one took, so that the schedule does not drift. An iteration
+// that overran the next due time is followed at once by one due at the
+// last grid point passed, as a ticker drops ticks: no burst of catch-up
+// iterations. A steady region with an anchor moves to the anchor's grid.
+func (r *Region) nextDue(prev, now time.Time) time.Time {
+	iv := r.cfg.Interval
+	next := prev.Add(iv)
+	if !r.cfg.Anchor.IsZero() && !r.starting() {
+		// The grid point nearest to next: within half an interval.
+		off := next.Sub(r.cfg.Anchor) % iv
+		if off < 0 {
+			off += iv
+		}
+		if off >= iv/2 {
+			off -= iv
+		}
+		next = next.Add(-off)
+	}
+	if late := now.Sub(next); late > 0 {
+		next = next.Add(late / iv * iv)
+	}
+	return next
+}
+
+// starting reports whether the region has not been steady yet.
+func (r *Region) starting() bool {
+	select {
+	case <-r.steady:
+		return false
+	default:
+		return true
 	}
 }
 
@@ -590,8 +639,10 @@ func (r *Region) iterate(due time.Time) error {
 	// iteration's write: the other writer then finds our block in its
 	// slot and stops as well, instead of writing on alone.
 	var collision error
+	stale := false
 	if readErr == nil && r.written {
-		collision = r.checkOwn()
+		stale, collision = r.checkOwn()
+		r.logStale(stale)
 	}
 
 	if readErr == nil && !r.seeded {
@@ -762,23 +813,70 @@ func (r *Region) write(s Slot) error {
 	return nil
 }
 
-// checkOwn compares our slot as just read with what we wrote last.
-func (r *Region) checkOwn() error {
+// checkOwn compares our slot as just read with what we wrote last. A
+// block of ours that is older than the last one we wrote is no other
+// writer (the generation is ours) but a device returning stale data:
+// stale, not a collision. The kernel only logs either; we stop on a
+// collision (DESIGN) and feed a stale read to the tracker like any read,
+// so that our own slot, unchanged, takes us out of the region's live
+// nodes after the dead threshold.
+func (r *Region) checkOwn() (stale bool, collision error) {
 	bb := r.cfg.Geometry.BlockBytes
 	i := r.cfg.Node - r.lo
 	got := Slot(r.rbuf[i*bb : (i+1)*bb])
-	if (got.Seq() == r.lastSeq || got.Seq() == r.tried) && got.Generation() == r.gen && int(got.Node()) == r.cfg.Node {
-		return nil
+	if got.Generation() == r.gen && int(got.Node()) == r.cfg.Node && got.Validate(r.cfg.Node) == nil {
+		switch {
+		case got.Seq() == r.lastSeq || got.Seq() == r.tried:
+			return false, nil
+		case got.Seq() < r.lastSeq:
+			return true, nil
+		}
 	}
-	what := "sequence mismatch"
+	return false, r.collisionError(got)
+}
+
+// collisionError says what another writer left in our slot. It leads
+// with both generations in short form (8 hex digits), so that an exit
+// reason, of which Pacemaker keeps 128 characters, names them; the full
+// values follow for the log.
+func (r *Region) collisionError(got Slot) error {
+	short := func(g uint64) string { return fmt.Sprintf("%016x", g)[:8] }
+	var what string
 	switch {
+	case errors.Is(got.Validate(r.cfg.Node), ErrChecksum):
+		what = fmt.Sprintf("bad checksum in our slot (gen %s), ours %s", short(got.Generation()), short(r.gen))
 	case int(got.Node()) != r.cfg.Node:
-		what = fmt.Sprintf("node %d wrote our slot", got.Node())
+		what = fmt.Sprintf("node %d gen %s in our slot, ours %s", got.Node(), short(got.Generation()), short(r.gen))
 	case got.Generation() != r.gen:
-		what = "generation mismatch"
+		what = fmt.Sprintf("gen %s in our slot, ours %s", short(got.Generation()), short(r.gen))
+	default:
+		what = fmt.Sprintf("seq %d in our slot, we wrote %d (gen %s)", got.Seq(), r.lastSeq, short(r.gen))
 	}
-	return fmt.Errorf("region %s on %s: %w (%s): we wrote seq %d generation %#x, found seq %d generation %#x node %d",
-		r.cfg.UUID, r.cfg.Device, ErrCollision, what, r.lastSeq, r.gen, got.Seq(), got.Generation(), got.Node())
+	return fmt.Errorf("region %s: %s: %w; on %s we wrote seq %d generation %#x, found seq %d generation %#x node %d",
+		r.cfg.UUID, what, ErrCollision, r.cfg.Device, r.lastSeq, r.gen, got.Seq(), got.Generation(), got.Node())
+}
+
+// logStale logs a device that returns stale data once per transition and
+// counts the stale reads.
+func (r *Region) logStale(stale bool) {
+	if stale == r.staleLogged {
+		if stale {
+			r.mu.Lock()
+			r.st.StaleReads++
+			r.mu.Unlock()
+		}
+		return
+	}
+	r.staleLogged = stale
+	if stale {
+		r.mu.Lock()
+		r.st.StaleReads++
+		r.mu.Unlock()
+		r.log.Error("the device returns stale data: our slot reads back an older block of ours; our own heartbeat counts as unchanged until it reads back what we write",
+			"generation", fmt.Sprintf("%#x", r.gen), "wrote_seq", r.lastSeq)
+		return
+	}
+	r.log.Info("the device returns current data again")
 }
 
 // stopClean writes the clean-stop block: a new seq with generation 0.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/agents/setup"
@@ -204,9 +205,11 @@ func monitor(c *ocf.Context) error {
 		return nil
 	}
 	if !slices.Contains(rs.LiveNodes, st.Node.Number) {
-		msg := fmt.Sprintf("region %s on %s is %s: own heartbeat not seen", r.uuid, rs.Device, rs.State)
+		// The cause first, the region by 8 hex digits: Pacemaker keeps
+		// 128 characters of an exit reason. The error names the device.
+		msg := fmt.Sprintf("region %s is %s, own heartbeat not seen", setup.Short(r.uuid), rs.State)
 		if rs.Error != "" {
-			msg += ": " + rs.Error
+			msg += ": " + setup.Shorten(strings.TrimPrefix(rs.Error, "region "+r.uuid+": "), r.uuid)
 		}
 		return ocf.Errorf(ocf.ErrGeneric, "%s", msg)
 	}

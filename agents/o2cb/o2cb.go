@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -225,14 +227,47 @@ func ensureDaemon(c *ocf.Context, s *setup.Setup) error {
 	}
 	out, err := exec.CommandContext(c, exe, args...).CombinedOutput()
 	if err != nil {
-		// Another start may have won the race for the run directory.
-		if up, _ := s.DaemonRunning(c); up {
+		// Another start may have won the race for the run directory:
+		// its daemon holds the pid file and answers once it listens.
+		if otherDaemonAnswers(c, s) {
 			return nil
 		}
 		return ocf.Errorf(ocf.ErrGeneric, "start the heartbeat daemon: %s", strings.TrimSpace(string(out)))
 	}
 	c.Log.Info("heartbeat daemon started", "run_dir", s.RunDir, "output", strings.TrimSpace(string(out)))
 	return nil
+}
+
+// otherDaemonAnswers waits for a daemon that another start launched, and
+// reports whether it answers: while the pid file names a live process
+// (that daemon has the run directory's lock and may not listen yet), at
+// most detachWait; once it names none for pidGrace (a winner writes its
+// pid right after it takes the lock), no longer.
+func otherDaemonAnswers(c *ocf.Context, s *setup.Setup) bool {
+	const (
+		detachWait = 30 * time.Second // what `o2cb-ra daemon` waits for its own
+		pidGrace   = time.Second
+	)
+	ctx, cancel := context.WithTimeout(c, detachWait)
+	defer cancel()
+	pidFile := filepath.Join(s.RunDir, hbd.PIDName)
+	lastLive := time.Now()
+	for {
+		if up, _ := s.DaemonRunning(ctx); up {
+			return true
+		}
+		b, _ := os.ReadFile(pidFile)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && process.Running(pid) {
+			lastLive = time.Now()
+		} else if time.Since(lastLive) > pidGrace {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func stop(c *ocf.Context) error {

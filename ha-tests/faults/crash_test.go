@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
 
 // The crash tests kill the daemon while clients wait for it and check
@@ -509,4 +510,156 @@ func (n *node) connections() int {
 		}
 	}
 	return count
+}
+
+// daemons returns the pids of the running heartbeat daemons of the node:
+// processes of our o2cb-ra binary running `daemon --foreground` (the
+// detached daemon; the parent that detaches it is not counted) for the
+// node's run directory, by flag or by environment.
+func (n *node) daemons() []int {
+	n.t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !process.Running(pid) {
+			continue
+		}
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != n.o2cbRA {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(args) < 2 || args[1] != "daemon" || !slices.Contains(args, "--foreground") {
+			continue
+		}
+		ours := slices.Contains(args, "--run-dir="+n.run)
+		if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--run-dir=") }) {
+			environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			ours = slices.Contains(strings.Split(string(environ), "\x00"), "O2CB_RUN_DIR="+n.run)
+		}
+		if ours && process.Running(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func TestCrashTwoO2cbStarts(t *testing.T) {
+	f := record(t, "crash",
+		"two `o2cb` agent starts at once on one node (global mode, 2 regions), 6 rounds, in every other round with a plain `o2cb-ra daemon` racing them; stop between rounds",
+		"after each round exactly one daemon process runs for the node's run directory, the pid file's; both agents exit 0; a racing `o2cb-ra daemon` exits 0 or 1 with \"another heartbeat daemon runs\"; monitor 0; each region owned once by the cluster")
+	dir := t.TempDir()
+	v1, v2 := newVolume(t, f, dir, false), newVolume(t, f, dir, false)
+	c := newCluster(t, dir, 3, true, v1, v2)
+	n := c.node(1)
+	const rounds = 6
+	var slowest time.Duration
+	extraWon, extraLost := 0, 0
+	for round := range rounds {
+		var wg sync.WaitGroup
+		res := make([]result, 2)
+		for i := range res {
+			wg.Go(func() { res[i] = n.agent("o2cb", "start") })
+		}
+		var extra *result
+		if round%2 == 1 {
+			wg.Go(func() {
+				r := n.run1(n.o2cbRA, nil, "daemon")
+				extra = &r
+			})
+		}
+		wg.Wait()
+		for i, r := range res {
+			slowest = max(slowest, r.took)
+			if r.code != 0 {
+				t.Errorf("round %d: o2cb start %d = %d (%s), want 0", round, i, r.code, strings.TrimSpace(r.stderr))
+			}
+		}
+		if extra != nil {
+			switch {
+			case extra.code == 0:
+				extraWon++
+			case extra.code == 1 && strings.Contains(extra.stderr, "another heartbeat daemon runs"):
+				extraLost++
+			default:
+				t.Errorf("round %d: o2cb-ra daemon racing the agents = %d (%s), want 0, or 1 and \"another heartbeat daemon runs\"", round, extra.code, strings.TrimSpace(extra.stderr))
+			}
+		}
+		pids := n.daemons()
+		if len(pids) != 1 || pids[0] != n.pid() {
+			t.Fatalf("round %d: daemons of %s = %v, want exactly the pid file's %d", round, n.run, pids, n.pid())
+		}
+		if st := n.status(); st.PID != pids[0] {
+			t.Errorf("round %d: the daemon answering is pid %d, want %d", round, st.PID, pids[0])
+		}
+		for _, v := range c.volumes {
+			r := n.region(v.UUID)
+			if r == nil || len(r.Owners) != 1 || r.Owners[0] != (hbd.Owner{Name: hbd.OwnerGlobal, Refs: 1}) {
+				t.Errorf("round %d: region %s = %+v, want owned once by the cluster", round, v.UUID, r)
+			}
+		}
+		if r := n.agent("o2cb", "monitor"); r.code != 0 {
+			t.Errorf("round %d: o2cb monitor = %d (%s), want 0", round, r.code, strings.TrimSpace(r.stderr))
+		}
+		if r := n.agent("o2cb", "stop"); r.code != 0 {
+			t.Fatalf("round %d: o2cb stop = %d (%s), want 0", round, r.code, strings.TrimSpace(r.stderr))
+		}
+		if pids := n.daemons(); len(pids) != 0 {
+			t.Fatalf("round %d: daemons after o2cb stop = %v, want none", round, pids)
+		}
+	}
+	f.observe(t, "%d rounds: one daemon after each, both starts exit 0 (slowest %v), monitor 0; racing `o2cb-ra daemon` won %d times, refused %d times",
+		rounds, slowest.Round(time.Millisecond), extraWon, extraLost)
+
+	// The narrow window, held open: agent A's daemon has the run
+	// directory's lock but does not listen yet (strace delays its
+	// listen by 1 s) when agent B starts. B's own daemon loses the lock;
+	// B must wait for A's daemon to answer, not fail.
+	ws := filepath.Join(dir, "window")
+	if err := os.Mkdir(ws, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	testenvRequireStrace(t)
+	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=o2cb-test",
+		"OCF_RESKEY_cluster_conf=" + c.conf, "OCF_RESKEY_node_name=" + n.name,
+		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + c.devices(n.number),
+		"OCF_RESKEY_heartbeat_interval_ms=" + strconv.Itoa(int(interval/time.Millisecond)),
+		"OCF_RESKEY_dead_threshold=" + strconv.Itoa(threshold)}
+	a := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-e", "trace=listen", "-e", "inject=listen:delay_enter=1000000", "--",
+		"sh", "-c", `"$0" agent o2cb start 2>"$1"; echo $? >"$1.rc"`, n.o2cbRA, filepath.Join(ws, "a.err"))
+	a.Env = append(slices.Clone(n.env), env...)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Process.Kill(); a.Wait() })
+	waitFor(t, 10*time.Second, "agent A's daemon holding the lock", func() bool { return process.Running(n.pid()) })
+	if _, err := n.client().Status(context.Background()); !errors.Is(err, hbd.ErrNotRunning) {
+		t.Fatalf("status while A's daemon waits to listen = %v, want %v", err, hbd.ErrNotRunning)
+	}
+	b := n.agent("o2cb", "start")
+	waitFor(t, 20*time.Second, "agent A done", func() bool {
+		_, err := os.Stat(filepath.Join(ws, "a.err.rc"))
+		return err == nil
+	})
+	a.Process.Kill() // strace: lets go of A's daemon
+	a.Wait()
+	rcA, _ := os.ReadFile(filepath.Join(ws, "a.err.rc"))
+	errA, _ := os.ReadFile(filepath.Join(ws, "a.err"))
+	if strings.TrimSpace(string(rcA)) != "0" || b.code != 0 {
+		t.Errorf("o2cb start A (its daemon slow to listen) = %s (%s), B = %d (%s); want both 0",
+			strings.TrimSpace(string(rcA)), strings.TrimSpace(string(errA)), b.code, strings.TrimSpace(b.stderr))
+	}
+	pids := n.daemons()
+	if len(pids) != 1 || pids[0] != n.pid() {
+		t.Fatalf("daemons of %s after the held window = %v, want exactly the pid file's %d", n.run, pids, n.pid())
+	}
+	if r := n.agent("o2cb", "monitor"); r.code != 0 {
+		t.Errorf("o2cb monitor after the held window = %d (%s), want 0", r.code, strings.TrimSpace(r.stderr))
+	}
+	f.observe(t, "with A's daemon locked but not listening for 1 s: B exit %d after %v, A exit %s, one daemon (pid %d)",
+		b.code, b.took.Round(time.Millisecond), strings.TrimSpace(string(rcA)), pids[0])
 }

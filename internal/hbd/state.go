@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
 // StateName is the state file's name in the run directory.
@@ -90,13 +91,24 @@ func loadState(path string) (stateFile, error) {
 	if len(b) > maxStateBytes {
 		return st, fmt.Errorf("%s: over %d bytes: not a state file of this daemon", path, maxStateBytes)
 	}
+	return decodeState(path, b)
+}
+
+// decodeState decodes and checks the content b of the state file path.
+func decodeState(path string, b []byte) (stateFile, error) {
+	var st stateFile
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, fmt.Errorf("%s: %w", path, err)
 	}
 	if st.Version != 1 {
 		return st, fmt.Errorf("%s: state version %d, want 1", path, st.Version)
 	}
+	seen := map[string]bool{}
 	for _, r := range st.Regions {
+		if u, err := ocfs2.NormalizeUUID(r.UUID); err != nil || u != r.UUID || seen[u] {
+			return st, fmt.Errorf("%s: region %q: not a UUID of 32 upper-case hex digits, or listed twice", path, r.UUID)
+		}
+		seen[r.UUID] = true
 		for o, n := range r.Owners {
 			if err := ValidOwner(o); err != nil || n < 1 {
 				return st, fmt.Errorf("%s: region %s: bad owner %q with %d references", path, r.UUID, o, n)

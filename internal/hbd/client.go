@@ -77,6 +77,12 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	defer stop()
 	req.V = ProtocolVersion
 	if err := writeMessage(conn, req, MaxMessageBytes); err != nil {
+		// The daemon may have answered and hung up before reading, as it
+		// does for a peer it refuses: its answer says why.
+		var resp Response
+		if rerr := readMessage(bufio.NewReader(conn), &resp, MaxResponseBytes); rerr == nil && resp.Error != nil {
+			return &resp, resp.Error
+		}
 		return nil, fmt.Errorf("send %s request to the heartbeat daemon on %s: %w", req.Op, c.Socket, err)
 	}
 	var resp Response

@@ -50,7 +50,15 @@ type Daemon struct {
 	regions  map[string]*region
 	stopping bool
 	saveErr  error
+
+	epoch time.Time // origin of the regions' phase grids
 }
+
+// Phases is how many evenly spaced phases of the interval the daemon
+// places its regions on: each new region takes the least used phase.
+// Regions of one phase tick together, sharing the wake-ups of the
+// runtime; regions of different phases do not queue behind each other.
+const Phases = 8
 
 // region is one heartbeat region with its owners.
 type region struct {
@@ -59,6 +67,7 @@ type region struct {
 	vol    *ocfs2.Volume
 	owners map[string]int // owner -> references
 	eng    *hbdisk.Region // nil before the first start
+	phase  int            // of Phases, once started
 	// starting is closed when the current engine start has ended;
 	// startErr is its result.
 	starting chan struct{}
@@ -101,7 +110,7 @@ func New(cfg Config) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log, regions: map[string]*region{}, global: map[string]bool{}}
+	d := &Daemon{cfg: cfg, log: log, regions: map[string]*region{}, global: map[string]bool{}, epoch: time.Now()}
 	if err := d.loadClusterConf(); err != nil {
 		return nil, err
 	}
@@ -370,6 +379,7 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 		close(done)
 		return done
 	}
+	r.phase = d.freePhase(r)
 	cfg := d.regionConfig(r)
 	eng, err := hbdisk.NewRegion(cfg)
 	r.starting = done
@@ -397,6 +407,29 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// freePhase returns the phase that the fewest other running regions use,
+// the lowest of those. d.mu held.
+func (d *Daemon) freePhase(r *region) int {
+	var use [Phases]int
+	for _, o := range d.regions {
+		if o != r && o.eng != nil {
+			use[o.phase]++
+		}
+	}
+	best := 0
+	for p := range use {
+		if use[p] < use[best] {
+			best = p
+		}
+	}
+	return best
+}
+
+// anchor is the origin of phase p's grid.
+func (d *Daemon) anchor(p int) time.Time {
+	return d.epoch.Add(time.Duration(p) * d.cfg.Interval / Phases)
 }
 
 // watch logs how a running region ends and, where the policy of
@@ -435,6 +468,7 @@ func (d *Daemon) regionConfig(r *region) hbdisk.Config {
 		Node:          d.node.Number,
 		Nodes:         d.nodes,
 		Interval:      d.cfg.Interval,
+		Anchor:        d.anchor(r.phase),
 		DeadThreshold: d.cfg.DeadThreshold,
 		Logger:        d.log,
 	}

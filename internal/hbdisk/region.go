@@ -109,7 +109,7 @@ type Config struct {
 	Node  int   // our node number
 	Nodes []int // configured node numbers; nil: every slot
 
-	Interval      time.Duration // between iterations; DefaultInterval if 0
+	Interval time.Duration // between iterations; DefaultInterval if 0
 	// Anchor places the iterations of a steady region on the grid
 	// Anchor + k*Interval, so that a daemon can spread its regions over
 	// the interval instead of letting them tick in lockstep. A starting
@@ -117,8 +117,8 @@ type Config struct {
 	// reads exactly one interval apart); once steady, one iteration
 	// moves to the nearest grid point, at most half an interval off.
 	// The zero value keeps the grid of the first iteration.
-	Anchor time.Time
-	DeadThreshold int           // iterations; DefaultDeadThreshold if 0
+	Anchor        time.Time
+	DeadThreshold int // iterations; DefaultDeadThreshold if 0
 	// IOTimeout is how long the region may go without a completed write
 	// before it fails; (DeadThreshold-1)*Interval if 0, as the kernel.
 	IOTimeout time.Duration
@@ -468,20 +468,25 @@ func (r *Region) run() {
 // long that one took, so that the schedule does not drift. An iteration
 // that overran the next due time is followed at once by one due at the
 // last grid point passed, as a ticker drops ticks: no burst of catch-up
-// iterations. A steady region with an anchor moves to the anchor's grid.
+// iterations. A steady region with an anchor moves to the anchor's grid:
+// to its nearest point, less than half an interval early, or to the next
+// one.
 func (r *Region) nextDue(prev, now time.Time) time.Time {
 	iv := r.cfg.Interval
 	next := prev.Add(iv)
 	if !r.cfg.Anchor.IsZero() && !r.starting() {
-		// The grid point nearest to next: within half an interval.
+		// The grid point nearest to next, unless that one has passed.
 		off := next.Sub(r.cfg.Anchor) % iv
 		if off < 0 {
 			off += iv
 		}
-		if off >= iv/2 {
-			off -= iv
+		if off != 0 {
+			if back := next.Add(-off); off < iv/2 && back.After(now) {
+				next = back
+			} else {
+				next = next.Add(iv - off)
+			}
 		}
-		next = next.Add(-off)
 	}
 	if late := now.Sub(next); late > 0 {
 		next = next.Add(late / iv * iv)

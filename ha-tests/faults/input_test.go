@@ -59,9 +59,9 @@ func rawAnswer(t *testing.T, sock string, payload []byte, closeWrite bool) (hbd.
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := conn.Write(payload); err != nil {
-		t.Fatalf("send %d bytes: %v", len(payload), err)
-	}
+	// The daemon may refuse and hang up before it has read everything:
+	// a failed write is fine, its answer is what counts.
+	conn.Write(payload)
 	if closeWrite {
 		conn.(*net.UnixConn).CloseWrite()
 	}

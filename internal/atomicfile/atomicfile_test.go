@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestWriteFile(t *testing.T) {
@@ -36,5 +38,37 @@ func TestWriteFile(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Fatalf("directory holds %v, want state.json and blocked only", names)
+	}
+}
+
+// A writer killed before its rename leaves its temporary file; the next
+// write removes it, but not the temporary file of a live writer, which
+// holds its lock.
+func TestWriteFileRemovesDeadWritersTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cluster.conf")
+	dead := filepath.Join(dir, ".cluster.conf.tmp111")
+	live := filepath.Join(dir, ".cluster.conf.tmp222")
+	other := filepath.Join(dir, ".state.json.tmp333")
+	for _, p := range []string{dead, live, other} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{dead: false, live: true, other: true} {
+		if _, err := os.Lstat(p); (err == nil) != want {
+			t.Errorf("after WriteFile(%s): %s exists = %v, want %v", path, filepath.Base(p), err == nil, want)
+		}
 	}
 }

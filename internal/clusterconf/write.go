@@ -18,9 +18,12 @@ func (c *Config) Write(w io.Writer) error {
 	return writeSyntax(w, &c.f)
 }
 
-// WriteFile replaces the file at path atomically: it writes a temporary
-// file in the same directory, syncs it, gives it mode 0644 and renames it
-// over path. On failure path is untouched and no temporary file is left.
+// WriteFile replaces the file at path atomically with atomicfile: a
+// temporary file in the same directory, mode 0644, synced and renamed
+// over path, then the directory synced. A failure before the rename
+// leaves path untouched and no temporary file; a crash leaves the old
+// content or the new, and a leftover temporary file that the next write
+// removes.
 func (c *Config) WriteFile(path string) error {
 	var b bytes.Buffer
 	if err := c.Write(&b); err != nil {

@@ -314,12 +314,12 @@ func (n *node) agent(agent, action string, params ...string) result {
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + agent + "-test",
 		"OCF_RESKEY_cluster_conf=" + n.c.conf, "OCF_RESKEY_node_name=" + n.name,
 		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + n.c.devices(n.number)}
-	for _, p := range params {
-		env = append(env, "OCF_RESKEY_"+p)
-	}
 	if agent == "o2cb" {
 		env = append(env, "OCF_RESKEY_heartbeat_interval_ms="+strconv.Itoa(int(interval/time.Millisecond)),
 			"OCF_RESKEY_dead_threshold="+strconv.Itoa(threshold))
+	}
+	for _, p := range params { // after the defaults: the last of a name wins
+		env = append(env, "OCF_RESKEY_"+p)
 	}
 	return n.run1(n.o2cbRA, env, "agent", agent, action)
 }

@@ -343,3 +343,57 @@ func TestStaleReads(t *testing.T) {
 	}
 	f.observe(t, "device healed: node 1 sees nodes 1 and 2 again after %v", back.Round(time.Millisecond))
 }
+
+func TestHungDeviceMonitor(t *testing.T) {
+	f := record(t, "device",
+		"every read and write of one of two global regions hangs, at the kernel's timing (2 s interval, threshold 31: the region fails only after 60 s)",
+		"o2cb monitor answers within 1 s throughout: at depth 0 the region still counts (not failed yet); at depth 10 it is lost once the daemon has not read its own slot back for 3 intervals (warning, exit 0 with region_quorum=any, exit 1 with all); the monitor itself never touches the hung device")
+	dir := t.TempDir()
+	bad, good := newVolume(t, f, dir, true), newVolume(t, f, dir, false)
+	c := newCluster(t, dir, 2, true, bad, good)
+	n1 := c.node(1)
+	slow := []string{"heartbeat_interval_ms=2000", "dead_threshold=31"}
+	if r := n1.agent("o2cb", "start", slow...); r.code != 0 {
+		t.Fatalf("o2cb start = %d: %s", r.code, r.stderr)
+	}
+	bad.Faulty.Stall(faultdev.All, time.Minute)
+	stalled := time.Now()
+	monitor := func(depth string, extra ...string) result {
+		return n1.run1(n1.o2cbRA, append([]string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=o2cb-test", "OCF_CHECK_LEVEL=" + depth,
+			"OCF_RESKEY_cluster_conf=" + c.conf, "OCF_RESKEY_node_name=n1", "OCF_RESKEY_run_dir=" + n1.run,
+			"OCF_RESKEY_devices=" + c.devices(1)}, extra...), "agent", "o2cb", "monitor")
+	}
+	fiveRuns := func(depth, warning string) {
+		var slowest time.Duration
+		for range 5 {
+			res := monitor(depth)
+			slowest = max(slowest, res.took)
+			if res.code != 0 {
+				t.Errorf("o2cb monitor depth %s with a hung device = %d, want 0 (region_quorum=any): %s", depth, res.code, res.stderr)
+			}
+			if warning != "" && !(strings.Contains(res.stderr, "level=WARN") && strings.Contains(res.stderr, warning)) {
+				t.Errorf("o2cb monitor depth %s did not warn %q:\n%s", depth, warning, res.stderr)
+			}
+		}
+		if slowest >= time.Second {
+			t.Errorf("o2cb monitor depth %s with a hung device: slowest of 5 took %v, want under 1s", depth, slowest)
+		}
+		f.observe(t, "%v into the hang, monitor depth %s: 5 runs, slowest %v, exit 0", time.Since(stalled).Round(100*time.Millisecond), depth, slowest.Round(time.Millisecond))
+	}
+	waitFor(t, 5*time.Second, "a device call of the hung region in flight", func() bool {
+		r := n1.region(bad.UUID)
+		return r.State == "steady" && r.IOInFlight > 0
+	})
+	fiveRuns("0", "")
+	waitFor(t, 10*time.Second, "the own slot of the hung region unread for 3 intervals", func() bool { return n1.region(bad.UUID).OwnSlotAge > 6 })
+	fiveRuns("10", "not read back for")
+	fiveRuns("0", "")
+	res := monitor("10", "OCF_RESKEY_region_quorum=all")
+	if res.code != 1 || !strings.Contains(exitReason(res.stderr), bad.UUID[:8]) || res.took >= time.Second {
+		t.Errorf("o2cb monitor depth 10, region_quorum=all = %d in %v (%q), want 1 within 1s naming %s", res.code, res.took, exitReason(res.stderr), bad.UUID[:8])
+	}
+	f.observe(t, "monitor depth 10 region_quorum=all: exit %d in %v: %s", res.code, res.took.Round(time.Millisecond), exitReason(res.stderr))
+	if r := n1.region(bad.UUID); r.State != "steady" {
+		t.Errorf("hung region after %v: state %s, want still steady (it fails at the 60s write timeout)", time.Since(stalled), r.State)
+	}
+}

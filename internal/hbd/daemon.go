@@ -550,7 +550,7 @@ func regionStatus(r *region, now time.Time) RegionStatus {
 	rs := RegionStatus{
 		UUID: r.uuid, Device: r.device,
 		BlockBytes: r.vol.Heartbeat.BlockBytes, StartBlock: r.vol.Heartbeat.StartBlock, Blocks: r.vol.Heartbeat.Blocks,
-		State: string(hbdisk.Starting), LiveNodes: []int{}, Refs: r.refs(), LastWriteAge: -1,
+		State: string(hbdisk.Starting), LiveNodes: []int{}, Refs: r.refs(), LastWriteAge: -1, OwnSlotAge: -1,
 	}
 	for _, o := range slices.Sorted(maps.Keys(r.owners)) {
 		rs.Owners = append(rs.Owners, Owner{Name: o, Refs: r.owners[o]})
@@ -573,6 +573,7 @@ func regionStatus(r *region, now time.Time) RegionStatus {
 		rs.LiveNodes = st.LiveNodes
 	}
 	rs.LastWriteAge = ageSeconds(st.LastWrite, now)
+	rs.OwnSlotAge = ageSeconds(st.OwnSlotRead, now)
 	rs.WriteLatency = float64(st.WriteLatency) / float64(time.Millisecond)
 	rs.IOInFlight = st.IOInFlight.Seconds()
 	rs.ReadErrors, rs.WriteErrors, rs.BadBlocks, rs.Iterations = st.ReadErrors, st.WriteErrors, st.BadBlocks, st.Iterations

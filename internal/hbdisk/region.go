@@ -145,9 +145,12 @@ type Status struct {
 	BadBlocks   uint64 // slots that stopped validating (transitions)
 	StaleReads  uint64 // reads that returned an older block of ours in our slot
 
-	Started         time.Time
-	SteadyAt        time.Time
-	LastWrite       time.Time // last completed write
+	Started   time.Time
+	SteadyAt  time.Time
+	LastWrite time.Time // last completed write
+	// OwnSlotRead is when our slot last read back as we wrote it: the
+	// device holds our heartbeat. A hung or lying device stops it.
+	OwnSlotRead     time.Time
 	WriteLatency    time.Duration
 	MaxWriteLatency time.Duration
 	Lateness        time.Duration // how late the last iteration began
@@ -648,6 +651,11 @@ func (r *Region) iterate(due time.Time) error {
 	if readErr == nil && r.written {
 		stale, collision = r.checkOwn()
 		r.logStale(stale)
+		if !stale && collision == nil {
+			r.mu.Lock()
+			r.st.OwnSlotRead = time.Now()
+			r.mu.Unlock()
+		}
 	}
 
 	if readErr == nil && !r.seeded {

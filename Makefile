@@ -23,7 +23,7 @@ VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X github.com/o2cb-ra/o2cb-ra/internal/version.Version=$(VERSION)
 GOFLAGS_B   := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: help deps build demo test ha-test check lint fuzz bench install uninstall clean
+.PHONY: help deps build demo test ha-test fault-test check lint fuzz bench install uninstall clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -41,8 +41,11 @@ demo: deps build ## the main job: three nodes heartbeating on file-backed volume
 test: ## run every Go test once, ha-tests aside (root tiers need root; CI=true makes skips fail)
 	go test -count=1 -timeout 20m $$(go list ./... | grep -v /ha-tests/)
 
-ha-test: build ## real Pacemaker clusters and the Linux kernel as a peer (root; downloads packages)
+ha-test: build ## real Pacemaker clusters, the Linux kernel as a peer, the fault suite (root; downloads packages)
 	@bash scripts/ha-test.sh
+
+fault-test: ## the fault suite alone (root): faulty devices, corrupt slots, crashes, hostile input; writes FAULTS.md
+	@bash ha-tests/faults/run.sh
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

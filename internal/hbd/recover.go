@@ -75,8 +75,11 @@ func (d *Daemon) seenElsewhere(r *region) bool {
 // generation, steady reads.
 func (d *Daemon) recover(r *region, failed *hbdisk.Region) {
 	waiting := ""
-	for attempt := 1; ; attempt++ {
-		time.Sleep(d.cfg.Interval)
+	// Attempts back off from one interval to the dead threshold's span,
+	// so that a device that stays broken costs a few log lines a minute.
+	pause, most := d.cfg.Interval, time.Duration(d.cfg.DeadThreshold)*d.cfg.Interval
+	for attempt := 0; ; {
+		time.Sleep(pause)
 		d.mu.Lock()
 		if d.stopping || d.regions[r.uuid] != r || r.eng != failed || !d.recoverable(r, failed.Err()) {
 			d.mu.Unlock()
@@ -98,6 +101,7 @@ func (d *Daemon) recover(r *region, failed *hbdisk.Region) {
 			continue
 		}
 		waiting = ""
+		attempt++
 		done := d.ensureRunning(r)
 		eng := r.eng
 		d.mu.Unlock()
@@ -110,5 +114,6 @@ func (d *Daemon) recover(r *region, failed *hbdisk.Region) {
 			return
 		}
 		failed = eng
+		pause = min(2*pause, most)
 	}
 }

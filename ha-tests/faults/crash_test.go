@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
@@ -221,8 +225,12 @@ func afterKill(t *testing.T, f *fault, n *node, killed time.Time, before map[ref
 				kinds["other"]++
 			}
 		}
-		f.observe(t, "%d of %d calls had succeeded before the kill, %d failed (%v), the last %v after the kill (bound %v), e.g. %q",
-			succeeded, len(calls), failed, kinds, slowest.Round(time.Millisecond), clientBound, strings.ReplaceAll(example, n.c.dir, "$DIR"))
+		var why []string
+		for _, k := range slices.Sorted(maps.Keys(kinds)) {
+			why = append(why, fmt.Sprintf("%d %s", kinds[k], k))
+		}
+		f.observe(t, "%d of %d calls had succeeded before the kill, %d failed (%s), the last %v after the kill (bound %v), e.g. %q",
+			succeeded, len(calls), failed, strings.Join(why, ", "), slowest.Round(time.Millisecond), clientBound, strings.ReplaceAll(example, n.c.dir, "$DIR"))
 	} else {
 		f.observe(t, "all %d calls had succeeded before the kill", len(calls))
 	}
@@ -662,4 +670,461 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 	}
 	f.observe(t, "with A's daemon locked but not listening for 1 s: B exit %d after %v, A exit %s, one daemon (pid %d)",
 		b.code, b.took.Round(time.Millisecond), strings.TrimSpace(string(rcA)), pids[0])
+}
+
+// The power-cut tests run this test binary again as a writer that
+// rewrites one file in a loop, with the project's own writers, and kill
+// it at random moments.
+const writerEnv = "O2CB_FAULTS_WRITER" // "<kind> <path>": kind state or conf, "-once" to write once
+
+func init() {
+	spec := os.Getenv(writerEnv)
+	if spec == "" {
+		return
+	}
+	kind, path, _ := strings.Cut(spec, " ")
+	once := strings.HasSuffix(kind, "-once")
+	kind = strings.TrimSuffix(kind, "-once")
+	// Continue from the file's content: each write is the next version.
+	seq := 0
+	if b, err := os.ReadFile(path); err == nil {
+		if seq, err = parseVersion(kind, b); err != nil {
+			fmt.Fprintln(os.Stderr, "writer:", err)
+			os.Exit(2)
+		}
+	}
+	for {
+		seq++
+		if err := writeVersion(kind, path, seq); err != nil {
+			fmt.Fprintln(os.Stderr, "writer:", err)
+			os.Exit(2)
+		}
+		if once {
+			os.Exit(0)
+		}
+	}
+}
+
+// version returns version seq of a file of kind: a state.json of 64
+// regions whose owner holds seq references, or a cluster.conf of 3 nodes
+// and 16 heartbeat regions whose UUIDs begin with seq. Each is several
+// KiB, more than one page: a torn write shows.
+func version(kind string, seq int) ([]byte, error) {
+	switch kind {
+	case "state":
+		type region struct {
+			UUID   string         `json:"uuid"`
+			Device string         `json:"device"`
+			Owners map[string]int `json:"owners"`
+		}
+		st := struct {
+			Version int      `json:"version"`
+			Regions []region `json:"regions"`
+		}{Version: 1}
+		for i := range 64 {
+			st.Regions = append(st.Regions, region{UUID: fmt.Sprintf("%08X%024X", seq, i),
+				Device: fmt.Sprintf("/dev/mapper/volume-%d-%d", seq, i), Owners: map[string]int{"service:writer": seq}})
+		}
+		b, err := json.MarshalIndent(st, "", "  ")
+		return append(b, '\n'), err
+	case "conf":
+		conf, err := confVersion(seq)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		err = conf.Write(&b)
+		return b.Bytes(), err
+	}
+	return nil, fmt.Errorf("unknown kind %q", kind)
+}
+
+// confVersion is version seq of cluster.conf.
+func confVersion(seq int) (*clusterconf.Config, error) {
+	conf := &clusterconf.Config{}
+	cl, err := conf.AddCluster("o2cbtest", clusterconf.ModeGlobal)
+	if err != nil {
+		return nil, err
+	}
+	for i := range 16 {
+		if _, err := cl.AddRegion(fmt.Sprintf("%08X%024X", seq, i), ""); err != nil {
+			return nil, err
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		if _, err := cl.AddNode(clusterconf.Node{Name: "n" + strconv.Itoa(i), Number: i, Address: netip.AddrFrom4([4]byte{127, 0, 0, byte(i)}), Port: 7777}); err != nil {
+			return nil, err
+		}
+	}
+	return conf, nil
+}
+
+// writeVersion writes version seq with the writer the product uses for
+// that file: atomicfile for state.json, clusterconf's WriteFile for
+// cluster.conf.
+func writeVersion(kind, path string, seq int) error {
+	if kind == "conf" {
+		conf, err := confVersion(seq)
+		if err != nil {
+			return err
+		}
+		return conf.WriteFile(path)
+	}
+	b, err := version(kind, seq)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b, 0o600)
+}
+
+// parseVersion parses a file of kind, as the product reads it, and
+// returns its version; the bytes must be exactly that version's.
+func parseVersion(kind string, b []byte) (int, error) {
+	var first string
+	switch kind {
+	case "state":
+		var st struct {
+			Regions []struct{ UUID string } `json:"regions"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil || len(st.Regions) == 0 {
+			return 0, fmt.Errorf("state.json of %d bytes does not parse (%v)", len(b), err)
+		}
+		first = st.Regions[0].UUID
+	case "conf":
+		conf, err := clusterconf.Parse("cluster.conf", bytes.NewReader(b))
+		if err != nil {
+			return 0, fmt.Errorf("cluster.conf of %d bytes does not parse: %v", len(b), err)
+		}
+		cl, err := conf.Cluster("o2cbtest")
+		if err != nil {
+			return 0, err
+		}
+		hb, err := cl.Heartbeat()
+		if err != nil || len(hb.Regions) == 0 {
+			return 0, fmt.Errorf("cluster.conf of %d bytes has no heartbeat regions (%v)", len(b), err)
+		}
+		first = hb.Regions[0].UUID
+	}
+	seq, err := strconv.ParseInt(first[:min(8, len(first))], 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: first region %q: %v", kind, first, err)
+	}
+	want, err := version(kind, int(seq))
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.Equal(b, want) {
+		return 0, fmt.Errorf("%s parses as version %d but differs from it (%d bytes, want %d)", kind, seq, len(b), len(want))
+	}
+	return int(seq), nil
+}
+
+// temporaries lists the writers' temporary files of name in dir.
+func temporaries(t *testing.T, dir, name string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmp []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "."+name+".tmp") {
+			tmp = append(tmp, e.Name())
+		}
+	}
+	return tmp
+}
+
+func TestCrashPowerCutWrites(t *testing.T) {
+	f := record(t, "crash",
+		"a writer (this test binary re-run) rewrites state.json with atomicfile, and cluster.conf with clusterconf's WriteFile, in a loop, each version several KiB; SIGKILLed 200 times per file at a random moment 0-30 ms after it starts",
+		"after every kill the file parses and is byte for byte one version, the old one or a newer one, never an older one; a killed writer's temporary file is removed by the next write: never more than 2 at once, none after a clean write")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const kills = 200
+	for _, kf := range []struct{ kind, name string }{{"state", hbd.StateName}, {"conf", "cluster.conf"}} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, kf.name)
+		if err := writeVersion(kf.kind, path, 1); err != nil {
+			t.Fatal(err)
+		}
+		old, wrote, maxTmp, leftBehind := 1, 0, 0, 0
+		begin := time.Now()
+		for i := range kills {
+			cmd := exec.Command(self)
+			cmd.Env = append(os.Environ(), writerEnv+"="+kf.kind+" "+path)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(rand.IntN(30_000)) * time.Microsecond)
+			cmd.Process.Kill()
+			if err := cmd.Wait(); err != nil && !strings.Contains(err.Error(), "killed") {
+				t.Fatalf("kill %d: writer %v: %s", i, err, stderr.String())
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("kill %d: %v", i, err)
+			}
+			v, err := parseVersion(kf.kind, b)
+			if err != nil {
+				t.Fatalf("kill %d: %s after the kill: %v", i, kf.name, err)
+			}
+			if v < old {
+				t.Fatalf("kill %d: %s holds version %d after the kill, older than the %d it held before", i, kf.name, v, old)
+			}
+			if v > old {
+				wrote++
+			}
+			old = v
+			tmp := temporaries(t, dir, kf.name)
+			if len(tmp) > 0 {
+				leftBehind++
+			}
+			maxTmp = max(maxTmp, len(tmp))
+		}
+		took := time.Since(begin)
+		if maxTmp > 2 {
+			t.Errorf("%s: up to %d temporary files at once after kills, want at most 2 (the last killed writers')", kf.name, maxTmp)
+		}
+		if err := writeVersion(kf.kind, path, old+1); err != nil {
+			t.Fatal(err)
+		}
+		after := temporaries(t, dir, kf.name)
+		if len(after) != 0 {
+			t.Errorf("%s: %d temporary files after a clean write (%s...), want none", kf.name, len(after), after[0])
+		}
+		if wrote == 0 || wrote == kills {
+			t.Errorf("%s: %d of %d kills found a newer version, want some kills before and some after a write", kf.name, wrote, kills)
+		}
+		f.observe(t, "%s: %d kills in %v: file always one whole version (%d kills after a newer one landed, %d before; %d versions written in all); a temporary file left after %d kills, at most %d at once, %d after the next clean write",
+			kf.name, kills, took.Round(time.Millisecond), wrote, kills-wrote, old, leftBehind, maxTmp, len(after))
+		f.dataChecked(fmt.Sprintf("%s: never torn, never older after %d kills", kf.name, kills))
+	}
+}
+
+// syscall is one system call of an strace -f -y log.
+type sysCall struct {
+	name, args, ret string
+	start, end      int // line numbers: where it began and where it returned
+}
+
+// parseStrace reads an strace -f -o log, joining unfinished and resumed
+// calls.
+func parseStrace(log string) []*sysCall {
+	var calls []*sysCall
+	pending := map[string]*sysCall{}
+	for i, line := range strings.Split(log, "\n") {
+		pid, rest, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		rest = strings.TrimSpace(rest)
+		switch {
+		case strings.HasPrefix(rest, "<... "):
+			c := pending[pid]
+			if c == nil {
+				continue
+			}
+			delete(pending, pid)
+			_, tail, _ := strings.Cut(rest, "resumed>")
+			c.args += tail
+			c.end = i
+			if j := strings.LastIndex(c.args, ") = "); j >= 0 {
+				c.args, c.ret = c.args[:j], c.args[j+4:]
+			}
+		case strings.HasSuffix(rest, "<unfinished ...>"):
+			name, args, _ := strings.Cut(strings.TrimSuffix(rest, "<unfinished ...>"), "(")
+			c := &sysCall{name: name, args: strings.TrimSpace(args), start: i, end: -1}
+			pending[pid] = c
+			calls = append(calls, c)
+		default:
+			name, args, ok := strings.Cut(rest, "(")
+			if !ok || strings.HasPrefix(rest, "+++") || strings.HasPrefix(rest, "---") {
+				continue
+			}
+			c := &sysCall{name: name, args: args, start: i, end: i}
+			if j := strings.LastIndex(args, ") = "); j >= 0 {
+				c.args, c.ret = args[:j], args[j+4:]
+			}
+			calls = append(calls, c)
+		}
+	}
+	return calls
+}
+
+// onFD reports whether the call's first argument is a descriptor of path
+// (strace -y prints "3</path>").
+func (c *sysCall) onFD(path string) bool {
+	_, rest, ok := strings.Cut(c.args, "<")
+	return ok && strings.HasPrefix(rest, path+">")
+}
+
+// checkAtomicOrder checks every replacement of dir/name in the log: the
+// temporary file written and fsynced, then renamed over the file, then
+// the directory fsynced, each call returning before the next begins; and
+// the file itself never opened for writing. It returns the sequence of
+// the first replacement, how many it checked and what was wrong.
+func checkAtomicOrder(log, dir, name string) (seq string, n int, problems []string) {
+	errorf := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	calls := parseStrace(log)
+	target := filepath.Join(dir, name)
+	for _, c := range calls {
+		if c.name == "openat" && strings.Contains(c.args, `"`+target+`"`) && strings.Contains(c.args, "O_WRONLY") ||
+			c.name == "openat" && strings.Contains(c.args, `"`+target+`"`) && strings.Contains(c.args, "O_RDWR") {
+			errorf("%s opened for writing in place: %s(%s)", target, c.name, c.args)
+		}
+	}
+	for i, r := range calls {
+		if !strings.HasPrefix(r.name, "rename") || !strings.Contains(r.args, `"`+target+`"`) {
+			continue
+		}
+		n++
+		q := strings.Split(r.args, `"`)
+		if len(q) < 2 || !strings.HasPrefix(q[1], filepath.Join(dir, "."+name+".tmp")) || r.ret != "0" {
+			errorf("%s(%s) = %s: want a rename of a temporary file .%s.tmp* of %s that succeeds", r.name, r.args, r.ret, name, dir)
+			continue
+		}
+		tmp := q[1]
+		var write, sync *sysCall
+		for _, c := range calls[:i] {
+			switch {
+			case c.name == "write" && c.onFD(tmp) && c.end >= 0:
+				write = c
+			case (c.name == "fsync" || c.name == "fdatasync") && c.onFD(tmp) && c.ret == "0" && write != nil && c.start > write.end:
+				sync = c
+			}
+		}
+		var dsync *sysCall
+		for _, c := range calls[i+1:] {
+			if c.name == "fsync" && c.onFD(dir) && c.start > r.end {
+				dsync = c
+				break
+			}
+		}
+		switch {
+		case write == nil:
+			errorf("rename of %s: no write to it before", tmp)
+		case sync == nil || sync.end > r.start:
+			errorf("rename of %s: no fsync of it between its last write (line %d) and the rename (line %d)", tmp, write.end, r.start)
+		case dsync == nil:
+			errorf("rename of %s over %s (line %d): no fsync of %s after it", tmp, target, r.end, dir)
+		case dsync.ret != "0":
+			errorf("fsync of %s after the rename = %s, want 0", dir, dsync.ret)
+		}
+		if seq == "" && write != nil && sync != nil && dsync != nil {
+			seq = fmt.Sprintf("write(%s, %s B) → %s(%s) → %s(→ %s) → fsync(%s)",
+				filepath.Base(tmp), write.ret, sync.name, filepath.Base(tmp), r.name, name, filepath.Base(dir))
+		}
+	}
+	if n == 0 {
+		errorf("no rename over %s in the trace", target)
+	}
+	return seq, n, problems
+}
+
+// straceArgs traces what makes a write last.
+var straceArgs = []string{"-f", "-qq", "-y", "-e", "trace=openat,write,fsync,fdatasync,rename,renameat,renameat2,close"}
+
+func TestCrashAtomicWriteOrder(t *testing.T) {
+	f := record(t, "crash",
+		"strace -f -y of a cluster.conf write (clusterconf's WriteFile, in this test binary re-run) and of a real daemon's state.json saves during `ocfs2_hb_ctl -S` and `-K`",
+		"each replacement: the temporary file written, fsynced, renamed over the file, then the directory fsynced, each call done before the next; the file never opened for writing in place")
+	testenvRequireStrace(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	confDir := filepath.Join(dir, "etc")
+	if err := os.Mkdir(confDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(confDir, "cluster.conf")
+	if err := writeVersion("conf", path, 1); err != nil {
+		t.Fatal(err)
+	}
+	trace := filepath.Join(dir, "conf.strace")
+	cmd := exec.Command("strace", append(slices.Clone(straceArgs), "-o", trace, self)...)
+	cmd.Env = append(os.Environ(), writerEnv+"=conf-once "+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("strace of a cluster.conf write: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, must(version("conf", 2))) {
+		t.Fatalf("cluster.conf after the traced write is not version 2")
+	}
+	log, _ := os.ReadFile(trace)
+	seq, n, problems := checkAtomicOrder(string(log), confDir, "cluster.conf")
+	for _, p := range problems {
+		t.Error("cluster.conf: " + p)
+	}
+	f.observe(t, "cluster.conf: %d replacement traced: %s", n, seq)
+	// The check itself: the same trace without its fsyncs must fail it.
+	var mutated []string
+	for _, line := range strings.Split(string(log), "\n") {
+		if !strings.Contains(line, "fsync(") {
+			mutated = append(mutated, line)
+		}
+	}
+	if _, _, p := checkAtomicOrder(strings.Join(mutated, "\n"), confDir, "cluster.conf"); len(p) == 0 {
+		t.Errorf("checkAtomicOrder(the trace without fsyncs) found nothing wrong")
+	}
+
+	v := newVolume(t, f, dir, false)
+	nd := crashNode(t, dir, interval, v)
+	trace = filepath.Join(dir, "state.strace")
+	// Without -qq strace says when it has attached.
+	st := exec.Command("strace", append(slices.DeleteFunc(slices.Clone(straceArgs), func(a string) bool { return a == "-qq" }),
+		"-o", trace, "-p", strconv.Itoa(nd.pid()))...)
+	stderr, err := st.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Process.Kill(); st.Wait() })
+	attached := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "attached") {
+				select {
+				case attached <- true:
+				default:
+				}
+			}
+		}
+		attached <- false
+	}()
+	if !<-attached {
+		t.Fatalf("strace -p %d did not attach", nd.pid())
+	}
+	nd.mustHbctl("-S", "-u", v.UUID, "traced")
+	nd.mustHbctl("-K", "-u", v.UUID, "traced")
+	st.Process.Kill()
+	st.Wait()
+	log, _ = os.ReadFile(trace)
+	seq, n, problems = checkAtomicOrder(string(log), nd.run, hbd.StateName)
+	for _, p := range problems {
+		t.Error("state.json: " + p)
+	}
+	if n < 2 {
+		t.Errorf("%d state.json replacements traced for a start and a stop, want at least 2", n)
+	}
+	f.observe(t, "state.json: %d replacements by the daemon traced, each in order: %s", n, seq)
+	f.observe(t, "a failing directory fsync (after the rename) is returned as an error by atomicfile (it was ignored): the file holds the new content but may not survive a power cut; the daemon logs it, clusterconf's WriteFile returns it")
+	if !t.Failed() {
+		f.dataChecked("state.json and cluster.conf replaced only by fsynced temporary files, directory fsynced after")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -13,6 +13,7 @@ set -eu
 
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH"
+. scripts/suite.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run.sh: needs root (loop devices, FUSE mounts, O_DIRECT images)" >&2
@@ -26,33 +27,8 @@ command -v blockdev > /dev/null || need="$need util-linux"
 command -v strace > /dev/null || need="$need strace"
 command -v setpriv > /dev/null || need="$need util-linux"
 [ -e /usr/lib/ocf/resource.d ] || need="$need resource-agents"
-if [ -n "$need" ]; then
-	echo "run.sh: installing$need"
-	export DEBIAN_FRONTEND=noninteractive
-	# shellcheck disable=SC2086 # word splitting wanted
-	apt-get install -y --no-install-recommends $need > /tmp/faults-apt.log 2>&1 || {
-		apt-get update > /dev/null 2>&1 || true
-		# shellcheck disable=SC2086
-		apt-get install -y --no-install-recommends $need > /tmp/faults-apt.log 2>&1 || {
-			cat /tmp/faults-apt.log >&2
-			echo "run.sh: apt-get install$need failed" >&2
-			exit 1
-		}
-	}
-fi
+# shellcheck disable=SC2086 # word splitting wanted
+install_missing faults $need
 [ -e /dev/fuse ] || modprobe fuse 2> /dev/null || true
 
-out=$(mktemp /tmp/faults-tests-XXXXXX.log)
-trap 'rm -f "$out"' EXIT
-status=0
-CI="${CI:-}" go test -count=1 -v -timeout 15m "$@" ./ha-tests/faults/ -args -report "$PWD/FAULTS.md" 2>&1 | tee "$out" || true
-pass=$(grep -c '^--- PASS' "$out" || true)
-fail=$(grep -c '^--- FAIL' "$out" || true)
-skip=$(grep -c '^--- SKIP' "$out" || true)
-if [ "$fail" -ne 0 ] || grep -q '^FAIL' "$out" || ! grep -q '^ok' "$out"; then
-	status=1
-	[ "$fail" -ne 0 ] || fail=1 # the package failed outside a test (build, panic, timeout)
-fi
-[ "$skip" -eq 0 ] || echo "($skip skipped)"
-echo "$pass passed, $fail failed"
-exit $status
+run_suite faults 15m "$@" ./ha-tests/faults/ -args -report "$PWD/FAULTS.md"

@@ -14,6 +14,7 @@ set -eu
 
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH"
+. scripts/suite.sh
 CACHE=/var/cache/o2cb-ra-tests
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -27,21 +28,8 @@ command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
 command -v cpio > /dev/null || need="$need cpio"
 command -v xz > /dev/null || need="$need xz-utils"
 command -v mkfs.ocfs2 > /dev/null || need="$need ocfs2-tools kmod"
-if [ -n "$need" ]; then
-	echo "run.sh: installing$need"
-	export DEBIAN_FRONTEND=noninteractive
-	# shellcheck disable=SC2086 # word splitting wanted
-	apt-get install -y --no-install-recommends $need > /tmp/kernelpeer-apt.log 2>&1 || {
-		apt-get update > /dev/null 2>&1 || true
-		# shellcheck disable=SC2086
-		apt-get install -y --no-install-recommends $need > /tmp/kernelpeer-apt.log 2>&1 || {
-			cat /tmp/kernelpeer-apt.log >&2
-			echo "run.sh: apt-get install$need failed" >&2
-			exit 1
-		}
-	}
-	rm -f /tmp/kernelpeer-apt.log
-fi
+# shellcheck disable=SC2086 # word splitting wanted
+install_missing kernelpeer $need
 
 if [ -z "${O2CB_TEST_KERNEL_DEB:-}" ]; then
 	# The kernel the archive's linux-image-amd64 metapackage points at,
@@ -71,17 +59,4 @@ if [ -z "${O2CB_TEST_KERNEL_DEB:-}" ]; then
 fi
 echo "run.sh: kernel package ${O2CB_TEST_KERNEL_DEB:-(none)}"
 
-out=$(mktemp /tmp/kernelpeer-XXXXXX.log)
-trap 'rm -f "$out"' EXIT
-status=0
-CI="${CI:-}" go test -count=1 -v -timeout 10m ./ha-tests/kernelpeer/ 2>&1 | tee "$out" || true
-pass=$(grep -c '^--- PASS' "$out" || true)
-fail=$(grep -c '^--- FAIL' "$out" || true)
-skip=$(grep -c '^--- SKIP' "$out" || true)
-if [ "$fail" -ne 0 ] || grep -q '^FAIL' "$out" || ! grep -q '^ok' "$out"; then
-	status=1
-	[ "$fail" -ne 0 ] || fail=1 # the package failed outside a test (build, panic, timeout)
-fi
-[ "$skip" -eq 0 ] || echo "($skip skipped)"
-echo "$pass passed, $fail failed"
-exit $status
+run_suite kernelpeer 10m ./ha-tests/kernelpeer/

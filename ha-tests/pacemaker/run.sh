@@ -16,6 +16,7 @@ set -eu
 
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH"
+. scripts/suite.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run.sh: needs root (apt-get, namespaces, mounts, loop devices)" >&2
@@ -33,32 +34,7 @@ command -v nsenter > /dev/null || need="$need util-linux"
 command -v ip > /dev/null || need="$need iproute2"
 command -v hostname > /dev/null || need="$need hostname"
 command -v make > /dev/null || need="$need make"
-if [ -n "$need" ]; then
-	echo "run.sh: installing$need"
-	export DEBIAN_FRONTEND=noninteractive
-	# shellcheck disable=SC2086 # word splitting wanted
-	apt-get install -y --no-install-recommends $need > /tmp/pacemaker-apt.log 2>&1 || {
-		apt-get update > /dev/null 2>&1 || true
-		# shellcheck disable=SC2086
-		apt-get install -y --no-install-recommends $need > /tmp/pacemaker-apt.log 2>&1 || {
-			cat /tmp/pacemaker-apt.log >&2
-			echo "run.sh: apt-get install$need failed" >&2
-			exit 1
-		}
-	}
-fi
+# shellcheck disable=SC2086 # word splitting wanted
+install_missing pacemaker $need
 
-out=$(mktemp /tmp/pacemaker-tests-XXXXXX.log)
-trap 'rm -f "$out"' EXIT
-status=0
-CI="${CI:-}" go test -count=1 -v -timeout 15m "$@" ./ha-tests/pacemaker/ 2>&1 | tee "$out" || true
-pass=$(grep -c '^--- PASS' "$out" || true)
-fail=$(grep -c '^--- FAIL' "$out" || true)
-skip=$(grep -c '^--- SKIP' "$out" || true)
-if [ "$fail" -ne 0 ] || grep -q '^FAIL' "$out" || ! grep -q '^ok' "$out"; then
-	status=1
-	[ "$fail" -ne 0 ] || fail=1 # the package failed outside a test (build, panic, timeout)
-fi
-[ "$skip" -eq 0 ] || echo "($skip skipped)"
-echo "$pass passed, $fail failed"
-exit $status
+run_suite pacemaker 15m "$@" ./ha-tests/pacemaker/

@@ -19,46 +19,31 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
+	linkOnce sync.Once
+	linkErr  error
 )
 
-// bin builds o2cb-ra and ocfs2_hb_ctl into one world-readable directory
-// with the agent links, as make install lays them out.
+// bin returns the directory of the o2cb-ra and ocfs2_hb_ctl built for the
+// tests (world-readable), with the agent links as make install lays them
+// out.
 func bin(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "o2cb-agents")
-		if buildErr != nil {
-			return
-		}
-		os.Chmod(binDir, 0o755)
-		out, err := exec.Command("go", "build", "-o", binDir+"/",
-			"github.com/o2cb-ra/o2cb-ra/cmd/o2cb-ra", "github.com/o2cb-ra/o2cb-ra/cmd/ocfs2_hb_ctl").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
+	o2cbRA, _ := testenv.Binaries(t)
+	dir := filepath.Dir(o2cbRA)
+	linkOnce.Do(func() {
 		for _, a := range []string{"o2cb", "hbregion"} {
-			if err := os.Symlink("o2cb-ra", filepath.Join(binDir, a)); err != nil {
-				buildErr = err
+			if err := os.Symlink("o2cb-ra", filepath.Join(dir, a)); err != nil {
+				linkErr = err
 			}
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if linkErr != nil {
+		t.Fatal(linkErr)
 	}
-	return binDir
+	return dir
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // site is a file-backed o2cb setup: images, cluster.conf and a run dir,
 // in a directory others may read (ocf-tester runs meta-data as nobody).

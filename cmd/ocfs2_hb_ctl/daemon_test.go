@@ -26,39 +26,6 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
-// binDir holds the binaries built by binaries; TestMain removes it.
-var (
-	binDir   string
-	binOnce  sync.Once
-	binError error
-)
-
-// binaries builds o2cb-ra and ocfs2_hb_ctl once for the whole test binary
-// and returns their paths.
-func binaries(t *testing.T) (o2cbRA, hbCtl string) {
-	t.Helper()
-	binOnce.Do(func() {
-		goCmd, err := exec.LookPath("go") // go test puts GOROOT/bin first in PATH
-		if err != nil {
-			binError = fmt.Errorf("no go command to build the binaries: %w", err)
-			return
-		}
-		if binDir, err = os.MkdirTemp("", "ocfs2_hb_ctl-test-"); err != nil {
-			binError = err
-			return
-		}
-		const mod = "github.com/o2cb-ra/o2cb-ra/cmd/"
-		out, err := exec.Command(goCmd, "build", "-o", binDir+"/", mod+"o2cb-ra", mod+"ocfs2_hb_ctl").CombinedOutput()
-		if err != nil {
-			binError = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binError != nil {
-		t.Fatal(binError)
-	}
-	return filepath.Join(binDir, "o2cb-ra"), filepath.Join(binDir, "ocfs2_hb_ctl")
-}
-
 // writeConf writes a cluster.conf for nodes n1..n3 (numbers 1 to 3) in
 // local mode, or in global mode with the given heartbeat regions.
 func writeConf(t *testing.T, dir string, global bool, regions ...string) string {
@@ -81,7 +48,7 @@ type node struct {
 func startDaemon(t *testing.T, conf, imgDir string, intervalMS int) *node {
 	t.Helper()
 	testenv.RequireRoot(t)
-	o2cbRA, hbCtl := binaries(t)
+	o2cbRA, hbCtl := testenv.Binaries(t)
 	n := &node{t: t, runDir: t.TempDir(), o2cbRA: o2cbRA, hbCtl: hbCtl}
 	n.env = []string{
 		"O2CB_RUN_DIR=" + n.runDir,
@@ -603,7 +570,7 @@ func TestSlowStart(t *testing.T) {
 // TestUsage: misuse prints the usage on stderr and exits 1; -h prints it
 // on stdout and exits 0.
 func TestUsage(t *testing.T) {
-	_, hbCtl := binaries(t)
+	_, hbCtl := testenv.Binaries(t)
 	n := &node{t: t, hbCtl: hbCtl, env: []string{"O2CB_RUN_DIR=" + t.TempDir()}}
 	const first = "Usage: ocfs2_hb_ctl -S -d <device> <service>\n"
 	for _, args := range [][]string{nil, {"-X"}, {"-S"}, {"-S", "-u"}, {"-K", "-d", "/dev/null"}, {"-I"}, {"-P", "-n", "8", "-u", "0123456789ABCDEF0123456789ABCDEF"}, {"svc"}} {

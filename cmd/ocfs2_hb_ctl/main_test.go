@@ -21,11 +21,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+	testenv.Main(m)
 }
 
 // run executes ocfs2_hb_ctl with args and extra environment.

@@ -9,52 +9,21 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
-)
-
-var (
-	binOnce sync.Once
-	binDir  string // removed by TestMain
-	binErr  error
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, d := range []string{binDir, kernelDir} {
-		if d != "" {
-			os.RemoveAll(d)
-		}
+	testenv.RemoveBinaries()
+	if kernelDir != "" {
+		os.RemoveAll(kernelDir)
 	}
 	os.Exit(code)
-}
-
-// binaries builds o2cb-ra and ocfs2_hb_ctl once for the test binary.
-func binaries(t *testing.T) (o2cbRA, hbCtl string) {
-	t.Helper()
-	binOnce.Do(func() {
-		goCmd, err := exec.LookPath("go")
-		if err != nil {
-			binErr = fmt.Errorf("no go command to build the binaries: %w", err)
-			return
-		}
-		if binDir, err = os.MkdirTemp("", "kernelpeer-bin-"); err != nil {
-			binErr = err
-			return
-		}
-		const mod = "github.com/o2cb-ra/o2cb-ra/cmd/"
-		if out, err := exec.Command(goCmd, "build", "-o", binDir+"/", mod+"o2cb-ra", mod+"ocfs2_hb_ctl").CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return filepath.Join(binDir, "o2cb-ra"), filepath.Join(binDir, "ocfs2_hb_ctl")
 }
 
 // writeClusterConf writes the host's cluster.conf: global heartbeat on
@@ -82,7 +51,7 @@ type host struct {
 
 func newHost(t *testing.T, conf, img, uuid string, intervalMS, threshold int) *host {
 	t.Helper()
-	o2cbRA, hbCtl := binaries(t)
+	o2cbRA, hbCtl := testenv.Binaries(t)
 	dir := t.TempDir()
 	h := &host{t: t, o2cbRA: o2cbRA, hbCtl: hbCtl, uuid: uuid, logPath: filepath.Join(dir, "o2hbd.log")}
 	h.env = append(os.Environ(),

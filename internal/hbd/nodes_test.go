@@ -25,34 +25,14 @@ var (
 	buildErr  error
 )
 
-// o2cbRA builds the o2cb-ra binary once for the package's tests.
+// o2cbRA returns the o2cb-ra binary built for the package's tests.
 func o2cbRA(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "o2cb-ra-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "o2cb-ra")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/o2cb-ra/o2cb-ra/cmd/o2cb-ra").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	p, _ := testenv.Binaries(t)
+	return p
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // node is one simulated node: an o2cb-ra daemon process with its own run
 // directory, sharing images and cluster.conf with the others.

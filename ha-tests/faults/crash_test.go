@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -379,7 +380,7 @@ func TestCrashKillDuringStop(t *testing.T) {
 
 func TestCrashKillWithTenCalls(t *testing.T) {
 	f := record(t, "crash",
-		"SIGKILL of the daemon with 10 `ocfs2_hb_ctl` calls on 3 regions (interval 500 ms): 3 -K and one -S on a steady region with 4 references, 2 -S and one -K on a steady region with one, 3 -S on a new region; strace delays each state.json rename by 200 ms so that the calls queue; killed once every call is connected or done and 2 are done",
+		"SIGKILL of the daemon with 10 `ocfs2_hb_ctl` calls on 3 regions (interval 500 ms): 3 -K and one -S on a steady region with 4 references, 2 -S and one -K on a steady region with one, 3 -S on a new region; strace delays each state.json rename by 300 ms so that the calls queue; killed once every call is connected or done and 2 are done",
 		"every client returns within 5 s: success, or an error naming the daemon's socket; after a restart state.json and -I agree; each reference is what the successful calls made it, plus at most the effect of each failed call once (none lost, none doubled); resumed regions steady with new generations")
 	dir := t.TempDir()
 	v1, v2, v3 := newVolume(t, f, dir, false), newVolume(t, f, dir, false), newVolume(t, f, dir, false)
@@ -408,9 +409,9 @@ func TestCrashKillWithTenCalls(t *testing.T) {
 		{op: "-S", uuid: v2.UUID, svc: "s2"}, {op: "-S", uuid: v2.UUID, svc: "s3"}, {op: "-K", uuid: v2.UUID, svc: "m1"},
 		{op: "-S", uuid: v3.UUID, svc: "s4"}, {op: "-S", uuid: v3.UUID, svc: "s5"}, {op: "-S", uuid: v3.UUID, svc: "s6"},
 	}
-	// Each state.json save takes 200 ms: the calls queue behind the
+	// Each state.json save takes 300 ms: the calls queue behind the
 	// daemon's lock, connected and unanswered.
-	release := delayRenames(t, n.pid(), 200*time.Millisecond)
+	release := delayRenames(t, n.pid(), 300*time.Millisecond)
 	for _, c := range calls {
 		n.start(c)
 	}
@@ -912,6 +913,10 @@ type sysCall struct {
 	start, end      int // line numbers: where it began and where it returned
 }
 
+// straceRet splits a call's text into its arguments and its result
+// (strace pads before the "=" to align results).
+var straceRet = regexp.MustCompile(`^(.*)\)\s+=\s+(\S.*)$`)
+
 // parseStrace reads an strace -f -o log, joining unfinished and resumed
 // calls.
 func parseStrace(log string) []*sysCall {
@@ -933,8 +938,8 @@ func parseStrace(log string) []*sysCall {
 			_, tail, _ := strings.Cut(rest, "resumed>")
 			c.args += tail
 			c.end = i
-			if j := strings.LastIndex(c.args, ") = "); j >= 0 {
-				c.args, c.ret = c.args[:j], c.args[j+4:]
+			if m := straceRet.FindStringSubmatch(c.args); m != nil {
+				c.args, c.ret = m[1], m[2]
 			}
 		case strings.HasSuffix(rest, "<unfinished ...>"):
 			name, args, _ := strings.Cut(strings.TrimSuffix(rest, "<unfinished ...>"), "(")
@@ -947,8 +952,8 @@ func parseStrace(log string) []*sysCall {
 				continue
 			}
 			c := &sysCall{name: name, args: args, start: i, end: i}
-			if j := strings.LastIndex(args, ") = "); j >= 0 {
-				c.args, c.ret = args[:j], args[j+4:]
+			if m := straceRet.FindStringSubmatch(args); m != nil {
+				c.args, c.ret = m[1], m[2]
 			}
 			calls = append(calls, c)
 		}

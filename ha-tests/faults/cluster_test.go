@@ -277,14 +277,24 @@ type result struct {
 	took           time.Duration
 }
 
-// run runs one of our binaries with the node's environment and extra
+// run1 runs one of our binaries with the node's environment and extra
 // variables, bounded by a minute.
 func (n *node) run1(bin string, extraEnv []string, args ...string) result {
+	n.t.Helper()
+	return n.runCmd(nil, bin, extraEnv, args...)
+}
+
+// runCmd is run1 with a last say on the command (its credentials, its
+// directory) before it starts: mod may be nil.
+func (n *node) runCmd(mod func(*exec.Cmd), bin string, extraEnv []string, args ...string) result {
 	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(slices.Clone(n.env), extraEnv...)
+	if mod != nil {
+		mod(cmd)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	begin := time.Now()
@@ -299,6 +309,20 @@ func (n *node) run1(bin string, extraEnv []string, args ...string) result {
 		n.t.Fatalf("%s %s: %v (after %v)\n%s", filepath.Base(bin), strings.Join(args, " "), err, r.took, r.stderr)
 	}
 	return r
+}
+
+// oneRegion is a local-mode node n1 whose daemon runs one region, started
+// by `ocfs2_hb_ctl -S -d` for the service "mnt".
+func oneRegion(t *testing.T, f *fault) (*node, *volume) {
+	t.Helper()
+	dir := t.TempDir()
+	v := newVolume(t, f, dir, false)
+	n := newCluster(t, dir, 1, false, v).node(1)
+	n.startDaemon()
+	if r := n.hbctl("-S", "-d", v.Device, "mnt"); r.code != 0 {
+		t.Fatalf("ocfs2_hb_ctl -S -d %s mnt = exit %d, want 0: %s", v.Device, r.code, r.stderr)
+	}
+	return n, v
 }
 
 // hbctl runs ocfs2_hb_ctl with the node's environment.

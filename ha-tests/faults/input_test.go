@@ -80,14 +80,8 @@ func TestHostileMessages(t *testing.T) {
 	f := record(t, "input",
 		"to a daemon with a running region, on its socket: a 100 MiB line without a newline, a line 1 byte over MaxMessageBytes (64 KiB), a valid line padded to 1 byte under it, truncated JSON then half-close, invalid UTF-8, 30000-deep nesting, wrong types, unknown op, unknown field, two values on a line, NUL bytes, wrong version, an owner with a control character; a client that sends nothing; 200 concurrent idle connections",
 		"each hostile message answered bad_request (or version) and closed, the padded valid one answered; the idle ones answered after the 5 s read timeout; status answered to another client throughout; peak RSS grows by less than 8 MiB; file descriptors back to where they were; owners and state.json unchanged")
-	dir := t.TempDir()
-	v := newVolume(t, f, dir, false)
-	c := newCluster(t, dir, 1, false, v)
-	n := c.node(1)
-	n.startDaemon()
-	if r := n.hbctl("-S", "-d", v.Device, "mnt"); r.code != 0 {
-		t.Fatalf("ocfs2_hb_ctl -S = exit %d: %s", r.code, r.stderr)
-	}
+	n, v := oneRegion(t, f)
+	dir := n.c.dir
 	pid := n.pid()
 	sock := filepath.Join(n.run, hbd.SocketName)
 	statePath := filepath.Join(n.run, hbd.StateName)

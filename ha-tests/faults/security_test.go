@@ -1,9 +1,6 @@
 package faults
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -29,26 +26,10 @@ const nobody = 65534
 // supplementary groups, with the node's environment.
 func (n *node) asNobody(bin string, args ...string) result {
 	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = n.env
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	begin := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(begin)}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee) && ee.Exited():
-		r.code = ee.ExitCode()
-	default:
-		n.t.Fatalf("%s %s as uid %d: %v\n%s", filepath.Base(bin), strings.Join(args, " "), nobody, err, r.stderr)
-	}
-	return r
+	return n.runCmd(func(cmd *exec.Cmd) {
+		cmd.Dir = "/"
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+	}, bin, nil, args...)
 }
 
 // traversable lets other users pass through a directory t.TempDir made
@@ -92,14 +73,8 @@ func TestSocketRefusesNonRoot(t *testing.T) {
 	f := record(t, "security",
 		"clients as uid 65534 (nobody): `o2cb-ra status`, `ocfs2_hb_ctl -I -u` and `-K -u` on a running region; first through the socket's own permissions (socket 0600 in a 0700 run dir), then with them relaxed (run dir 0711, socket 0666) so that only the daemon's SO_PEERCRED check stands",
 		"refused with a clear permission error both times; the refusal logged with the uid; the region's owners and state.json unchanged; root still served")
-	dir := t.TempDir()
-	v := newVolume(t, f, dir, false)
-	c := newCluster(t, dir, 1, false, v)
-	n := c.node(1)
-	n.startDaemon()
-	if r := n.hbctl("-S", "-d", v.Device, "mnt"); r.code != 0 {
-		t.Fatalf("ocfs2_hb_ctl -S as root = exit %d, want 0: %s", r.code, r.stderr)
-	}
+	n, v := oneRegion(t, f)
+	dir := n.c.dir
 	statePath := filepath.Join(n.run, hbd.StateName)
 	stateBefore := identify(t, statePath)
 	ownersBefore := n.region(v.UUID).Owners

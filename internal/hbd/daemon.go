@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -380,6 +381,7 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 		return done
 	}
 	r.phase = d.freePhase(r)
+	d.ensureProcs(r)
 	cfg := d.regionConfig(r)
 	eng, err := hbdisk.NewRegion(cfg)
 	r.starting = done
@@ -425,6 +427,34 @@ func (d *Daemon) freePhase(r *region) int {
 		}
 	}
 	return best
+}
+
+// MaxProcs bounds the Ps (GOMAXPROCS) that ensureProcs asks for.
+const MaxProcs = 64
+
+// ensureProcs makes sure that the runtime has a P for every region of the
+// largest phase, r's included. A region's loop keeps its P while a device
+// call blocks, until the runtime's monitor takes it back (20 µs to 10 ms
+// later); the regions of a phase become runnable at once, and with only
+// as many Ps as CPUs, those behind blocked calls began their iterations
+// tens of milliseconds late (256 regions at 200 ms on 2 CPUs: p99 11% of
+// the interval, 1.8% with 16 Ps). A blocked call uses no CPU, so Ps
+// beyond the CPUs cost little. It only ever raises GOMAXPROCS, and leaves
+// a GOMAXPROCS set in the environment alone. d.mu held.
+func (d *Daemon) ensureProcs(r *region) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	var use [Phases]int
+	for _, o := range d.regions {
+		if o == r || o.eng != nil {
+			use[o.phase]++
+		}
+	}
+	want := min(slices.Max(use[:]), MaxProcs)
+	if want > runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(want)
+	}
 }
 
 // anchor is the origin of phase p's grid.

@@ -2,6 +2,7 @@ package hbd
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -52,5 +53,45 @@ func TestRegionsSpreadOverPhases(t *testing.T) {
 	}
 	if got := d.regionConfig(&region{phase: 3, vol: &ocfs2.Volume{}}).Anchor; !got.Equal(d.anchor(3)) {
 		t.Errorf("region config anchor = %v, want phase 3's %v", got, d.anchor(3))
+	}
+}
+
+// The daemon has a P for every region of its largest phase, so that a
+// region's iteration does not wait for Ps held by blocked device calls;
+// a GOMAXPROCS from the environment is left alone.
+func TestProcsFollowTheLargestPhase(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	t.Setenv("GOMAXPROCS", "")
+	d := &Daemon{cfg: Config{Interval: time.Second}, regions: map[string]*region{}, epoch: time.Now()}
+	eng, err := hbdisk.NewRegion(hbdisk.Config{Device: "none", Geometry: hbdisk.Geometry{BlockBytes: 512, Blocks: 4}, Node: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(n int) {
+		for range n {
+			r := &region{uuid: fmt.Sprint(len(d.regions))}
+			d.regions[r.uuid] = r
+			r.phase = d.freePhase(r)
+			d.ensureProcs(r)
+			r.eng = eng
+		}
+	}
+	add(Phases)
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("one region a phase: GOMAXPROCS %d, want 1 (as it was)", got)
+	}
+	add(2*Phases + 1)
+	if got := runtime.GOMAXPROCS(0); got != 4 {
+		t.Errorf("up to 4 regions a phase: GOMAXPROCS %d, want 4", got)
+	}
+	add(MaxProcs * Phases)
+	if got := runtime.GOMAXPROCS(0); got != MaxProcs {
+		t.Errorf("many regions: GOMAXPROCS %d, want at most %d", got, MaxProcs)
+	}
+	runtime.GOMAXPROCS(1)
+	t.Setenv("GOMAXPROCS", "1")
+	add(1)
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("GOMAXPROCS=1 in the environment: GOMAXPROCS %d, want 1", got)
 	}
 }

@@ -1,6 +1,7 @@
 package hbdisk
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -101,6 +102,75 @@ func TestRegionMovesToItsAnchorOnceSteady(t *testing.T) {
 		}
 		if st := n.r.Status(); st.MaxLateness != 0 {
 			t.Errorf("max lateness %v, want 0 on an idle fake clock", st.MaxLateness)
+		}
+	})
+}
+
+// A slot read again with the same bytes keeps its last check; any byte
+// changed, even one the header does not show, is checked anew.
+func TestRegionChecksChangedSlotsOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		disk := testDisk()
+		n := newTestRegion(t, disk.Device(), 1, []int{1, 2}, nil)
+		peer := Slot(make([]byte, 512))
+		seq := uint64(100)
+		put := func(mod func(Slot)) {
+			peer.Encode(Block{Seq: seq, Node: 2, Generation: 7, DeadMS: tThreshold * deadMSPerIteration})
+			if mod != nil {
+				mod(peer)
+			}
+			disk.WriteRaw(peer, tGeometry.SlotOffset(2))
+		}
+		put(nil)
+		startAll(t, n) // reads at 0, 1, 2 intervals
+		step := func(mod func(Slot)) {
+			t.Helper()
+			seq++
+			put(mod)
+			time.Sleep(tInterval)
+			synctest.Wait()
+		}
+		for range 3 {
+			step(nil)
+		}
+		if !n.r.tracker.Live(2) {
+			t.Fatal("node 2 not live after 3 changed samples")
+		}
+		// Same header, one byte of the zero area flipped: bad.
+		flip := func(s Slot) { s[300] ^= 1 }
+		seq--
+		step(flip)
+		if got := n.log.count(BadBlock, 2); got != 1 {
+			t.Fatalf("%d bad-block events after a flipped byte, want 1", got)
+		}
+		// The same bad bytes again: still bad, one event, a missed sample.
+		seq--
+		step(flip)
+		if got, st := n.log.count(BadBlock, 2), n.r.Status(); got != 1 || st.BadBlocks != 1 {
+			t.Errorf("bad-block events %d, BadBlocks %d after the same bad slot again, want 1, 1", got, st.BadBlocks)
+		}
+		if got := n.r.tracker.Missed(2); got != 2 {
+			t.Errorf("node 2 missed %d samples, want 2", got)
+		}
+		// The good bytes of before: valid again.
+		seq--
+		step(nil)
+		if got := n.log.count(BlockRecovered, 2); got != 1 {
+			t.Errorf("%d recovered events, want 1", got)
+		}
+		// Unchanged good bytes: node 2 dies after the threshold.
+		for range tThreshold {
+			seq--
+			step(nil)
+		}
+		if n.r.tracker.Live(2) {
+			t.Errorf("node 2 live after %d unchanged samples", tThreshold+3)
+		}
+		if got := n.log.count(NodeDown, 2); got != 1 {
+			t.Errorf("%d node-down events, want 1", got)
+		}
+		if live := n.r.Status().LiveNodes; slices.Contains(live, 2) || !slices.Contains(live, 1) {
+			t.Errorf("live nodes %v, want 1 without 2", live)
 		}
 	})
 }

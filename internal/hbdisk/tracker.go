@@ -220,6 +220,11 @@ func (t *Tracker) Observe(evs []Event, node int, s Slot, err error) []Event {
 	return evs
 }
 
+// Configured reports whether node is one the tracker follows.
+func (t *Tracker) Configured(node int) bool {
+	return node >= 0 && node < MaxNodes && t.slots[node].configured
+}
+
 // Live reports whether node is live in this region.
 func (t *Tracker) Live(node int) bool {
 	return node >= 0 && node < MaxNodes && t.slots[node].live

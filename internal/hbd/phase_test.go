@@ -3,6 +3,7 @@ package hbd
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,49 +11,64 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
-// Regions are spread evenly over the phases of the interval, each new one
-// on the least used phase, so that they do not all tick at once.
-func TestRegionsSpreadOverPhases(t *testing.T) {
-	iv := 200 * time.Millisecond
-	d := &Daemon{cfg: Config{Interval: iv}, regions: map[string]*region{}, epoch: time.Unix(1000, 0)}
+// phaseDaemon is a daemon with only what placing regions needs.
+func phaseDaemon(t *testing.T, interval time.Duration) (d *Daemon, add func(n int) []int) {
+	t.Helper()
+	d = &Daemon{cfg: Config{Interval: interval}, regions: map[string]*region{}, epoch: time.Unix(1000, 0)}
 	eng, err := hbdisk.NewRegion(hbdisk.Config{Device: "none", Geometry: hbdisk.Geometry{BlockBytes: 512, Blocks: 4}, Node: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := func() (use [Phases]int) {
-		for _, r := range d.regions {
-			use[r.phase]++
+	return d, func(n int) (phases []int) {
+		for range n {
+			r := &region{uuid: fmt.Sprint(len(d.regions))}
+			d.regions[r.uuid] = r
+			r.phase = d.freePhase(r)
+			d.ensureProcs(r)
+			r.eng = eng
+			phases = append(phases, r.phase)
 		}
-		return use
+		return phases
 	}
-	for i := range 3*Phases + 2 {
-		r := &region{uuid: fmt.Sprint(i)}
-		d.regions[r.uuid] = r
-		r.phase, r.eng = d.freePhase(r), eng
-		use := count()
-		lo, hi := use[0], use[0]
-		for _, u := range use {
-			lo, hi = min(lo, u), max(hi, u)
-		}
-		if hi-lo > 1 {
-			t.Fatalf("after %d regions, phases used %v", i+1, use)
-		}
+}
+
+// Regions fill a phase up to interval/PhaseShare, then take the next one;
+// the phases in use are spread evenly over the interval.
+func TestRegionsSharePhasesUpToTheirRoom(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "1") // leave the runtime alone
+	iv := 200 * time.Millisecond
+	room := int(iv / PhaseShare)
+	d, add := phaseDaemon(t, iv)
+	got := add(2*room + 1)
+	want := slices.Concat(slices.Repeat([]int{0}, room), slices.Repeat([]int{1}, room), []int{2})
+	if !slices.Equal(got, want) {
+		t.Fatalf("phases %v, want %v", got, want)
 	}
-	// A region gone frees its phase for the next one.
-	gone := d.regions["5"]
-	delete(d.regions, "5")
-	r := &region{uuid: "new"}
-	d.regions[r.uuid] = r
-	if got := d.freePhase(r); got != gone.phase {
-		t.Errorf("new region on phase %d, want the freed phase %d", got, gone.phase)
+	// A region gone frees its place for the next one.
+	delete(d.regions, "3")
+	if got := add(1); got[0] != 0 {
+		t.Errorf("new region on phase %d, want the freed place on phase 0", got[0])
 	}
-	for p := range Phases {
-		if got, want := d.anchor(p).Sub(d.epoch), time.Duration(p)*iv/Phases; got != want {
+	for p, frac := range map[int]float64{0: 0, 1: 0.5, 2: 0.25, 3: 0.75, 4: 0.125, 63: 63.0 / 64} {
+		if got, want := d.anchor(p).Sub(d.epoch), time.Duration(frac*float64(iv)); got != want {
 			t.Errorf("anchor(%d) = epoch + %v, want + %v", p, got, want)
 		}
 	}
 	if got := d.regionConfig(&region{phase: 3, vol: &ocfs2.Volume{}}).Anchor; !got.Equal(d.anchor(3)) {
 		t.Errorf("region config anchor = %v, want phase 3's %v", got, d.anchor(3))
+	}
+
+	// At the shortest interval each region has a phase of its own, and
+	// once every phase is full the least used takes the next.
+	_, add = phaseDaemon(t, 10*time.Millisecond)
+	got = add(Phases + 2)
+	for p := range Phases {
+		if got[p] != p {
+			t.Errorf("region %d at 10ms on phase %d, want %d", p, got[p], p)
+		}
+	}
+	if got[Phases] != 0 || got[Phases+1] != 1 {
+		t.Errorf("phases at 10ms: %v", got)
 	}
 }
 
@@ -62,31 +78,19 @@ func TestRegionsSpreadOverPhases(t *testing.T) {
 func TestProcsFollowTheLargestPhase(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	t.Setenv("GOMAXPROCS", "")
-	d := &Daemon{cfg: Config{Interval: time.Second}, regions: map[string]*region{}, epoch: time.Now()}
-	eng, err := hbdisk.NewRegion(hbdisk.Config{Device: "none", Geometry: hbdisk.Geometry{BlockBytes: 512, Blocks: 4}, Node: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	add := func(n int) {
-		for range n {
-			r := &region{uuid: fmt.Sprint(len(d.regions))}
-			d.regions[r.uuid] = r
-			r.phase = d.freePhase(r)
-			d.ensureProcs(r)
-			r.eng = eng
-		}
-	}
-	add(Phases)
+	_, add := phaseDaemon(t, 4*PhaseShare)
+	add(1)
 	if got := runtime.GOMAXPROCS(0); got != 1 {
-		t.Errorf("one region a phase: GOMAXPROCS %d, want 1 (as it was)", got)
+		t.Errorf("one region: GOMAXPROCS %d, want 1 (as it was)", got)
 	}
-	add(2*Phases + 1)
+	add(9)
 	if got := runtime.GOMAXPROCS(0); got != 4 {
 		t.Errorf("up to 4 regions a phase: GOMAXPROCS %d, want 4", got)
 	}
-	add(MaxProcs * Phases)
+	_, add = phaseDaemon(t, time.Second)
+	add(MaxProcs + 10)
 	if got := runtime.GOMAXPROCS(0); got != MaxProcs {
-		t.Errorf("many regions: GOMAXPROCS %d, want at most %d", got, MaxProcs)
+		t.Errorf("%d regions of one phase: GOMAXPROCS %d, want at most %d", MaxProcs+10, got, MaxProcs)
 	}
 	runtime.GOMAXPROCS(1)
 	t.Setenv("GOMAXPROCS", "1")

@@ -27,6 +27,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
@@ -35,7 +36,17 @@ var (
 	binDir = flag.String("bin", "bin", "directory with o2cb-ra and ocfs2_hb_ctl")
 	out    = flag.String("out", "BENCHMARKS.md", "report to write (empty: none)")
 	quick  = flag.Bool("quick", false, "shorter measurement windows")
+	only   = flag.String("only", "", "comma-separated scenarios to run (join, load32, agents, load256, tmpfs); empty: all but tmpfs")
+	tmpfs  = flag.Bool("tmpfs", false, "also run the 32-region load with its images on tmpfs, to tell device cost from ours")
 )
+
+// want reports whether scenario name is to run.
+func want(name string) bool {
+	if *only == "" {
+		return name != "tmpfs" || *tmpfs
+	}
+	return slices.Contains(strings.Split(*only, ","), name)
+}
 
 // row is one line of the report.
 type row struct {
@@ -66,7 +77,7 @@ func main() {
 	os.Chmod(tmp, 0o755)
 	defer os.RemoveAll(tmp)
 	b := &bench{dir: tmp}
-	cleanup = func() { b.stopAll(); os.RemoveAll(tmp) }
+	cleanup = func() { b.stopAll(); b.unmountAll(); os.RemoveAll(tmp) }
 	defer cleanup()
 
 	window := 30 * time.Second
@@ -74,15 +85,26 @@ func main() {
 		window = 10 * time.Second
 	}
 	var rows []row
-	rows = append(rows, b.startAndDetect(100*time.Millisecond, 31, 5)...)
-	rows = append(rows, b.startAndDetect(2*time.Second, 5, 3)...)
-	load32, agentRows := b.daemonLoad(32, 255, 2*time.Second, window, true)
-	rows = append(rows, load32...)
-	rows = append(rows, agentRows...)
-	// Local mode, one region per mounted volume (seed 001): a cluster
-	// of 32 nodes, each region reading their 32 slots.
-	load256, _ := b.daemonLoad(256, 32, 200*time.Millisecond, window/2, false)
-	rows = append(rows, load256...)
+	if want("join") {
+		rows = append(rows, b.startAndDetect(100*time.Millisecond, 31, 5)...)
+		rows = append(rows, b.startAndDetect(2*time.Second, 5, 3)...)
+	}
+	if want("load32") || want("agents") {
+		load32, agentRows := b.daemonLoad(32, 255, 2*time.Second, window, want("agents"), "")
+		if want("load32") {
+			rows = append(rows, load32...)
+		}
+		rows = append(rows, agentRows...)
+	}
+	if want("tmpfs") {
+		rows = append(rows, b.tmpfsLoad(window)...)
+	}
+	if want("load256") {
+		// Local mode, one region per mounted volume (seed 001): a
+		// cluster of 32 nodes, each region reading their 32 slots.
+		load256, _ := b.daemonLoad(256, 32, 200*time.Millisecond, window/2, false, "")
+		rows = append(rows, load256...)
+	}
 
 	report := render(rows)
 	fmt.Print(report)
@@ -96,10 +118,18 @@ func main() {
 // bench holds what the measurements share: the work directory and every
 // daemon started, stopped by PID at the end.
 type bench struct {
-	dir  string
-	mu   sync.Mutex
-	pids []int
-	n    int
+	dir    string
+	mu     sync.Mutex
+	pids   []int
+	mounts []string
+	n      int
+}
+
+func (b *bench) unmountAll() {
+	for _, m := range b.mounts {
+		exec.Command("umount", m).Run()
+	}
+	b.mounts = nil
 }
 
 func (b *bench) sub(name string) string {
@@ -302,16 +332,60 @@ func (b *bench) startAndDetect(interval time.Duration, threshold, reps int) []ro
 	}
 }
 
-// procTicks returns utime+stime of pid in clock ticks.
-func procTicks(pid int) int64 {
+// procTicks returns utime and stime of pid in clock ticks.
+func procTicks(pid int) (user, sys int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		die("%v", err)
 	}
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
+	user, _ = strconv.ParseInt(f[11], 10, 64)
+	sys, _ = strconv.ParseInt(f[12], 10, 64)
+	return user, sys
+}
+
+// cpuTime returns the CPU time pid's threads have run, from the
+// scheduler's nanosecond accounting (/proc/PID/task/TID/schedstat), which
+// resolves far below the 10 ms ticks of utime and stime.
+func cpuTime(pid int) time.Duration {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			sum += time.Duration(ns)
+		}
+	}
+	return sum
+}
+
+// ctxSwitches returns the context switches, voluntary and not, of pid's
+// threads: how often the daemon's threads sleep and wake.
+func ctxSwitches(pid int) int64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	var sum int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "voluntary_ctxt_switches:") || strings.HasPrefix(l, "nonvoluntary_ctxt_switches:") {
+				v, _ := strconv.ParseInt(strings.TrimSpace(l[strings.IndexByte(l, ':')+1:]), 10, 64)
+				sum += v
+			}
+		}
+	}
+	return sum
+}
+
+func threads(pid int) int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	return len(tasks)
 }
 
 func rssKiB(pid int) int64 {
@@ -326,10 +400,17 @@ func rssKiB(pid int) int64 {
 }
 
 // daemonLoad runs one daemon with count regions, in a cluster of nodes
-// configured nodes (the slots each iteration reads), and measures CPU, RSS, lateness and I/O per region-iteration over
-// window; with agents, also the agents' latency against it.
-func (b *bench) daemonLoad(count, nodes int, interval time.Duration, window time.Duration, agents bool) (rows, agentRows []row) {
-	dir := b.sub(fmt.Sprintf("load-%d", count))
+// configured nodes (the slots each iteration reads), and measures CPU,
+// RSS, lateness and I/O per region-iteration over window; with agents,
+// also the agents' latency against it. The images are files on the
+// machine's disk unless dir is given (the tmpfs variant).
+func (b *bench) daemonLoad(count, nodes int, interval time.Duration, window time.Duration, agents bool, dir string) (rows, agentRows []row) {
+	medium := "disk"
+	if dir == "" {
+		dir = b.sub(fmt.Sprintf("load-%d", count))
+	} else {
+		medium = "tmpfs"
+	}
 	uuids := images(dir, count)
 	conf := clusterConf(dir, nodes)
 	n := b.startNode(dir, conf, "n1", interval, 31)
@@ -339,17 +420,34 @@ func (b *bench) daemonLoad(count, nodes int, interval time.Duration, window time
 		wg.Go(func() { sem <- struct{}{}; n.start(u); <-sem })
 	}
 	wg.Wait()
+	started := time.Now()
 	time.Sleep(2 * interval)
-	st0, t0, c0 := n.status(), time.Now(), procTicks(n.pid)
+	u0, s0 := procTicks(n.pid)
+	ns0, cs0 := cpuTime(n.pid), ctxSwitches(n.pid)
+	st0, t0 := n.status(), time.Now()
 	time.Sleep(window)
-	st1, t1, c1 := n.status(), time.Now(), procTicks(n.pid)
+	st1, t1 := n.status(), time.Now()
+	ns1, cs1 := cpuTime(n.pid), ctxSwitches(n.pid)
+	u1, s1 := procTicks(n.pid)
 	const hz = 100 // USER_HZ on Linux
-	cpu := float64(c1-c0) / hz / t1.Sub(t0).Seconds() * 100
+	pct := func(ticks int64) float64 { return float64(ticks) / hz / t1.Sub(t0).Seconds() * 100 }
+	cpu, ucpu, scpu := float64(ns1-ns0)/float64(t1.Sub(t0))*100, pct(u1-u0), pct(s1-s0)
 	rss := rssKiB(n.pid)
+	// The lateness percentiles cover each region's last LatenessWindow
+	// iterations: wait until none of them is from before the last start,
+	// when that is at most a minute, so that they tell the steady state
+	// and not the storm of 32 concurrent starts.
+	stl, steadyLateness := st1, false
+	if full := started.Add(hbdisk.LatenessWindow*interval + interval); full.Sub(started) <= time.Minute {
+		time.Sleep(time.Until(full))
+		stl, steadyLateness = n.status(), true
+	}
 	var p50, p99 float64
+	for _, r := range stl.Regions {
+		p50, p99 = max(p50, r.LatenessP50), max(p99, r.LatenessP99)
+	}
 	var iters, reads, writes, bread, bwritten uint64
 	for i, r := range st1.Regions {
-		p50, p99 = max(p50, r.LatenessP50), max(p99, r.LatenessP99)
 		r0 := st0.Regions[i]
 		iters += r.Iterations - r0.Iterations
 		reads += r.Reads - r0.Reads
@@ -358,18 +456,22 @@ func (b *bench) daemonLoad(count, nodes int, interval time.Duration, window time
 		bwritten += r.BytesWritten - r0.BytesWritten
 	}
 	ivms := float64(interval) / float64(time.Millisecond)
-	label := fmt.Sprintf("one daemon, %d regions × %d slots at %v", count, nodes, interval)
+	label := fmt.Sprintf("one daemon, %d regions × %d slots at %v, images on %s", count, nodes, interval, medium)
+	target := count == 32 && medium == "disk"
 	rows = []row{
-		{label + ": CPU", map[bool]string{true: "< 0.5% of one core", false: "(no target)"}[count == 32],
-			fmt.Sprintf("%.2f%% of one core", cpu), count != 32 || cpu < 0.5},
-		{label + ": RSS", map[bool]string{true: "< 30 MiB", false: "(no target)"}[count == 32],
-			fmt.Sprintf("%.1f MiB", float64(rss)/1024), count != 32 || rss < 30*1024},
-		{label + ": iteration lateness p50 / p99 (worst region)", "p99 < 10% of the interval",
+		{label + ": CPU (user + system)", map[bool]string{true: "< 0.5% of one core", false: "(no target)"}[target],
+			fmt.Sprintf("%.2f%% of one core (ticks: %.2f%% user + %.2f%% system)", cpu, ucpu, scpu), !target || cpu < 0.5},
+		{label + ": RSS", map[bool]string{true: "< 30 MiB", false: "(no target)"}[target],
+			fmt.Sprintf("%.1f MiB", float64(rss)/1024), !target || rss < 30*1024},
+		{label + ": iteration lateness p50 / p99 (worst region), " + map[bool]string{true: fmt.Sprintf("the %d iterations after the starts", hbdisk.LatenessWindow),
+			false: fmt.Sprintf("the last %d iterations, the starts included", hbdisk.LatenessWindow)}[steadyLateness], "p99 < 10% of the interval",
 			fmt.Sprintf("%.2f / %.2f ms = %.1f%% / %.1f%%", p50, p99, p50/ivms*100, p99/ivms*100), p99/ivms < 0.1},
 		{label + ": I/O per region per iteration", "1 sector written, 1 read of the slots",
 			fmt.Sprintf("%.2f reads of %.0f B, %.2f writes of %.0f B", float64(reads)/float64(iters), float64(bread)/float64(reads),
 				float64(writes)/float64(iters), float64(bwritten)/float64(writes)), reads == iters && writes == iters},
 	}
+	rows = append(rows, row{label + ": threads; context switches per region per iteration", "(no target)",
+		fmt.Sprintf("%d; %.2f", threads(n.pid), float64(cs1-cs0)/float64(iters)), true})
 	if sys := straceCalls(n.pid, iters, window, t1.Sub(t0)); sys != "" {
 		rows = append(rows, row{label + ": syscalls per region per iteration (strace -c)", "(no target)", sys, true})
 	}
@@ -378,6 +480,20 @@ func (b *bench) daemonLoad(count, nodes int, interval time.Duration, window time
 	}
 	b.stopAll()
 	return rows, agentRows
+}
+
+// tmpfsLoad repeats the 32-region load with its images on a tmpfs of
+// its own: what is left is the daemon's own cost, without the disk's.
+func (b *bench) tmpfsLoad(window time.Duration) []row {
+	dir := b.sub("load-32-tmpfs")
+	if o, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2g", "o2cb-bench", dir).CombinedOutput(); err != nil {
+		log.Printf("bench: no tmpfs variant: mount: %v: %s", err, o)
+		return nil
+	}
+	b.mounts = append(b.mounts, dir)
+	defer b.unmountAll()
+	rows, _ := b.daemonLoad(32, 255, 2*time.Second, window, false, dir)
+	return rows
 }
 
 // straceCalls counts the daemon's syscalls for a few seconds with
@@ -432,35 +548,59 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + dir + "/*.img", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	dummy := "/usr/lib/ocf/resource.d/heartbeat/Dummy"
 	dummyEnv := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESKEY_state=" + filepath.Join(dir, "dummy.state"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	measure := func(path string, env []string, action string) (time.Duration, int) {
-		var d []time.Duration
-		code := 0
-		for range 41 {
-			cmd := exec.Command(path, action)
-			cmd.Env = env
-			cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-			begin := time.Now()
-			err := cmd.Run()
-			d = append(d, time.Since(begin))
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
+	_, err := os.Stat(dummy)
+	haveDummy := err == nil
+	// One run of a process: its wall time and its CPU time (user and
+	// system, from the kernel's accounting of the child), which the
+	// machine's other load hardly changes.
+	run := func(path string, env []string, action string) (wall, cpu time.Duration, code int) {
+		cmd := exec.Command(path, action)
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		begin := time.Now()
+		err := cmd.Run()
+		wall = time.Since(begin)
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			die("%s %s: %v", path, action, err)
 		}
-		return median(d), code
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		return wall, cpu, code
 	}
+	msText := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+	const warm, runs = 5, 101
 	var rows []row
 	for _, action := range []string{"meta-data", "validate-all", "monitor"} {
-		ours, code := measure(link, env, action)
-		if code != 0 {
-			die("o2cb %s exited %d", action, code)
+		// Warm up both (page cache, the daemon's socket), then run
+		// them in turn, each first every other time, so that both meet
+		// the same load of the machine.
+		var ours, oursCPU, theirs, theirsCPU []time.Duration
+		for i := range warm + runs {
+			for k := range 2 {
+				if (i+k)%2 == 0 {
+					w, c, code := run(link, env, action)
+					if code != 0 {
+						die("o2cb %s exited %d", action, code)
+					}
+					if i >= warm {
+						ours, oursCPU = append(ours, w), append(oursCPU, c)
+					}
+				} else if haveDummy {
+					w, c, _ := run(dummy, dummyEnv, action)
+					if i >= warm {
+						theirs, theirsCPU = append(theirs, w), append(theirsCPU, c)
+					}
+				}
+			}
 		}
-		theirs := "Dummy not installed"
-		if _, err := os.Stat(dummy); err == nil {
-			d, _ := measure(dummy, dummyEnv, action)
-			theirs = fmt.Sprintf("Dummy %.1f ms", float64(d)/float64(time.Millisecond))
+		dummyText := "Dummy not installed"
+		if haveDummy {
+			dummyText = fmt.Sprintf("Dummy %s ms, CPU %s ms", msText(median(theirs)), msText(median(theirsCPU)))
 		}
-		rows = append(rows, row{fmt.Sprintf("o2cb %s, whole process, 32 regions up (median of 41)", action),
-			"< 10 ms", fmt.Sprintf("%.1f ms (%s)", float64(ours)/float64(time.Millisecond), theirs), ours < 10*time.Millisecond})
+		m := median(ours)
+		rows = append(rows, row{fmt.Sprintf("o2cb %s, whole process, 32 regions up (median of %d after %d warm-up runs, interleaved with Dummy)", action, runs, warm),
+			"< 10 ms", fmt.Sprintf("%s ms, CPU %s ms (%s)", msText(m), msText(median(oursCPU)), dummyText), m < 10*time.Millisecond})
 	}
 	return rows
 }

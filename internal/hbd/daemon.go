@@ -447,15 +447,22 @@ func (d *Daemon) freePhase(r *region) int {
 // MaxProcs bounds the Ps (GOMAXPROCS) that ensureProcs asks for.
 const MaxProcs = 64
 
-// ensureProcs makes sure that the runtime has a P for every region of the
-// largest phase, r's included. A region's loop keeps its P while a device
-// call blocks, until the runtime's monitor takes it back (20 µs to 10 ms
-// later); the regions of a phase become runnable at once, and with only
-// as many Ps as CPUs, those behind blocked calls began their iterations
-// tens of milliseconds late (256 regions at 200 ms on 2 CPUs: p99 11% of
-// the interval, 1.8% with 16 Ps). A blocked call uses no CPU, so Ps
-// beyond the CPUs cost little. It only ever raises GOMAXPROCS, and leaves
-// a GOMAXPROCS set in the environment alone. d.mu held.
+// procHold is how long a region's device call may hold a P, as the
+// daemon sizes its Ps: a read or write of an image file or a disk takes
+// 0.1 to 1 ms.
+const procHold = time.Millisecond
+
+// ensureProcs makes sure that the runtime has enough Ps (GOMAXPROCS) for
+// the regions of the largest phase, r's included, to begin their
+// iterations within 1% of the interval. A region's loop keeps its P
+// while a device call blocks, until the call returns or the runtime's
+// monitor takes the P back (20 µs to 10 ms later); the regions of a
+// phase become runnable at once, so that with only as many Ps as CPUs,
+// those behind blocked calls began their iterations tens of milliseconds
+// late (256 regions at 200 ms on 2 CPUs: p99 11% of the interval, 1.8%
+// with 16 Ps). A blocked call uses no CPU, so Ps beyond the CPUs cost
+// little. It only ever raises GOMAXPROCS, and leaves a GOMAXPROCS set in
+// the environment alone. d.mu held.
 func (d *Daemon) ensureProcs(r *region) {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
@@ -466,7 +473,8 @@ func (d *Daemon) ensureProcs(r *region) {
 			use[o.phase]++
 		}
 	}
-	want := min(slices.Max(use[:]), MaxProcs)
+	budget := max(d.cfg.Interval/100, time.Microsecond)
+	want := min(int((time.Duration(slices.Max(use[:]))*procHold+budget-1)/budget), MaxProcs)
 	if want > runtime.GOMAXPROCS(0) {
 		runtime.GOMAXPROCS(want)
 	}

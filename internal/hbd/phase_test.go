@@ -72,25 +72,37 @@ func TestRegionsSharePhasesUpToTheirRoom(t *testing.T) {
 	}
 }
 
-// The daemon has a P for every region of its largest phase, so that a
-// region's iteration does not wait for Ps held by blocked device calls;
+// The daemon has enough Ps for the regions of its largest phase to begin
+// within 1% of the interval, each call holding a P for procHold, so that
+// a region's iteration does not wait for Ps held by blocked device calls;
 // a GOMAXPROCS from the environment is left alone.
 func TestProcsFollowTheLargestPhase(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	t.Setenv("GOMAXPROCS", "")
-	_, add := phaseDaemon(t, 4*PhaseShare)
-	add(1)
+	iv := 400 * procHold // 4 ms of it for a phase to begin: 4 Ps for 16
+	_, add := phaseDaemon(t, iv)
+	room := int(iv / PhaseShare)
+	add(4)
 	if got := runtime.GOMAXPROCS(0); got != 1 {
-		t.Errorf("one region: GOMAXPROCS %d, want 1 (as it was)", got)
+		t.Errorf("4 regions: GOMAXPROCS %d, want 1 (as it was)", got)
 	}
-	add(9)
-	if got := runtime.GOMAXPROCS(0); got != 4 {
-		t.Errorf("up to 4 regions a phase: GOMAXPROCS %d, want 4", got)
+	add(1)
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Errorf("5 regions: GOMAXPROCS %d, want 2", got)
 	}
-	_, add = phaseDaemon(t, time.Second)
-	add(MaxProcs + 10)
+	add(3*room - 5)
+	if got, want := runtime.GOMAXPROCS(0), (room+3)/4; got != want {
+		t.Errorf("%d regions, %d a phase: GOMAXPROCS %d, want %d", 3*room, room, got, want)
+	}
+	_, add = phaseDaemon(t, 2*time.Second)
+	add(32)
+	if got, want := runtime.GOMAXPROCS(0), (room+3)/4; got != want {
+		t.Errorf("32 regions at 2 s: GOMAXPROCS %d, want %d as it was", got, want)
+	}
+	_, add = phaseDaemon(t, 10*time.Millisecond)
+	add(MaxProcs * Phases)
 	if got := runtime.GOMAXPROCS(0); got != MaxProcs {
-		t.Errorf("%d regions of one phase: GOMAXPROCS %d, want at most %d", MaxProcs+10, got, MaxProcs)
+		t.Errorf("%d regions at 10 ms: GOMAXPROCS %d, want at most %d", MaxProcs*Phases, got, MaxProcs)
 	}
 	runtime.GOMAXPROCS(1)
 	t.Setenv("GOMAXPROCS", "1")

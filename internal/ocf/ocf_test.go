@@ -3,6 +3,7 @@ package ocf
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,30 @@ func TestMetaDataShape(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("meta-data lacks %s:\n%s", want, s)
 		}
+	}
+}
+
+// The syslog connection is made by the first message only, once; when it
+// cannot be made, messages go to the fallback.
+func TestLazySyslog(t *testing.T) {
+	var dials int
+	var got strings.Builder
+	l := &lazySyslog{dial: func() (io.Writer, error) { dials++; return &got, nil }}
+	if dials != 0 {
+		t.Fatal("dialled before any message")
+	}
+	l.Write([]byte("one\n"))
+	l.Write([]byte("two\n"))
+	if dials != 1 || got.String() != "one\ntwo\n" {
+		t.Errorf("%d dials, wrote %q; want 1, both messages", dials, got.String())
+	}
+	var fb strings.Builder
+	l = &lazySyslog{dial: func() (io.Writer, error) { return nil, errors.New("no syslog") }, fallback: &fb}
+	if n, err := l.Write([]byte("lost?\n")); n != 6 || err != nil || fb.String() != "lost?\n" {
+		t.Errorf("Write without syslog = %d, %v, fallback got %q", n, err, fb.String())
+	}
+	l = &lazySyslog{dial: func() (io.Writer, error) { return nil, errors.New("no syslog") }}
+	if n, err := l.Write([]byte("x\n")); n != 2 || err != nil {
+		t.Errorf("Write without syslog nor fallback = %d, %v; want 2, nil", n, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -86,28 +87,52 @@ func envMS(env Env, name string) time.Duration {
 }
 
 // logger logs to syslog, tagged with the agent and resource instance, when
-// the machine has a syslog; else, and with OCF_TRACE_RA, to stderr.
+// the machine has a syslog; else, and with OCF_TRACE_RA, to stderr. The
+// syslog connection is made by the first message: most actions log none.
 func logger(a *Agent, instance string, env Env, stderr io.Writer) *slog.Logger {
 	var w io.Writer
+	trace, _ := env.Lookup("OCF_TRACE_RA")
+	tr, _ := ParseBool(trace)
 	if _, err := os.Stat("/dev/log"); err == nil {
 		tag := a.Name
 		if instance != "" {
 			tag = fmt.Sprintf("%s(%s)", a.Name, instance)
 		}
-		if sw, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, tag); err == nil {
-			w = sw
-		}
-	}
-	trace, _ := env.Lookup("OCF_TRACE_RA")
-	if tr, _ := ParseBool(trace); tr || w == nil {
-		if w == nil {
-			w = stderr
+		sl := &lazySyslog{dial: func() (io.Writer, error) { return syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, tag) }}
+		if tr {
+			w = io.MultiWriter(sl, stderr)
 		} else {
-			w = io.MultiWriter(w, stderr)
+			sl.fallback = stderr
+			w = sl
 		}
+	} else {
+		w = stderr
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).
 		With("agent", a.Name, "instance", instance)
+}
+
+// lazySyslog connects to syslog on its first write; when it cannot,
+// messages go to fallback (nil: nowhere).
+type lazySyslog struct {
+	dial     func() (io.Writer, error)
+	fallback io.Writer
+	once     sync.Once
+	w        io.Writer
+}
+
+func (l *lazySyslog) Write(p []byte) (int, error) {
+	l.once.Do(func() {
+		if w, err := l.dial(); err == nil {
+			l.w = w
+		} else {
+			l.w = l.fallback
+		}
+	})
+	if l.w == nil {
+		return len(p), nil
+	}
+	return l.w.Write(p)
 }
 
 // Main runs the action named by args[0] and returns the exit code. On a

@@ -36,7 +36,7 @@ var (
 	binDir = flag.String("bin", "bin", "directory with o2cb-ra and ocfs2_hb_ctl")
 	out    = flag.String("out", "BENCHMARKS.md", "report to write (empty: none)")
 	quick  = flag.Bool("quick", false, "shorter measurement windows")
-	only   = flag.String("only", "", "comma-separated scenarios to run (join, load32, agents, tmpfs, load256); empty: all (tmpfs as -tmpfs says)")
+	only   = flag.String("only", "", "comma-separated scenarios to run (join, load32, agents, tmpfs, load256, hung); empty: all (tmpfs as -tmpfs says)")
 	tmpfs  = flag.Bool("tmpfs", true, "also run the 32-region load with its images on tmpfs, to tell the device's cost from ours")
 )
 
@@ -77,7 +77,7 @@ func main() {
 	os.Chmod(tmp, 0o755)
 	defer os.RemoveAll(tmp)
 	b := &bench{dir: tmp}
-	cleanup = func() { b.stopAll(); b.unmountAll(); os.RemoveAll(tmp) }
+	cleanup = func() { b.stopAll(); undoAll(); b.unmountAll(); os.RemoveAll(tmp) }
 	defer cleanup()
 
 	window := 30 * time.Second
@@ -104,6 +104,9 @@ func main() {
 		// cluster of 32 nodes, each region reading their 32 slots.
 		load256, _ := b.daemonLoad(256, 32, 200*time.Millisecond, window/2, false, "")
 		rows = append(rows, load256...)
+	}
+	if want("hung") {
+		rows = append(rows, b.hungMonitor()...)
 	}
 
 	report := render(rows)

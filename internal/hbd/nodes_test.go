@@ -19,12 +19,6 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // o2cbRA returns the o2cb-ra binary built for the package's tests.
 func o2cbRA(t *testing.T) string {
 	t.Helper()

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+)
+
+// hungMonitor measures the o2cb monitor, whole process, while one of the
+// cluster's 32 global regions sits on a device whose every read and
+// write hangs: a FUSE file of internal/faultdev under a loop device. The
+// daemon runs at the kernel's timing (2 s, threshold 31), so the hung
+// region fails only after 60 s; the design wants each monitor to answer
+// within 1 s all the while.
+func (b *bench) hungMonitor() []row {
+	dir := b.sub("hung")
+	uuids := images(dir, 32)
+	mnt := filepath.Join(dir, "fuse")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		die("%v", err)
+	}
+	fsys, err := faultdev.Mount(mnt)
+	if err != nil {
+		die("%v", err)
+	}
+	hungImage := filepath.Join(dir, "v000.img")
+	file, err := fsys.Add("v000.img", hungImage)
+	if err != nil {
+		die("%v", err)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", "--direct-io=off", file.Path()).Output()
+	if err != nil {
+		fsys.Close()
+		die("losetup %s: %v", file.Path(), err)
+	}
+	loop := strings.TrimSpace(string(out))
+	// Undone in reverse at exit: heal, stop the daemons, detach, unmount.
+	undo = append(undo, func() { fsys.Close() }, func() { exec.Command("losetup", "-d", loop).Run() })
+	defer file.Heal()
+
+	// A global cluster of 32 regions; node n1 finds the hung one through
+	// the loop device and the others as image files.
+	var conf clusterconf.Config
+	cl, err := conf.AddCluster("bench", clusterconf.ModeGlobal)
+	if err != nil {
+		die("%v", err)
+	}
+	for _, u := range uuids {
+		if _, err := cl.AddRegion(u, ""); err != nil {
+			die("%v", err)
+		}
+	}
+	if _, err := cl.AddNode(clusterconf.Node{Name: "n1", Number: 1, Address: netip.MustParseAddr("127.0.0.1"), Port: 7777}); err != nil {
+		die("%v", err)
+	}
+	confPath := filepath.Join(dir, "cluster.conf")
+	if err := conf.WriteFile(confPath); err != nil {
+		die("%v", err)
+	}
+	devices := []string{loop}
+	for i := 1; i < 32; i++ {
+		devices = append(devices, filepath.Join(dir, fmt.Sprintf("v%03d.img", i)))
+	}
+	run := filepath.Join(dir, "run-n1")
+	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=o2cb", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"OCF_RESKEY_cluster_conf=" + confPath, "OCF_RESKEY_node_name=n1", "OCF_RESKEY_run_dir=" + run,
+		"OCF_RESKEY_devices=" + strings.Join(devices, ":")}
+	agent := func(action string, extra ...string) (time.Duration, int) {
+		cmd := exec.Command(filepath.Join(*binDir, "o2cb-ra"), "agent", "o2cb", action)
+		cmd.Env = append(slices.Clone(env), extra...)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		begin := time.Now()
+		err := cmd.Run()
+		took := time.Since(begin)
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			die("o2cb %s: %v", action, err)
+		}
+		return took, code
+	}
+	if _, code := agent("start"); code != 0 {
+		die("o2cb start of 32 regions exited %d", code)
+	}
+	n := &node{run: run}
+	if pb, err := os.ReadFile(filepath.Join(run, "o2hbd.pid")); err == nil {
+		fmt.Sscan(string(pb), &n.pid)
+		b.mu.Lock()
+		b.pids = append(b.pids, n.pid)
+		b.mu.Unlock()
+	}
+
+	file.Stall(faultdev.All, 2*time.Minute)
+	stalled := time.Now()
+	// The next iteration of the region blocks on the device.
+	for time.Since(stalled) < 10*time.Second {
+		if slices.ContainsFunc(n.status().Regions, func(r hbd.RegionStatus) bool { return r.UUID == uuids[0] && r.IOInFlight > 0 }) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	measure := func(depth string) (med, worst time.Duration, codes map[int]int) {
+		var d []time.Duration
+		codes = map[int]int{}
+		for range 41 {
+			took, code := agent("monitor", "OCF_CHECK_LEVEL="+depth)
+			d = append(d, took)
+			codes[code]++
+		}
+		return median(d), slices.Max(d), codes
+	}
+	codesText := func(codes map[int]int) string {
+		var parts []string
+		for _, c := range slices.Sorted(maps.Keys(codes)) {
+			parts = append(parts, fmt.Sprintf("%d× exit %d", codes[c], c))
+		}
+		return strings.Join(parts, ", ")
+	}
+	var rows []row
+	add := func(depth, note string) {
+		med, worst, codes := measure(depth)
+		rows = append(rows, row{
+			fmt.Sprintf("o2cb monitor depth %s, whole process, 32 regions, one device hung for %.0f s%s (median; slowest of 41)", depth, time.Since(stalled).Seconds(), note),
+			"< 1 s", fmt.Sprintf("%.1f ms; %.1f ms (%s)", ms(med), ms(worst), codesText(codes)), worst < time.Second})
+	}
+	add("0", "")
+	// Depth 10 counts the region lost once the daemon has not read its
+	// own slot back for 3 intervals.
+	for time.Since(stalled) < 30*time.Second {
+		if slices.ContainsFunc(n.status().Regions, func(r hbd.RegionStatus) bool { return r.UUID == uuids[0] && r.OwnSlotAge > 6 }) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	add("10", ", seen lost by depth 10")
+	return rows
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// undo holds what hungMonitor must undo after its daemon has stopped,
+// run last first by undoAll: the loop device, then the FUSE mount.
+var undo []func()
+
+func undoAll() {
+	for i := len(undo) - 1; i >= 0; i-- {
+		undo[i]()
+	}
+	undo = nil
+}

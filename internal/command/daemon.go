@@ -3,7 +3,6 @@ package command
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,21 +104,9 @@ func daemonLog(runDir string) (io.Writer, error) {
 		return nil, err
 	}
 	path := filepath.Join(runDir, hbd.LogName)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("log file %s is a symbolic link: refusing to follow it (remove it)", path)
-	}
+	f, err := hbd.OpenOwn(path, "log file", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600, nil)
 	if err != nil {
-		return nil, fmt.Errorf("log file %s: %w", path, err)
-	}
-	// Not a file someone else made: ours, regular, private.
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o022 != 0 ||
-		int(fi.Sys().(*syscall.Stat_t).Uid) != os.Geteuid() {
-		f.Close()
-		if err == nil {
-			err = fmt.Errorf("mode %s, owner uid %d: want a regular file of uid %d not writable by group or others", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid, os.Geteuid())
-		}
-		return nil, fmt.Errorf("log file %s: %w", path, err)
+		return nil, err
 	}
 	return f, nil
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
 // PIDName is the pid file's name in the run directory; the daemon holds
@@ -56,7 +57,7 @@ func PrepareRunDir(dir string) error {
 	case fi.Mode()&os.ModeSymlink != 0:
 		return unsafe("run directory %s is a symbolic link: give the real directory", dir)
 	case !fi.IsDir():
-		return unsafe("run directory %s is not a directory (%s)", dir, fileKind(fi.Mode()))
+		return unsafe("run directory %s is not a directory (%s)", dir, "a "+ocfs2.FileKind(fi.Mode()))
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	if int(st.Uid) != os.Geteuid() {
@@ -99,23 +100,6 @@ type unsafeError struct {
 
 func (e *unsafeError) Error() string        { return e.msg }
 func (e *unsafeError) Is(target error) bool { return target == e.kind }
-
-// fileKind names a file type for people.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "a regular file"
-	case m&os.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return m.Type().String()
-}
 
 // lockPID takes the exclusive lock of the pid file and writes our pid.
 // A second daemon on the same run directory fails here.

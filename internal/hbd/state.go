@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
@@ -63,27 +61,14 @@ var ErrUnsafeState = errors.New("unsafe state file")
 // never follows a symlink: one planted there is ErrUnsafeState.
 func loadState(path string) (stateFile, error) {
 	var st stateFile
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if os.IsNotExist(err) {
+	f, err := OpenOwn(path, "state file", os.O_RDONLY, 0, ErrUnsafeState)
+	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
-	}
-	if errors.Is(err, unix.ELOOP) {
-		return st, &unsafeError{fmt.Sprintf("state file %s is a symbolic link: refusing to read it (remove it to start without the saved regions)", path), ErrUnsafeState}
 	}
 	if err != nil {
 		return st, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return st, err
-	}
-	if !fi.Mode().IsRegular() {
-		return st, &unsafeError{fmt.Sprintf("state file %s is not a regular file but %s: refusing to read it", path, fileKind(fi.Mode())), ErrUnsafeState}
-	}
-	if uid := int(fi.Sys().(*syscall.Stat_t).Uid); uid != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
-		return st, &unsafeError{fmt.Sprintf("state file %s has owner uid %d and mode %04o: refusing to read it (it must be ours and not writable by group or others)", path, uid, fi.Mode().Perm()), ErrUnsafeState}
-	}
 	b, err := io.ReadAll(io.LimitReader(f, maxStateBytes+1))
 	if err != nil {
 		return st, fmt.Errorf("%s: %w", path, err)

@@ -94,7 +94,7 @@ func openDevice(path string) (*os.File, int64, error) {
 	}
 	if m := fi.Mode(); !m.IsRegular() && (m&fs.ModeDevice == 0 || m&fs.ModeCharDevice != 0) {
 		f.Close()
-		return nil, 0, fmt.Errorf("%s: %w: %s, not a block device or regular file", path, ErrNotOCFS2, kind(m))
+		return nil, 0, fmt.Errorf("%s: %w: %s, not a block device or regular file", path, ErrNotOCFS2, FileKind(m))
 	}
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
@@ -132,17 +132,21 @@ func SectorSize(f *os.File) (int, error) {
 		}
 		return n, nil
 	default:
-		return 0, fmt.Errorf("%w: %s is a %s, not a block device or regular file", ErrSectorSize, f.Name(), kind(m))
+		return 0, fmt.Errorf("%w: %s is a %s, not a block device or regular file", ErrSectorSize, f.Name(), FileKind(m))
 	}
 }
 
-// kind names the type of a file mode for messages.
-func kind(m fs.FileMode) string {
+// FileKind names the type of a file mode for messages.
+func FileKind(m fs.FileMode) string {
 	switch {
+	case m.IsRegular():
+		return "regular file"
 	case m.IsDir():
 		return "directory"
 	case m&fs.ModeCharDevice != 0:
 		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
 	case m&fs.ModeNamedPipe != 0:
 		return "named pipe"
 	case m&fs.ModeSocket != 0:

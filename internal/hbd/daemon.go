@@ -425,12 +425,7 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 // freePhase returns the first phase with room for r, or, all full, the
 // least used one. d.mu held.
 func (d *Daemon) freePhase(r *region) int {
-	var use [Phases]int
-	for _, o := range d.regions {
-		if o != r && o.eng != nil {
-			use[o.phase]++
-		}
-	}
+	use := d.phaseUse(r)
 	room := max(1, int(d.cfg.Interval/PhaseShare))
 	best := 0
 	for p := range use {
@@ -442,6 +437,18 @@ func (d *Daemon) freePhase(r *region) int {
 		}
 	}
 	return best
+}
+
+// phaseUse counts the started regions of each phase but except. d.mu
+// held.
+func (d *Daemon) phaseUse(except *region) [Phases]int {
+	var use [Phases]int
+	for _, o := range d.regions {
+		if o != except && o.eng != nil {
+			use[o.phase]++
+		}
+	}
+	return use
 }
 
 // MaxProcs bounds the Ps (GOMAXPROCS) that ensureProcs asks for.
@@ -467,12 +474,8 @@ func (d *Daemon) ensureProcs(r *region) {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
 	}
-	var use [Phases]int
-	for _, o := range d.regions {
-		if o == r || o.eng != nil {
-			use[o.phase]++
-		}
-	}
+	use := d.phaseUse(r)
+	use[r.phase]++
 	budget := max(d.cfg.Interval/100, time.Microsecond)
 	want := min(int((time.Duration(slices.Max(use[:]))*procHold+budget-1)/budget), MaxProcs)
 	if want > runtime.GOMAXPROCS(0) {

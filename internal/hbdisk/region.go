@@ -656,14 +656,13 @@ func (r *Region) iterate(due time.Time) error {
 	// iteration's write: the other writer then finds our block in its
 	// slot and stops as well, instead of writing on alone.
 	var collision error
-	stale := false
+	var stale bool
+	var ownRead time.Time // when our slot read back as we wrote it
 	if readErr == nil && r.written {
 		stale, collision = r.checkOwn()
 		r.logStale(stale)
 		if !stale && collision == nil {
-			r.mu.Lock()
-			r.st.OwnSlotRead = time.Now()
-			r.mu.Unlock()
+			ownRead = time.Now()
 		}
 	}
 
@@ -728,6 +727,12 @@ func (r *Region) iterate(due time.Time) error {
 	} else {
 		st.Reads++
 		st.BytesRead += uint64(len(r.rbuf))
+	}
+	if stale {
+		st.StaleReads++
+	}
+	if !ownRead.IsZero() {
+		st.OwnSlotRead = ownRead
 	}
 	if writeErr != nil {
 		st.WriteErrors++
@@ -901,22 +906,14 @@ func (r *Region) collisionError(got Slot) error {
 		r.cfg.UUID, what, ErrCollision, r.cfg.Device, r.lastSeq, r.gen, got.Seq(), got.Generation(), got.Node())
 }
 
-// logStale logs a device that returns stale data once per transition and
-// counts the stale reads.
+// logStale logs a device that returns stale data once per transition;
+// the iteration counts every stale read.
 func (r *Region) logStale(stale bool) {
 	if stale == r.staleLogged {
-		if stale {
-			r.mu.Lock()
-			r.st.StaleReads++
-			r.mu.Unlock()
-		}
 		return
 	}
 	r.staleLogged = stale
 	if stale {
-		r.mu.Lock()
-		r.st.StaleReads++
-		r.mu.Unlock()
 		r.log.Error("the device returns stale data: our slot reads back an older block of ours; our own heartbeat counts as unchanged until it reads back what we write",
 			"generation", fmt.Sprintf("%#x", r.gen), "wrote_seq", r.lastSeq)
 		return

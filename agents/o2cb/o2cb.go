@@ -372,7 +372,6 @@ func monitor(c *ocf.Context) error {
 		}
 	}
 	var lost, lostUUIDs []string
-	var deep []hbd.RegionStatus
 	lose := func(u, why string) {
 		lost = append(lost, setup.Short(u)+": "+setup.Shorten(why, u))
 		lostUUIDs = append(lostUUIDs, u)
@@ -389,15 +388,12 @@ func monitor(c *ocf.Context) error {
 			}
 			lose(u, why)
 		case c.CheckLevel >= 10:
-			deep = append(deep, st.Regions[i])
-		}
-	}
-	// Depth 10: the daemon must have read each live region's own slot
-	// back recently; a hung device shows within a few intervals, long
-	// before the write timeout fails the region.
-	for _, r := range deep {
-		if err := checkOwnSlot(r, time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
-			lose(r.UUID, err.Error())
+			// The daemon must have read the own slot back recently: a
+			// hung device shows within a few intervals, long before the
+			// write timeout fails the region.
+			if err := checkOwnSlot(st.Regions[i], time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
+				lose(u, err.Error())
+			}
 		}
 	}
 	rule := c.Params.String("region_quorum")

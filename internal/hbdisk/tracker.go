@@ -150,11 +150,15 @@ func (t *Tracker) Observe(evs []Event, node int, s Slot, err error) []Event {
 	}
 	st := &t.slots[node]
 	genChanged := false
+	switch {
+	case err != nil && !st.bad:
+		st.bad = true
+		evs = append(evs, Event{Kind: BadBlock, Node: node, Generation: st.lastGen, Reason: err.Error()})
+	case err == nil && st.bad:
+		st.bad = false
+		evs = append(evs, Event{Kind: BlockRecovered, Node: node, Generation: s.Generation()})
+	}
 	if err != nil && !errors.Is(err, ErrSlotOwner) {
-		if !st.bad {
-			st.bad = true
-			evs = append(evs, Event{Kind: BadBlock, Node: node, Generation: st.lastGen, Reason: err.Error()})
-		}
 		if !st.live {
 			return evs
 		}
@@ -162,14 +166,8 @@ func (t *Tracker) Observe(evs []Event, node int, s Slot, err error) []Event {
 		// of the block's fields are trusted.
 		st.equal++
 	} else {
-		switch {
-		case err != nil && !st.bad: // another node's number, checksum good
-			st.bad = true
-			evs = append(evs, Event{Kind: BadBlock, Node: node, Generation: st.lastGen, Reason: err.Error()})
-		case err == nil && st.bad:
-			st.bad = false
-			evs = append(evs, Event{Kind: BlockRecovered, Node: node, Generation: s.Generation()})
-		}
+		// A good block, or one whose checksum is good but that names
+		// another node: counted by its seq and generation.
 		seq, gen := s.Seq(), s.Generation()
 		if seq != st.lastSeq {
 			st.changed++

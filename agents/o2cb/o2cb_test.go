@@ -1,7 +1,6 @@
 package o2cb_test
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
@@ -89,15 +89,7 @@ func (s *site) writeConf(mode string, regions ...string) string {
 		clustertest.Cluster{Name: "test", Global: mode == "global", Nodes: 2, Regions: regions})
 }
 
-func (s *site) daemonPID() int {
-	b, err := os.ReadFile(filepath.Join(s.run, "o2hbd.pid"))
-	if err != nil {
-		return 0
-	}
-	var pid int
-	fmt.Sscan(string(b), &pid)
-	return pid
-}
+func (s *site) daemonPID() int { return testenv.ReadPID(filepath.Join(s.run, hbd.PIDName)) }
 
 // params are the agent parameters of this site.
 func (s *site) params() map[string]string {
@@ -358,16 +350,6 @@ func TestOCFTester(t *testing.T) {
 	})
 }
 
-// exitReason returns the agent's exit reason from its stderr.
-func exitReason(stderr string) string {
-	for _, l := range strings.Split(stderr, "\n") {
-		if r, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
-			return r
-		}
-	}
-	return ""
-}
-
 // Pacemaker keeps the first 128 characters of an exit reason: the cause
 // of a failed start must be among them.
 func TestStartFailureReasonIsShort(t *testing.T) {
@@ -375,7 +357,7 @@ func TestStartFailureReasonIsShort(t *testing.T) {
 	missing := "00112233445566778899AABBCCDDEEFF"
 	s.conf = s.writeConf("global", missing)
 	errOut := s.must(1, "o2cb", "start", nil)
-	reason := exitReason(errOut)
+	reason := testenv.ExitReason(errOut)
 	head := reason[:min(128, len(reason))]
 	if !strings.HasPrefix(head, "0 of 1 heartbeat regions started (region_quorum=any): 00112233: ") ||
 		!strings.Contains(head, "no OCFS2 volume") || strings.Count(reason, missing) > 0 {

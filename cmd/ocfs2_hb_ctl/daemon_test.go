@@ -22,7 +22,6 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
-	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -73,7 +72,7 @@ func startDaemon(t *testing.T, conf, imgDir string, intervalMS int) *node {
 		t.Fatalf("pid file holds %q", b)
 	}
 	t.Cleanup(func() {
-		stopProcess(t, pid)
+		testenv.StopProcess(t, pid, syscall.SIGTERM)
 		if t.Failed() {
 			if log, err := os.ReadFile(filepath.Join(n.runDir, hbd.LogName)); err == nil {
 				t.Logf("daemon log:\n%s", log)
@@ -81,32 +80,6 @@ func startDaemon(t *testing.T, conf, imgDir string, intervalMS int) *node {
 		}
 	})
 	return n
-}
-
-// stopProcess sends SIGTERM to pid, then SIGKILL if it still runs after a
-// while, and waits until it is gone.
-func stopProcess(t *testing.T, pid int) {
-	t.Helper()
-	wait := func(d time.Duration) bool {
-		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-			if !process.Running(pid) {
-				return true
-			}
-		}
-		return !process.Running(pid)
-	}
-	if !process.Running(pid) {
-		return
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	if wait(10 * time.Second) {
-		return
-	}
-	t.Errorf("daemon %d ignored SIGTERM for 10s; killing it", pid)
-	syscall.Kill(pid, syscall.SIGKILL)
-	if !wait(5 * time.Second) {
-		t.Errorf("daemon %d still runs after SIGKILL", pid)
-	}
 }
 
 // result is one run of a command.

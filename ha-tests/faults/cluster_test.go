@@ -20,7 +20,6 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
-	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -202,30 +201,13 @@ func (n *node) startDaemon() {
 }
 
 // pid returns the pid of the daemon's pid file, 0 if none.
-func (n *node) pid() int {
-	b, err := os.ReadFile(filepath.Join(n.run, hbd.PIDName))
-	if err != nil {
-		return 0
-	}
-	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return p
-}
+func (n *node) pid() int { return testenv.ReadPID(filepath.Join(n.run, hbd.PIDName)) }
 
-// kill sends sig to the daemon and waits until it is gone (SIGKILL after
-// 10 s).
+// kill sends sig to the daemon and waits until it is gone (SIGKILL, and
+// a test failure, after 10 s).
 func (n *node) kill(sig syscall.Signal) {
-	pid := n.pid()
-	if pid <= 1 || !process.Running(pid) {
-		return
-	}
-	syscall.Kill(pid, sig)
-	for deadline := time.Now().Add(10 * time.Second); process.Running(pid); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			n.t.Errorf("%s: daemon %d still runs 10s after signal %v; killing it", n.name, pid, sig)
-			syscall.Kill(pid, syscall.SIGKILL)
-			deadline = time.Now().Add(time.Minute)
-		}
-	}
+	n.t.Helper()
+	testenv.StopProcess(n.t, n.pid(), sig)
 }
 
 // client returns a client of the node's daemon.

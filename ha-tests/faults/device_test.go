@@ -11,6 +11,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 // threeRegions is a global-mode cluster of two nodes on three volumes, the
@@ -46,16 +47,6 @@ func waitState(t *testing.T, n *node, uuid, state string, within time.Duration) 
 		r := n.region(uuid)
 		return r != nil && r.State == state
 	})
-}
-
-// exitReason returns the ocf-exit-reason line of an agent's stderr.
-func exitReason(stderr string) string {
-	for _, l := range strings.Split(stderr, "\n") {
-		if r, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
-			return r
-		}
-	}
-	return ""
 }
 
 func TestOneOfThreeRegionsFails(t *testing.T) {
@@ -104,7 +95,7 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 			t.Errorf("o2cb monitor with region_quorum=%s logged no warning naming region %s:\n%s", q.rule, bad.UUID, res.stderr)
 		}
 		if q.want != 0 {
-			why := exitReason(res.stderr)
+			why := testenv.ExitReason(res.stderr)
 			if !strings.Contains(why[:min(len(why), 128)], bad.UUID[:8]) {
 				t.Errorf("exit reason with region_quorum=%s = %q, want the region %s named in its first 128 characters (what Pacemaker keeps)", q.rule, why, bad.UUID[:8])
 			}
@@ -194,7 +185,7 @@ func TestStalledWrite(t *testing.T) {
 	})
 	monitorPoll := poll(func() error {
 		if r := n1.agent("o2cb", "monitor"); r.code != 0 {
-			return fmt.Errorf("monitor exit %d: %s", r.code, exitReason(r.stderr))
+			return fmt.Errorf("monitor exit %d: %s", r.code, testenv.ExitReason(r.stderr))
 		}
 		return nil
 	})
@@ -283,10 +274,10 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 	v.Faulty.Fail(faultdev.All, syscall.EIO)
 	waitState(t, n1, v.UUID, "failed", time.Duration(threshold+5)*interval)
 	res := n1.agent("o2cb", "monitor")
-	if res.code != 1 || !strings.Contains(exitReason(res.stderr), v.UUID[:8]) {
-		t.Errorf("o2cb monitor with the only region failed = %d (%q), want 1 naming %s", res.code, exitReason(res.stderr), v.UUID[:8])
+	if res.code != 1 || !strings.Contains(testenv.ExitReason(res.stderr), v.UUID[:8]) {
+		t.Errorf("o2cb monitor with the only region failed = %d (%q), want 1 naming %s", res.code, testenv.ExitReason(res.stderr), v.UUID[:8])
 	}
-	f.observe(t, "monitor exit %d: %s", res.code, exitReason(res.stderr))
+	f.observe(t, "monitor exit %d: %s", res.code, testenv.ExitReason(res.stderr))
 	waitFor(t, time.Duration(threshold+3)*interval, "node 2 takes node 1 for dead", func() bool { return !n2.sees(v.UUID, 1) })
 	v.Faulty.Heal()
 	time.Sleep(20 * interval)
@@ -389,10 +380,10 @@ func TestHungDeviceMonitor(t *testing.T) {
 	fiveRuns("10", "not read back for")
 	fiveRuns("0", "")
 	res := monitor("10", "OCF_RESKEY_region_quorum=all")
-	if res.code != 1 || !strings.Contains(exitReason(res.stderr), bad.UUID[:8]) || res.took >= time.Second {
-		t.Errorf("o2cb monitor depth 10, region_quorum=all = %d in %v (%q), want 1 within 1s naming %s", res.code, res.took, exitReason(res.stderr), bad.UUID[:8])
+	if res.code != 1 || !strings.Contains(testenv.ExitReason(res.stderr), bad.UUID[:8]) || res.took >= time.Second {
+		t.Errorf("o2cb monitor depth 10, region_quorum=all = %d in %v (%q), want 1 within 1s naming %s", res.code, res.took, testenv.ExitReason(res.stderr), bad.UUID[:8])
 	}
-	f.observe(t, "monitor depth 10 region_quorum=all: exit %d in %v: %s", res.code, res.took.Round(time.Millisecond), exitReason(res.stderr))
+	f.observe(t, "monitor depth 10 region_quorum=all: exit %d in %v: %s", res.code, res.took.Round(time.Millisecond), testenv.ExitReason(res.stderr))
 	if r := n1.region(bad.UUID); r.State != "steady" {
 		t.Errorf("hung region after %v: state %s, want still steady (it fails at the 60s write timeout)", time.Since(stalled), r.State)
 	}

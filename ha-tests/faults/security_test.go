@@ -17,6 +17,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 // nobody is the unprivileged user the security tests run clients as.
@@ -199,7 +200,7 @@ func TestUnsafeRunDir(t *testing.T) {
 			if d.code != 1 || !strings.Contains(d.stderr, n.run) || !strings.Contains(d.stderr, tc.want) {
 				t.Fatalf("o2cb-ra daemon (run dir %s) = exit %d, %q; want exit 1 naming it and %q", tc.name, d.code, d.stderr, tc.want)
 			}
-			reason := agentReason(a.stderr)
+			reason := testenv.ExitReason(a.stderr)
 			if a.code != 4 || !strings.Contains(reason, n.run) || !strings.Contains(reason, tc.want) {
 				t.Fatalf("o2cb start (run dir %s) = exit %d, reason %q; want 4 (OCF_ERR_PERM) naming it and %q", tc.name, a.code, reason, tc.want)
 			}
@@ -230,16 +231,6 @@ func mkdirMode(t *testing.T, path string, mode fs.FileMode) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// agentReason returns the ocf-exit-reason an agent printed.
-func agentReason(stderr string) string {
-	for _, l := range strings.Split(stderr, "\n") {
-		if r, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
-			return r
-		}
-	}
-	return ""
 }
 
 // agentUmask runs an agent action as agent does, under umask mask: through

@@ -17,6 +17,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 // The fake peer of these tests: node 3 of a three-node cluster whose
@@ -533,16 +534,6 @@ func (w *slotWriter) read() []byte {
 	return b
 }
 
-// exitReasonOf returns the exit reason an agent printed on stderr.
-func exitReasonOf(stderr string) string {
-	for _, l := range strings.Split(stderr, "\n") {
-		if r, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
-			return r
-		}
-	}
-	return ""
-}
-
 // pacemakerReasonMax is how many characters of an exit reason Pacemaker
 // keeps.
 const pacemakerReasonMax = 128
@@ -552,7 +543,7 @@ const pacemakerReasonMax = 128
 // generations (at least their first 8 hex digits).
 func checkCollisionReason(t *testing.T, f *fault, agent string, res result, ours, foreign uint64) {
 	t.Helper()
-	reason := exitReasonOf(res.stderr)
+	reason := testenv.ExitReason(res.stderr)
 	head := strings.ToLower(reason[:min(pacemakerReasonMax, len(reason))])
 	f.observe(t, "%s monitor exit %d, exit reason of %d characters, the first %d: %q", agent, res.code, len(reason), pacemakerReasonMax, reason[:min(pacemakerReasonMax, len(reason))])
 	if res.code != 1 {

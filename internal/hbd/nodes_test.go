@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -59,29 +58,12 @@ func (n *node) start() {
 	}
 }
 
-func (n *node) pid() int {
-	b, err := os.ReadFile(filepath.Join(n.run, PIDName))
-	if err != nil {
-		return 0
-	}
-	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return p
-}
+func (n *node) pid() int { return testenv.ReadPID(filepath.Join(n.run, PIDName)) }
 
 // signal sends sig to the daemon and waits until it is gone.
 func (n *node) signal(sig syscall.Signal) {
-	pid := n.pid()
-	if pid <= 0 || !process.Running(pid) {
-		return
-	}
-	syscall.Kill(pid, sig)
-	for deadline := time.Now().Add(10 * time.Second); process.Running(pid); {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			deadline = time.Now().Add(5 * time.Second)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	n.t.Helper()
+	testenv.StopProcess(n.t, n.pid(), sig)
 }
 
 func (n *node) stop() { n.signal(syscall.SIGTERM) }

@@ -329,17 +329,3 @@ func (n *node) agent(agent, action string, params ...string) result {
 	}
 	return n.run1(n.o2cbRA, env, "agent", agent, action)
 }
-
-// waitFor polls cond every 10 ms for at most d and returns how long it
-// took, or fails the test with what.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	begin := time.Now()
-	for !cond() {
-		if time.Since(begin) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(begin)
-}

@@ -26,6 +26,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 // The crash tests kill the daemon while clients wait for it and check
@@ -293,7 +294,7 @@ func afterKill(t *testing.T, f *fault, n *node, killed time.Time, before map[ref
 		}
 		resumed++
 		var r *hbd.RegionStatus
-		waitFor(t, 20*crashInterval, "region "+u+" steady after the restart", func() bool {
+		testenv.WaitFor(t, 20*crashInterval, "region "+u+" steady after the restart", func() bool {
 			r = n.region(u)
 			return r != nil && r.State == "steady"
 		})
@@ -325,7 +326,7 @@ func TestCrashKillDuringStart(t *testing.T) {
 
 	c := &call{op: "-S", uuid: v2.UUID, svc: "a"}
 	n.start(c)
-	landed := waitFor(t, 10*time.Second, "the start's reference in state.json", func() bool {
+	landed := testenv.WaitFor(t, 10*time.Second, "the start's reference in state.json", func() bool {
 		refs, _ := n.stateRefs()
 		return refs[c.key()] == 1
 	})
@@ -361,7 +362,7 @@ func TestCrashKillDuringStop(t *testing.T) {
 	for _, c := range calls {
 		n.start(c)
 	}
-	landed := waitFor(t, 10*time.Second, "a stop saved in state.json", func() bool {
+	landed := testenv.WaitFor(t, 10*time.Second, "a stop saved in state.json", func() bool {
 		refs, _ := n.stateRefs()
 		return refs[calls[0].key()] == 0 || refs[calls[1].key()] == 0
 	})
@@ -416,7 +417,7 @@ func TestCrashKillWithTenCalls(t *testing.T) {
 		n.start(c)
 	}
 	var finished, connected int
-	landed := waitFor(t, 20*time.Second, "10 calls connected or done, 2 of them done", func() bool {
+	landed := testenv.WaitFor(t, 20*time.Second, "10 calls connected or done, 2 of them done", func() bool {
 		finished = 0
 		for _, c := range calls {
 			if c.finished() {
@@ -645,12 +646,12 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Process.Kill(); a.Wait() })
-	waitFor(t, 10*time.Second, "agent A's daemon holding the lock", func() bool { return process.Running(n.pid()) })
+	testenv.WaitFor(t, 10*time.Second, "agent A's daemon holding the lock", func() bool { return process.Running(n.pid()) })
 	if _, err := n.client().Status(context.Background()); !errors.Is(err, hbd.ErrNotRunning) {
 		t.Fatalf("status while A's daemon waits to listen = %v, want %v", err, hbd.ErrNotRunning)
 	}
 	b := n.agent("o2cb", "start")
-	waitFor(t, 20*time.Second, "agent A done", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "agent A done", func() bool {
 		_, err := os.Stat(filepath.Join(ws, "a.err.rc"))
 		return err == nil
 	})

@@ -28,7 +28,7 @@ func threeRegions(t *testing.T, f *fault) (c *cluster, n1, n2 *node, bad *volume
 			t.Fatalf("%s: o2cb start = %d, want 0: %s", n.name, r.code, r.stderr)
 		}
 	}
-	waitFor(t, 20*interval, "both nodes see both in all three regions", func() bool {
+	testenv.WaitFor(t, 20*interval, "both nodes see both in all three regions", func() bool {
 		for _, v := range vols {
 			if !n1.sees(v.UUID, 2) || !n2.sees(v.UUID, 1) {
 				return false
@@ -43,7 +43,7 @@ func threeRegions(t *testing.T, f *fault) (c *cluster, n1, n2 *node, bad *volume
 // it took.
 func waitState(t *testing.T, n *node, uuid, state string, within time.Duration) time.Duration {
 	t.Helper()
-	return waitFor(t, within, fmt.Sprintf("%s: region %s %s", n.name, uuid[:8], state), func() bool {
+	return testenv.WaitFor(t, within, fmt.Sprintf("%s: region %s %s", n.name, uuid[:8], state), func() bool {
 		r := n.region(uuid)
 		return r != nil && r.State == state
 	})
@@ -109,7 +109,7 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 	// generation, and node 2 sees node 1 in it again.
 	gen := r.Generation
 	bad.Faulty.Heal()
-	back := waitFor(t, 40*interval, "node 2 sees node 1 in the healed region", func() bool { return n2.sees(bad.UUID, 1) })
+	back := testenv.WaitFor(t, 40*interval, "node 2 sees node 1 in the healed region", func() bool { return n2.sees(bad.UUID, 1) })
 	waitState(t, n1, bad.UUID, "steady", 10*interval)
 	r = n1.region(bad.UUID)
 	if r.State != "steady" || r.Generation == gen {
@@ -249,7 +249,7 @@ func TestStalledWrite(t *testing.T) {
 	// elsewhere).
 	gen := r.Generation
 	bad.Faulty.Heal()
-	back := waitFor(t, 40*interval, "node 2 sees node 1 in the region again", func() bool { return n2.sees(bad.UUID, 1) })
+	back := testenv.WaitFor(t, 40*interval, "node 2 sees node 1 in the region again", func() bool { return n2.sees(bad.UUID, 1) })
 	waitState(t, n1, bad.UUID, "steady", 10*interval)
 	if r := n1.region(bad.UUID); r.Generation == gen {
 		t.Errorf("after the stall: state %s generation %s (was %s), want steady with a new generation", r.State, r.Generation, gen)
@@ -270,7 +270,7 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 			t.Fatalf("%s: o2cb start = %d: %s", n.name, r.code, r.stderr)
 		}
 	}
-	waitFor(t, 20*interval, "node 2 sees node 1", func() bool { return n2.sees(v.UUID, 1) })
+	testenv.WaitFor(t, 20*interval, "node 2 sees node 1", func() bool { return n2.sees(v.UUID, 1) })
 	v.Faulty.Fail(faultdev.All, syscall.EIO)
 	waitState(t, n1, v.UUID, "failed", time.Duration(threshold+5)*interval)
 	res := n1.agent("o2cb", "monitor")
@@ -278,7 +278,7 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 		t.Errorf("o2cb monitor with the only region failed = %d (%q), want 1 naming %s", res.code, testenv.ExitReason(res.stderr), v.UUID[:8])
 	}
 	f.observe(t, "monitor exit %d: %s", res.code, testenv.ExitReason(res.stderr))
-	waitFor(t, time.Duration(threshold+3)*interval, "node 2 takes node 1 for dead", func() bool { return !n2.sees(v.UUID, 1) })
+	testenv.WaitFor(t, time.Duration(threshold+3)*interval, "node 2 takes node 1 for dead", func() bool { return !n2.sees(v.UUID, 1) })
 	v.Faulty.Heal()
 	time.Sleep(20 * interval)
 	if r := n1.region(v.UUID); r.State != "failed" || n2.sees(v.UUID, 1) {
@@ -288,7 +288,7 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 	if r := n1.agent("o2cb", "start"); r.code != 0 {
 		t.Fatalf("o2cb start (recovery) = %d: %s", r.code, r.stderr)
 	}
-	back := waitFor(t, 20*interval, "node 2 sees node 1 after o2cb start", func() bool { return n2.sees(v.UUID, 1) })
+	back := testenv.WaitFor(t, 20*interval, "node 2 sees node 1 after o2cb start", func() bool { return n2.sees(v.UUID, 1) })
 	if r := n1.agent("o2cb", "monitor"); r.code != 0 {
 		t.Errorf("o2cb monitor after recovery = %d: %s", r.code, r.stderr)
 	}
@@ -303,7 +303,7 @@ func TestStaleReads(t *testing.T) {
 	if err := bad.Faulty.Stale(); err != nil {
 		t.Fatal(err)
 	}
-	took := waitFor(t, time.Duration(threshold+5)*interval, "node 1 loses itself and node 2 in the stale region", func() bool {
+	took := testenv.WaitFor(t, time.Duration(threshold+5)*interval, "node 1 loses itself and node 2 in the stale region", func() bool {
 		r := n1.region(bad.UUID)
 		return r != nil && len(r.LiveNodes) == 0
 	})
@@ -325,7 +325,7 @@ func TestStaleReads(t *testing.T) {
 	}
 	f.observe(t, "node 2 still sees node 1; stale data logged once over %d reads; monitor any exit %d with a warning", n1.region(bad.UUID).StaleReads, res.code)
 	bad.Faulty.Heal()
-	back := waitFor(t, 10*interval, "node 1 sees itself and node 2 again", func() bool {
+	back := testenv.WaitFor(t, 10*interval, "node 1 sees itself and node 2 again", func() bool {
 		r := n1.region(bad.UUID)
 		return r != nil && slices.Equal(r.LiveNodes, []int{1, 2})
 	})
@@ -371,12 +371,12 @@ func TestHungDeviceMonitor(t *testing.T) {
 		}
 		f.observe(t, "%v into the hang, monitor depth %s: 5 runs, slowest %v, exit 0", time.Since(stalled).Round(100*time.Millisecond), depth, slowest.Round(time.Millisecond))
 	}
-	waitFor(t, 5*time.Second, "a device call of the hung region in flight", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "a device call of the hung region in flight", func() bool {
 		r := n1.region(bad.UUID)
 		return r.State == "steady" && r.IOInFlight > 0
 	})
 	fiveRuns("0", "")
-	waitFor(t, 10*time.Second, "the own slot of the hung region unread for 3 intervals", func() bool { return n1.region(bad.UUID).OwnSlotAge > 6 })
+	testenv.WaitFor(t, 10*time.Second, "the own slot of the hung region unread for 3 intervals", func() bool { return n1.region(bad.UUID).OwnSlotAge > 6 })
 	fiveRuns("10", "not read back for")
 	fiveRuns("0", "")
 	res := monitor("10", "OCF_RESKEY_region_quorum=all")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 // procKB reads a "Name:   N kB" field of /proc/PID/status.
@@ -196,7 +197,7 @@ func TestHostileMessages(t *testing.T) {
 	}
 	begin := time.Now()
 	var fdsHeld int
-	waitFor(t, 5*time.Second, "daemon accepts the idle connections", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "daemon accepts the idle connections", func() bool {
 		fdsHeld = openFDs(t, pid)
 		return fdsHeld >= fds0+idle+1
 	})
@@ -236,7 +237,7 @@ func TestHostileMessages(t *testing.T) {
 		t.Fatalf("daemon %d gone (pid file says %d)", pid, n.pid())
 	}
 	var fds1 int
-	waitFor(t, 5*time.Second, "daemon's descriptors back to where they were", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "daemon's descriptors back to where they were", func() bool {
 		fds1 = openFDs(t, pid)
 		return fds1 <= fds0+2
 	})

@@ -424,7 +424,7 @@ func TestPlantedSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.startDaemon()
-	waitFor(t, 10*time.Second, "control: crafted state resumed", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "control: crafted state resumed", func() bool {
 		r := n.region(v.UUID)
 		return r != nil && len(r.Owners) == 1 && r.Owners[0].Name == "service:planted"
 	})

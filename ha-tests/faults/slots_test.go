@@ -164,7 +164,7 @@ func newSlotRig(t *testing.T, f *fault) *slotRig {
 		r.nodes = append(r.nodes, n)
 		r.pids = append(r.pids, n.pid())
 	}
-	waitFor(t, 5*time.Second, "nodes 1 and 2 see fake node 3 live", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "nodes 1 and 2 see fake node 3 live", func() bool {
 		return r.nodes[0].sees(r.uuid, fakeNode) && r.nodes[1].sees(r.uuid, fakeNode)
 	})
 	return r
@@ -319,7 +319,7 @@ func persistentBad(t *testing.T, f *fault, makeMode func(gen uint64) func(uint64
 	// the next two iterations, and a live node may carry one equal
 	// sample from before.
 	dead := make([]uint64, len(r.nodes))
-	waitFor(t, 5*time.Second, "node 3 dead on both daemons", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "node 3 dead on both daemons", func() bool {
 		all := true
 		for i, rs := range r.regions() {
 			if dead[i] == 0 && !slices.Contains(rs.LiveNodes, fakeNode) {
@@ -356,7 +356,7 @@ func persistentBad(t *testing.T, f *fault, makeMode func(gen uint64) func(uint64
 	r.peer.set(good(fakeNode, r.gen))
 	i1 := r.iterations()
 	back := make([]uint64, len(r.nodes))
-	waitFor(t, 5*time.Second, "node 3 live again on both daemons", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "node 3 live again on both daemons", func() bool {
 		all := true
 		for i, rs := range r.regions() {
 			if back[i] == 0 && slices.Contains(rs.LiveNodes, fakeNode) {
@@ -579,7 +579,7 @@ func foreignWriter(t *testing.T, f *fault, n *node, v *volume) (ours, foreign ui
 	}
 	i0 := rs.Iterations
 	w := newSlotWriter(t, v, n.number, good(n.number, foreign))
-	took := waitFor(t, 5*time.Second, "region in collision", func() bool {
+	took := testenv.WaitFor(t, 5*time.Second, "region in collision", func() bool {
 		rs = n.region(v.UUID)
 		return rs != nil && rs.State == string(hbdisk.Collision)
 	})

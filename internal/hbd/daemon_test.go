@@ -16,6 +16,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 func start(t *testing.T, c *Client, uuid, device, owner string, consumer bool) (*Response, error) {
@@ -401,7 +402,7 @@ func TestClientHangUpDropsItsReference(t *testing.T) {
 	conn.Write(append(req, '\n'))
 	time.Sleep(testInterval / 2) // the start is waiting for steady
 	conn.Close()
-	waitFor(t, 5*testInterval, "the hung-up client's reference dropped", func() bool {
+	testenv.WaitFor(t, 5*testInterval, "the hung-up client's reference dropped", func() bool {
 		st, err := c.Status(t.Context())
 		return err == nil && len(st.Regions) == 0
 	})

@@ -89,20 +89,6 @@ func (n *node) liveIn() map[string][]int {
 	return out
 }
 
-// waitFor polls cond every 5 ms for at most d and returns how long it
-// took, or fails the test.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	begin := time.Now()
-	for !cond() {
-		if time.Since(begin) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(begin)
-}
-
 func TestThreeDaemonsTwoRegions(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := t.TempDir()
@@ -134,7 +120,7 @@ func TestThreeDaemonsTwoRegions(t *testing.T) {
 			return true
 		}
 	}
-	waitFor(t, 3*testInterval, "every node sees all three in both regions", everyone(all, nodes...))
+	testenv.WaitFor(t, 3*testInterval, "every node sees all three in both regions", everyone(all, nodes...))
 
 	gen := func(n *node, uuid string) string {
 		resp, err := n.client().Do(t.Context(), Request{Op: OpInfo, UUID: uuid})
@@ -163,7 +149,7 @@ func TestThreeDaemonsTwoRegions(t *testing.T) {
 	nodes[2].signal(syscall.SIGKILL)
 	before, _ := iterations() // after the kill: no iteration before it counts
 	var after uint64
-	took := waitFor(t, (testThreshold+5)*testInterval, "node 1 sees node 3 dead", func() bool {
+	took := testenv.WaitFor(t, (testThreshold+5)*testInterval, "node 1 sees node 3 dead", func() bool {
 		var live []int
 		after, live = iterations()
 		return slices.Equal(live, []int{1, 2})
@@ -172,10 +158,10 @@ func TestThreeDaemonsTwoRegions(t *testing.T) {
 	if after-before > testThreshold+1 {
 		t.Errorf("node 3 declared dead after %d iterations of node 1, want within threshold+1 = %d", after-before, testThreshold+1)
 	}
-	waitFor(t, (testThreshold+3)*testInterval, "nodes 1 and 2 see node 3 dead everywhere", everyone([]int{1, 2}, nodes[:2]...))
+	testenv.WaitFor(t, (testThreshold+3)*testInterval, "nodes 1 and 2 see node 3 dead everywhere", everyone([]int{1, 2}, nodes[:2]...))
 
 	nodes[2].start() // resumes its regions from state.json
-	took = waitFor(t, 10*testInterval, "all three live again after the restart", everyone(all, nodes...))
+	took = testenv.WaitFor(t, 10*testInterval, "all three live again after the restart", everyone(all, nodes...))
 	t.Logf("node 3 restarted: all live again after %v", took)
 	if got := nodes[2].liveIn(); len(got) != 2 {
 		t.Fatalf("restarted node resumed %d regions, want 2", len(got))
@@ -207,7 +193,7 @@ func TestSameNodeNumberCollides(t *testing.T) {
 	collided := func() bool {
 		return state(a) == "collision" || errors.Is(errB, ErrCode(CodeCollision)) || state(b) == "collision"
 	}
-	took := waitFor(t, 4*testInterval, "a collision reported", collided)
+	took := testenv.WaitFor(t, 4*testInterval, "a collision reported", collided)
 	t.Logf("collision reported %v after the second writer started (b's start: %v)", took, errB)
 	// Neither keeps writing: node 1's slot stops changing.
 	time.Sleep(2 * testInterval)
@@ -247,7 +233,7 @@ func TestReadOnlyDeviceFailsItsRegionOnly(t *testing.T) {
 		}
 		return *resp.Region
 	}
-	took := waitFor(t, (testThreshold+2)*testInterval, "the read-only region fails", func() bool { return info(u1).State == "failed" })
+	took := testenv.WaitFor(t, (testThreshold+2)*testInterval, "the read-only region fails", func() bool { return info(u1).State == "failed" })
 	t.Logf("read-only device: region failed after %v", took)
 	if r := info(u1); r.WriteErrors == 0 || !strings.Contains(r.Error, "no write") {
 		t.Errorf("failed region: %+v", r)

@@ -47,3 +47,17 @@ func StopProcess(t testing.TB, pid int, sig syscall.Signal) {
 		t.Errorf("process %d still runs 5s after SIGKILL", pid)
 	}
 }
+
+// WaitFor polls cond every 5 ms for at most d and returns how long it
+// took, or fails the test saying what was awaited.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	for !cond() {
+		if time.Since(begin) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(begin)
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"maps"
 	"net/netip"
 	"os"
@@ -76,20 +75,10 @@ func (b *bench) hungMonitor() []row {
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=o2cb", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"OCF_RESKEY_cluster_conf=" + confPath, "OCF_RESKEY_node_name=n1", "OCF_RESKEY_run_dir=" + run,
 		"OCF_RESKEY_devices=" + strings.Join(devices, ":")}
+	o2cbRA := filepath.Join(*binDir, "o2cb-ra")
 	agent := func(action string, extra ...string) (time.Duration, int) {
-		cmd := exec.Command(filepath.Join(*binDir, "o2cb-ra"), "agent", "o2cb", action)
-		cmd.Env = append(slices.Clone(env), extra...)
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-		begin := time.Now()
-		err := cmd.Run()
-		took := time.Since(begin)
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			die("o2cb %s: %v", action, err)
-		}
-		return took, code
+		wall, _, code := runProcess(append(slices.Clone(env), extra...), o2cbRA, "agent", "o2cb", action)
+		return wall, code
 	}
 	if _, code := agent("start"); code != 0 {
 		die("o2cb start of 32 regions exited %d", code)
@@ -133,7 +122,7 @@ func (b *bench) hungMonitor() []row {
 		med, worst, codes := measure(depth)
 		rows = append(rows, row{
 			fmt.Sprintf("o2cb monitor depth %s, whole process, 32 regions, one device hung for %.0f s%s (median; slowest of 41)", depth, time.Since(stalled).Seconds(), note),
-			"< 1 s", fmt.Sprintf("%.1f ms; %.1f ms (%s)", ms(med), ms(worst), codesText(codes)), worst < time.Second})
+			"< 1 s", fmt.Sprintf("%s ms; %s ms (%s)", msText(med), msText(worst), codesText(codes)), worst < time.Second})
 	}
 	add("0", "")
 	// Depth 10 counts the region lost once the daemon has not read its
@@ -147,8 +136,6 @@ func (b *bench) hungMonitor() []row {
 	add("10", ", seen lost by depth 10")
 	return rows
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // undo holds what hungMonitor must undo after its daemon has stopped,
 // run last first by undoAll: the loop device, then the FUSE mount.

@@ -553,25 +553,6 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 	dummyEnv := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESKEY_state=" + filepath.Join(dir, "dummy.state"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	_, err := os.Stat(dummy)
 	haveDummy := err == nil
-	// One run of a process: its wall time and its CPU time (user and
-	// system, from the kernel's accounting of the child), which the
-	// machine's other load hardly changes.
-	run := func(path string, env []string, action string) (wall, cpu time.Duration, code int) {
-		cmd := exec.Command(path, action)
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-		begin := time.Now()
-		err := cmd.Run()
-		wall = time.Since(begin)
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			die("%s %s: %v", path, action, err)
-		}
-		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		return wall, cpu, code
-	}
-	msText := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
 	const warm, runs = 5, 101
 	var rows []row
 	for _, action := range []string{"meta-data", "validate-all", "monitor"} {
@@ -582,7 +563,7 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 		for i := range warm + runs {
 			for k := range 2 {
 				if (i+k)%2 == 0 {
-					w, c, code := run(link, env, action)
+					w, c, code := runProcess(env, link, action)
 					if code != 0 {
 						die("o2cb %s exited %d", action, code)
 					}
@@ -590,7 +571,7 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 						ours, oursCPU = append(ours, w), append(oursCPU, c)
 					}
 				} else if haveDummy {
-					w, c, _ := run(dummy, dummyEnv, action)
+					w, c, _ := runProcess(dummyEnv, dummy, action)
 					if i >= warm {
 						theirs, theirsCPU = append(theirs, w), append(theirsCPU, c)
 					}
@@ -607,6 +588,29 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 	}
 	return rows
 }
+
+// runProcess runs path with args and env, output discarded, and returns
+// its wall time, its CPU time (user and system, from the kernel's
+// accounting of the child, which the machine's other load hardly
+// changes) and its exit code.
+func runProcess(env []string, path string, args ...string) (wall, cpu time.Duration, code int) {
+	cmd := exec.Command(path, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	begin := time.Now()
+	err := cmd.Run()
+	wall = time.Since(begin)
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		die("%s %s: %v", path, strings.Join(args, " "), err)
+	}
+	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return wall, cpu, code
+}
+
+// msText is d in milliseconds, one decimal.
+func msText(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
 
 func render(rows []row) string {
 	var s strings.Builder

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"maps"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 )
@@ -50,23 +48,7 @@ func (b *bench) hungMonitor() []row {
 
 	// A global cluster of 32 regions; node n1 finds the hung one through
 	// the loop device and the others as image files.
-	var conf clusterconf.Config
-	cl, err := conf.AddCluster("bench", clusterconf.ModeGlobal)
-	if err != nil {
-		die("%v", err)
-	}
-	for _, u := range uuids {
-		if _, err := cl.AddRegion(u, ""); err != nil {
-			die("%v", err)
-		}
-	}
-	if _, err := cl.AddNode(clusterconf.Node{Name: "n1", Number: 1, Address: netip.MustParseAddr("127.0.0.1"), Port: 7777}); err != nil {
-		die("%v", err)
-	}
-	confPath := filepath.Join(dir, "cluster.conf")
-	if err := conf.WriteFile(confPath); err != nil {
-		die("%v", err)
-	}
+	confPath := clusterConf(dir, 2, uuids...)
 	devices := []string{loop}
 	for i := 1; i < 32; i++ {
 		devices = append(devices, filepath.Join(dir, fmt.Sprintf("v%03d.img", i)))

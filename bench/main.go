@@ -179,13 +179,23 @@ func images(dir string, n int) []string {
 	return uuids
 }
 
-// clusterConf writes a local-mode cluster.conf with nodes n0..n<count-1>,
-// with the project's own writer.
-func clusterConf(dir string, count int) string {
+// clusterConf writes a cluster.conf with nodes n0..n<count-1>, with the
+// project's own writer: in local mode, or in global mode with the given
+// heartbeat regions.
+func clusterConf(dir string, count int, regions ...string) string {
 	var conf clusterconf.Config
-	cl, err := conf.AddCluster("bench", clusterconf.ModeLocal)
+	mode := clusterconf.ModeLocal
+	if len(regions) > 0 {
+		mode = clusterconf.ModeGlobal
+	}
+	cl, err := conf.AddCluster("bench", mode)
 	if err != nil {
 		die("%v", err)
+	}
+	for _, u := range regions {
+		if _, err := cl.AddRegion(u, ""); err != nil {
+			die("%v", err)
+		}
 	}
 	for n := range count {
 		node := clusterconf.Node{Name: fmt.Sprintf("n%d", n), Number: n, Address: netip.MustParseAddr("127.0.0.1"), Port: 7777}

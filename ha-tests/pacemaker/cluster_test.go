@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -526,10 +527,18 @@ func corosyncConf(nodes []*node) string {
 	return b.String()
 }
 
-// seedCIB is an empty CIB of this Pacemaker with the cluster options: no
-// fencing (nothing to fence with), a short DC deadtime, and the policy
-// without quorum.
-func seedCIB(t *testing.T, noQuorumPolicy string) string {
+// cibOptions are the cluster options a test seeds its CIB with: the
+// policy without quorum, and whether fencing is enabled (the test then
+// configures fence devices; without them it must say so to the o2cb
+// agent, allow_stonith_disabled=true).
+type cibOptions struct {
+	noQuorumPolicy string
+	stonith        bool
+}
+
+// seedCIB is an empty CIB of this Pacemaker with the cluster options: a
+// short DC deadtime, fencing and the policy without quorum as given.
+func seedCIB(t *testing.T, o cibOptions) string {
 	t.Helper()
 	out, err := exec.Command("cibadmin", "--empty").Output()
 	if err != nil {
@@ -537,12 +546,12 @@ func seedCIB(t *testing.T, noQuorumPolicy string) string {
 	}
 	props := fmt.Sprintf(`<crm_config>
       <cluster_property_set id="cib-bootstrap-options">
-        <nvpair id="opt-stonith-enabled" name="stonith-enabled" value="false"/>
+        <nvpair id="opt-stonith-enabled" name="stonith-enabled" value="%t"/>
         <nvpair id="opt-dc-deadtime" name="dc-deadtime" value="2s"/>
         <nvpair id="opt-no-quorum-policy" name="no-quorum-policy" value="%s"/>
         <nvpair id="opt-recheck" name="cluster-recheck-interval" value="1min"/>
       </cluster_property_set>
-    </crm_config>`, noQuorumPolicy)
+    </crm_config>`, o.stonith, o.noQuorumPolicy)
 	cib := strings.Replace(string(out), "<crm_config/>", props, 1)
 	if cib == string(out) {
 		t.Fatalf("cibadmin --empty has no <crm_config/>:\n%s", out)
@@ -554,9 +563,9 @@ func seedCIB(t *testing.T, noQuorumPolicy string) string {
 // seeded CIB, and waits until every node sees all of them online with a
 // DC. Stopping is registered for the end of the test; failure dumps run
 // before it.
-func startCluster(t *testing.T, noQuorumPolicy string, nodes ...*node) {
+func startCluster(t *testing.T, o cibOptions, nodes ...*node) {
 	t.Helper()
-	conf, cib := corosyncConf(nodes), seedCIB(t, noQuorumPolicy)
+	conf, cib := corosyncConf(nodes), seedCIB(t, o)
 	ha, _ := user.Lookup("hacluster")
 	uid, _ := strconv.Atoi(ha.Uid)
 	gid, _ := strconv.Atoi(ha.Gid)
@@ -937,4 +946,237 @@ func (n *node) daemonPID() int {
 		return 0
 	}
 	return pid
+}
+
+// The monitor intervals of both suites. hbregion's is the faster: after
+// the daemon dies, hbregion's monitor notices first, and Pacemaker
+// recovers hb-extra while the o2cb clone still looks started. That is
+// the order in which hbregion's start once found no daemon and failed
+// for good (a start failure is fatal by default); the suites assert that
+// recovery succeeds in it, every time, rather than hope for the other.
+const (
+	o2cbMonitor = 3 * time.Second
+	hbMonitor   = 1 * time.Second
+	// hbStartTimeout bounds hbregion's start, which waits for a daemon
+	// being recovered: longer than the clone's monitor interval and its
+	// restart.
+	hbStartTimeout = 60 * time.Second
+)
+
+// opResultRE is how the controller logs an operation's result on the
+// node that ran it: "Result of stop operation for o2cb on node1: ok".
+var opResultRE = regexp.MustCompile(`Result of (\S+) operation for (\S+) on (\S+): (.*)`)
+
+// opResults counts, from the node's pacemaker.log, the results of
+// resource rsc's operations that ran on the node, by operation (start,
+// stop, reload-agent, monitor, ...).
+func (n *node) opResults(rsc string) map[string]int {
+	n.t.Helper()
+	b, err := os.ReadFile(filepath.Join(n.dir, "var/log/pacemaker/pacemaker.log"))
+	if err != nil {
+		n.t.Fatalf("%s: %v", n.name, err)
+	}
+	out := map[string]int{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if m := opResultRE.FindStringSubmatch(l); m != nil && m[2] == rsc && m[3] == n.name {
+			out[m[1]]++
+		}
+	}
+	return out
+}
+
+// fenceEvent is one entry of the fencer's history.
+type fenceEvent struct {
+	Action    string `xml:"action,attr"`
+	Target    string `xml:"target,attr"`
+	Status    string `xml:"status,attr"`
+	Delegate  string `xml:"delegate,attr"`
+	Origin    string `xml:"origin,attr"`
+	Completed string `xml:"completed,attr"`
+}
+
+// fenceHistory is the cluster's fencing history as the node's fencer
+// knows it (stonith_admin --history='*'): every fencing action asked
+// for, done or failed.
+func (n *node) fenceHistory() ([]fenceEvent, error) {
+	r := n.exec(20*time.Second, "stonith_admin", "--history=*", "--output-as=xml")
+	if r.code != 0 {
+		return nil, fmt.Errorf("stonith_admin --history: %s", r)
+	}
+	var doc struct {
+		Events []fenceEvent `xml:"fence_history>fence_event"`
+	}
+	if err := xml.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		return nil, fmt.Errorf("stonith_admin --history XML: %v\n%s", err, r.stdout)
+	}
+	return doc.Events, nil
+}
+
+// configureFencing adds, to the CIB file cib, one fence_dummy device per
+// node (fence-nodeN, for nodeN only, never run on nodeN). fence_dummy
+// powers nothing: "off" and "on" write the action to its status file,
+// which exists only once a device has fenced (its monitor only reads
+// it). The returned function reports what says a node was fenced: the
+// fencer's history and the status files.
+func configureFencing(t *testing.T, n *node, cib string, nodes []*node) func() (fenced bool, detail string) {
+	t.Helper()
+	status := map[string]string{}
+	for _, o := range nodes {
+		dev := "fence-" + o.name
+		status[o.name] = filepath.Join(n.w.base, dev+".status")
+		n.pcs("-f", cib, "stonith", "create", dev, "fence_dummy", "status_file="+status[o.name],
+			"pcmk_host_list="+o.name, "op", "monitor", "interval=10s", "timeout=20s")
+		n.pcs("-f", cib, "constraint", "location", dev, "avoids", o.name)
+	}
+	return func() (bool, string) {
+		var b strings.Builder
+		fenced := false
+		for _, o := range nodes {
+			if st, err := os.ReadFile(status[o.name]); err == nil {
+				fenced = true
+				fmt.Fprintf(&b, "fence-%s's status file says %q; ", o.name, st)
+			}
+		}
+		h, err := n.fenceHistory()
+		if err != nil {
+			return true, b.String() + err.Error()
+		}
+		for _, e := range h {
+			fenced = true
+			fmt.Fprintf(&b, "fencer history: %+v; ", e)
+		}
+		return fenced, b.String()
+	}
+}
+
+// killAndRecover SIGKILLs, kills times in a row, the heartbeat daemon of
+// the node running hb-extra (an hbregion resource for region extra,
+// ordered after the o2cb clone and colocated with it). Each time it
+// waits until Pacemaker has recovered both: the o2cb clone started on
+// every node of clone, a new daemon on the killed node with the regions
+// of cluster.conf (global) steady, hb-extra started and its region
+// steady, owned by it, in the daemon of its node; and it fails at once if
+// a fail count reaches INFINITY (a fatal start failure: that resource
+// would stay stopped on the node for good). The daemons of the other
+// nodes must not be touched. It returns each kill's time until both
+// resources run again.
+func killAndRecover(t *testing.T, obs *node, nodes []*node, global []string, extra string, kills int) []time.Duration {
+	t.Helper()
+	var clone []string
+	byName := map[string]*node{}
+	for _, n := range nodes {
+		clone = append(clone, n.name)
+		byName[n.name] = n
+	}
+	slices.Sort(clone)
+	hbNode := func(m *crmMon) *node {
+		if on := m.startedOn("hb-extra"); len(on) == 1 {
+			return byName[on[0]]
+		}
+		return nil
+	}
+	m, err := obs.crmMon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hbNode(m) == nil {
+		t.Fatalf("hb-extra is not started on one node: %v", m.startedOn("hb-extra"))
+	}
+	var took []time.Duration
+	for i := 1; i <= kills; i++ {
+		m, err := obs.crmMon()
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := hbNode(m)
+		if target == nil {
+			t.Fatalf("kill %d: hb-extra is not started on one node: %v", i, m.startedOn("hb-extra"))
+		}
+		failsBefore := m.failCount(target.name, "o2cb")
+		others := map[string]int{}
+		for _, n := range nodes {
+			others[n.name] = n.daemonPID()
+		}
+		pid := others[target.name]
+		delete(others, target.name)
+		if pid == 0 {
+			t.Fatalf("kill %d: %s has no daemon", i, target.name)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		var newPID int
+		var onHB *node
+		d := waitFor(t, 2*hbStartTimeout, fmt.Sprintf("kill %d of %s's daemon: o2cb and hb-extra running again", i, target.name), func() (bool, string) {
+			m, err := obs.crmMon()
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, name := range clone {
+				for _, rsc := range []string{"o2cb", "hb-extra"} {
+					if m.failCount(name, rsc) >= 1000000 {
+						t.Fatalf("kill %d: the fail count of %s on %s is INFINITY: failures %v", i, rsc, name, m.Failures)
+					}
+				}
+			}
+			if on := m.startedOn("o2cb"); !slices.Equal(on, clone) {
+				return false, fmt.Sprintf("o2cb started on %v", on)
+			}
+			if fc := m.failCount(target.name, "o2cb"); fc <= failsBefore {
+				return false, fmt.Sprintf("%s: o2cb fail count %d, Pacemaker has not noticed yet", target.name, fc)
+			}
+			if newPID = target.daemonPID(); newPID == 0 || newPID == pid {
+				return false, fmt.Sprintf("%s: daemon pid %d (killed %d)", target.name, newPID, pid)
+			}
+			st, err := target.status()
+			if err != nil || st == nil {
+				return false, fmt.Sprintf("%s: status %v", target.name, err)
+			}
+			for _, u := range global {
+				if r := regionOf(st, u); r == nil || r.State != "steady" || !slices.Contains(r.LiveNodes, target.id) {
+					return false, fmt.Sprintf("%s: region %s %+v", target.name, u, r)
+				}
+			}
+			if onHB = hbNode(m); onHB == nil {
+				return false, fmt.Sprintf("hb-extra started on %v", m.startedOn("hb-extra"))
+			}
+			if onHB != target {
+				if st, err = onHB.status(); err != nil || st == nil {
+					return false, fmt.Sprintf("%s: status %v", onHB.name, err)
+				}
+			}
+			r := regionOf(st, extra)
+			if r == nil || r.State != "steady" || len(r.Owners) != 1 || r.Owners[0].Name != "pacemaker:hb-extra" {
+				return false, fmt.Sprintf("%s: hb-extra's region %+v", onHB.name, r)
+			}
+			return true, ""
+		})
+		took = append(took, d)
+		m, err = obs.crmMon()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o2cbFails []string
+		for _, f := range m.failures(target.name, "o2cb") {
+			o2cbFails = append(o2cbFails, f.OpKey+"="+f.ExitStatus)
+		}
+		t.Logf("kill %d of %s's daemon (pid %d): both running again after %v (daemon %d, hb-extra on %s); fail counts on %s: o2cb %d, hb-extra %d; o2cb failures %v",
+			i, target.name, pid, d.Round(10*time.Millisecond), newPID, onHB.name, target.name,
+			m.failCount(target.name, "o2cb"), m.failCount(target.name, "hb-extra"), o2cbFails)
+		// What noticed is the clone's monitor: the daemon is not running.
+		key := fmt.Sprintf("o2cb_monitor_%d", o2cbMonitor.Milliseconds())
+		if !slices.ContainsFunc(m.failures(target.name, "o2cb"), func(f monFailure) bool { return f.OpKey == key && f.ExitCode == 7 }) {
+			t.Errorf("kill %d: failures of o2cb on %s %v: want the monitor's \"not running\" (7)", i, target.name, m.failures(target.name, "o2cb"))
+		}
+		for name, p := range others {
+			if now := byName[name].daemonPID(); now != p {
+				t.Errorf("kill %d of %s's daemon: %s's daemon changed from %d to %d", i, target.name, name, p, now)
+			}
+		}
+	}
+	s := slices.Sorted(slices.Values(took))
+	median := (s[(len(s)-1)/2] + s[len(s)/2]) / 2
+	t.Logf("%d kills: kill to both running again min %v, median %v, max %v", kills,
+		s[0].Round(10*time.Millisecond), median.Round(10*time.Millisecond), s[len(s)-1].Round(10*time.Millisecond))
+	return took
 }

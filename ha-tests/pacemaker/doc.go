@@ -2,13 +2,27 @@
 // corosync and pacemakerd, started by hand, run the agents of a
 // `make install DESTDIR=...` tree on file-backed OCFS2 regions.
 //
-//   - TestOneNode: one node; the o2cb clone (global mode, two regions of
-//     cluster.conf), an hbregion resource for a third region ordered after
-//     it, `pcs resource disable`/`enable`, a SIGKILLed daemon that
-//     Pacemaker's monitor notices and recovers, and a clean stop.
-//   - TestThreeNodes: three nodes on one machine; the o2cb clone on all of
-//     them, a node cut off (its daemon killed, its link down) and rejoined,
-//     and a region device that fails on one node only.
+//   - TestOneNode: one node without fencing (o2cb is told so,
+//     allow_stonith_disabled); the o2cb clone (global mode, two regions of
+//     cluster.conf), an hbregion resource for a third region ordered
+//     after it and colocated with it, `pcs resource disable`/`enable`,
+//     the daemon SIGKILLed ten times in a row (each time both resources
+//     recovered, no fail count INFINITY, the time to recovery measured),
+//     and a clean stop.
+//   - TestThreeNodes: three nodes on one machine. With fencing (a
+//     fence_dummy device per node, observed through the fencer's history
+//     and the devices' status files): one node's cluster.conf broken (its
+//     monitor fails naming file and line, the others keep running, nobody
+//     is fenced; repaired and cleaned up, all three run), the ten kills
+//     with hbregion, and parameter changes (dead_threshold restarts
+//     every instance; region_quorum only reloads, the daemons untouched).
+//     Then without fencing: a node cut off (its daemon killed, its link
+//     down) and rejoined, and a region device that fails on one node only.
+//
+// The monitors run every 3 s (o2cb) and 1 s (hbregion): after a daemon
+// dies, hbregion's monitor notices first as a rule, the recovery order
+// that once made hbregion's start fail for good; the suites assert that
+// recovery works whatever the order.
 //
 // Every node is a set of namespaces held by one process: a PID namespace
 // (its init reaps the detached heartbeat daemon, and killing it kills

@@ -34,6 +34,7 @@ command -v nsenter > /dev/null || need="$need util-linux"
 command -v ip > /dev/null || need="$need iproute2"
 command -v hostname > /dev/null || need="$need hostname"
 command -v make > /dev/null || need="$need make"
+command -v fence_dummy > /dev/null || need="$need fence-agents"
 # shellcheck disable=SC2086 # word splitting wanted
 install_missing pacemaker $need
 

@@ -26,8 +26,10 @@ const (
 	// loop devices over them, on which a fault hits that node only. The
 	// clone's devices parameter is the same on every node.
 	regionsDir = "/run/o2cb-test-regions"
-	// monitorEvery is the o2cb clone's monitor interval.
-	monitorEvery = 3 * time.Second
+	// nodeConf is, in every node's private /run, the node's own copy of
+	// cluster.conf (the clone's cluster_conf): a fault in it hits that
+	// node only.
+	nodeConf = "/run/o2cb-test/cluster.conf"
 )
 
 // switchScript sets up the switch: a network namespace with a bridge.
@@ -198,12 +200,17 @@ func uuidsOf(rs ...region) []string {
 	return out
 }
 
-// TestThreeNodes runs the o2cb clone on three nodes of one machine.
+// TestThreeNodes runs the o2cb clone on three nodes of one machine, first
+// with fencing (a fence device per node), then without.
 func TestThreeNodes(t *testing.T) {
 	suiteBegin := time.Now()
 	w := newWorld(t)
-	rs := w.mkRegions(t, 2)
-	conf := w.writeClusterConf(t, 3, rs...)
+	rs := w.mkRegions(t, 2)       // the regions of cluster.conf
+	extra := w.mkRegions(t, 1)[0] // hb-extra's
+	conf, err := os.ReadFile(w.writeClusterConf(t, 3, rs...))
+	if err != nil {
+		t.Fatal(err)
+	}
 	all := uuidsOf(rs...)
 	// Node 3 reaches the regions through loop devices (made before the
 	// nodes, so that they are detached after the nodes are gone).
@@ -219,18 +226,25 @@ func TestThreeNodes(t *testing.T) {
 		if i == 3 {
 			targets = loops
 		}
-		n.must(10*time.Second, "sh", "-c", `mkdir -p "$1" && ln -s "$2" "$1/r0" && ln -s "$3" "$1/r1"`, "sh", regionsDir, targets[0], targets[1])
+		n.must(10*time.Second, "sh", "-c", `mkdir -p "$1" "$(dirname "$5")" && ln -s "$2" "$1/r0" && ln -s "$3" "$1/r1" && ln -s "$4" "$1/r2"`,
+			"sh", regionsDir, targets[0], targets[1], extra.img, nodeConf)
+		if err := os.WriteFile(n.rootPath(nodeConf), conf, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		nodes = append(nodes, n)
 	}
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
-	startCluster(t, "stop", nodes...)
+	startCluster(t, cibOptions{noQuorumPolicy: "stop", stonith: true}, nodes...)
 
-	// The o2cb clone on all three; node names from the host names.
+	// A fence device per node, and the o2cb clone on all three (node
+	// names from the host names).
+	common := []string{"cluster_conf=" + nodeConf, "devices=" + regionsDir + "/*"}
 	cib := w.base + "/cib-config.xml"
 	n1.pcs("cluster", "cib", cib)
-	n1.pcs("-f", cib, "resource", "create", "o2cb", "ocf:ocfs2:o2cb", "cluster_conf="+conf, "devices="+regionsDir+"/*",
+	fenced := configureFencing(t, n1, cib, nodes)
+	n1.pcs(slices.Concat([]string{"-f", cib, "resource", "create", "o2cb", "ocf:ocfs2:o2cb"}, common, []string{
 		fmt.Sprintf("heartbeat_interval_ms=%d", interval.Milliseconds()), fmt.Sprintf("dead_threshold=%d", threshold), "region_quorum=any",
-		"op", "monitor", fmt.Sprintf("interval=%ds", int(monitorEvery.Seconds())), "timeout=20s", "clone", "interleave=true")
+		"op", "monitor", fmt.Sprintf("interval=%dms", o2cbMonitor.Milliseconds()), "timeout=20s", "clone", "interleave=true"})...)
 	n1.pcs("cluster", "cib-push", cib, "--config")
 	pushed := time.Now()
 	waitClone := func(desc string, want []string, timeout time.Duration) time.Duration {
@@ -265,6 +279,266 @@ func TestThreeNodes(t *testing.T) {
 			}
 		}
 	}
+
+	waitFor(t, 60*time.Second, "a fence device started for every node", func() (bool, string) {
+		m, err := n1.crmMon()
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, n := range nodes {
+			if on := m.startedOn("fence-" + n.name); len(on) != 1 || on[0] == n.name {
+				return false, fmt.Sprintf("fence-%s started on %v", n.name, on)
+			}
+		}
+		return true, ""
+	})
+	noFencing := func(when string) {
+		t.Helper()
+		if f, detail := fenced(); f {
+			t.Fatalf("%s: a node was fenced: %s", when, detail)
+		}
+	}
+	// The observation works: a request to fence a node no device can
+	// fence fails, and the fencer's history shows it.
+	if r := n1.exec(60*time.Second, "stonith_admin", "--reboot", "node9", "--timeout", "5"); r.code == 0 {
+		t.Fatalf("stonith_admin --reboot node9 (no such node) succeeded: %s", r)
+	}
+	waitFor(t, 20*time.Second, "the fencer's history shows the request for node9", func() (bool, string) {
+		f, detail := fenced()
+		return f && strings.Contains(detail, "Target:node9"), detail
+	})
+	n1.must(20*time.Second, "stonith_admin", "--history=node9", "--cleanup")
+	noFencing("after the start")
+	everyone := []string{"node1", "node2", "node3"}
+
+	// A syntax error in node 3's cluster.conf: node 3's monitor fails
+	// naming the file and line; Pacemaker stops o2cb there (the stop works
+	// from what runs) and cannot start it again; node 1 and 2 keep
+	// running; nobody is fenced. Repaired and cleaned up, all three run.
+	t.Run("broken cluster.conf on one node", func(t *testing.T) {
+		pids := map[string]int{"node1": n1.daemonPID(), "node2": n2.daemonPID()}
+		lines := strings.SplitAfter(string(conf), "\n")
+		header := slices.IndexFunc(lines, func(l string) bool { return strings.HasSuffix(strings.TrimSpace(l), ":") })
+		if header < 0 {
+			t.Fatalf("cluster.conf has no stanza header:\n%s", conf)
+		}
+		bad := strings.Join(slices.Concat(lines[:header+1], []string{"\tthis_attribute_has_no_value\n"}, lines[header+1:]), "")
+		where := fmt.Sprintf("%s:%d", nodeConf, header+2)
+		if err := os.WriteFile(n3.rootPath(nodeConf), []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		broken := time.Now()
+		t.Logf("node3: a line without '=' at %s", where)
+		var fails []monFailure
+		waitFor(t, 30*time.Second, "node3's o2cb monitor fails naming "+where, func() (bool, string) {
+			m, err := n1.crmMon()
+			if err != nil {
+				return false, err.Error()
+			}
+			noFencing("with node3's cluster.conf broken")
+			fails = m.failures("node3", "o2cb")
+			return slices.ContainsFunc(fails, func(f monFailure) bool {
+				return f.Task == "monitor" && f.ExitCode == 1 && strings.Contains(f.ExitReason, where)
+			}), fmt.Sprint(m.Failures)
+		})
+		t.Logf("node3's monitor failed %v after the corruption: %v", time.Since(broken).Round(10*time.Millisecond), fails)
+		waitFor(t, 60*time.Second, "o2cb stopped on node3 (its start fails naming the file and line), running on node1 and node2", func() (bool, string) {
+			m, err := n1.crmMon()
+			if err != nil {
+				return false, err.Error()
+			}
+			noFencing("with node3's cluster.conf broken")
+			on := m.startedOn("o2cb")
+			fails = m.failures("node3", "o2cb")
+			startFailed := slices.ContainsFunc(fails, func(f monFailure) bool {
+				return f.Task == "start" && f.ExitCode == 1 && strings.Contains(f.ExitReason, where)
+			})
+			return slices.Equal(on, []string{"node1", "node2"}) && startFailed && n3.daemonPID() == 0,
+				fmt.Sprintf("o2cb on %v, node3 failures %v, node3 daemon %d", on, fails, n3.daemonPID())
+		})
+		m, err := n1.crmMon()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("node3: o2cb stopped, fail count %d, failures %v", m.failCount("node3", "o2cb"), m.failures("node3", "o2cb"))
+		for _, f := range m.Failures {
+			if f.Task == "stop" {
+				t.Errorf("a stop failed: %v", f)
+			}
+		}
+		for _, nd := range m.Nodes {
+			if !nd.Online || nd.Unclean {
+				t.Errorf("node %s: online %v, unclean %v; want every node online and clean", nd.Name, nd.Online, nd.Unclean)
+			}
+		}
+		// The stop was clean: node 1 and 2 see node 3 gone at once.
+		waitFor(t, 10*time.Second, "node1 and node2 see only 1 and 2 live", func() (bool, string) {
+			v, err := look([]*node{n1, n2}, rs)
+			if err != nil {
+				return false, err.Error()
+			}
+			return v.sees(all, []int{1, 2}), v.String()
+		})
+		for name, pid := range pids {
+			if now := map[string]*node{"node1": n1, "node2": n2}[name].daemonPID(); now != pid {
+				t.Errorf("%s's daemon changed from %d to %d", name, pid, now)
+			}
+		}
+		noFencing("with node3's cluster.conf broken")
+
+		if err := os.WriteFile(n3.rootPath(nodeConf), conf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		repaired := time.Now()
+		n1.must(60*time.Second, "crm_resource", "--cleanup", "--resource", "o2cb")
+		waitClone("o2cb started on all three after the repair", everyone, 60*time.Second)
+		allLive("all three live again in both regions on every node", 30*time.Second)
+		t.Logf("repaired and cleaned up: all three live again %v later", time.Since(repaired).Round(10*time.Millisecond))
+		if m, err := n1.crmMon(); err != nil || len(m.Failures) > 0 {
+			t.Errorf("after the cleanup: failures %v (%v)", m.Failures, err)
+		}
+		noFencing("after the repair")
+	})
+	if t.Failed() {
+		return
+	}
+
+	// hb-extra, an hbregion resource for a region outside cluster.conf,
+	// on one node; its node's daemon SIGKILLed ten times in a row.
+	t.Run("daemon killed 10 times", func(t *testing.T) {
+		cib := w.base + "/cib-hb.xml"
+		n1.pcs("cluster", "cib", cib)
+		configureHBExtra(t, n1, cib, extra, common)
+		n1.pcs("cluster", "cib-push", cib, "--config")
+		waitFor(t, 60*time.Second, "hb-extra started", func() (bool, string) {
+			m, err := n1.crmMon()
+			if err != nil {
+				return false, err.Error()
+			}
+			return len(m.startedOn("hb-extra")) == 1, fmt.Sprintf("hb-extra on %v, failures %v", m.startedOn("hb-extra"), m.Failures)
+		})
+		killAndRecover(t, n1, nodes, all, extra.uuid, 10)
+		noFencing("after the kills")
+		n1.pcs("resource", "delete", "hb-extra", "--wait=60")
+		n1.pcs("resource", "cleanup")
+		waitClone("o2cb started on all three after hb-extra's removal", everyone, 60*time.Second)
+		allLive("all three live in both regions on every node", 30*time.Second)
+	})
+	if t.Failed() {
+		return
+	}
+
+	// Parameters: dead_threshold is not reloadable (Pacemaker restarts the
+	// clone everywhere: stop, start); region_quorum is (reload-agent only,
+	// the daemon untouched).
+	t.Run("parameter changes", func(t *testing.T) {
+		counts := func() map[string]map[string]int {
+			out := map[string]map[string]int{}
+			for _, n := range nodes {
+				out[n.name] = n.opResults("o2cb")
+			}
+			return out
+		}
+		pids := func() map[string]int {
+			out := map[string]int{}
+			for _, n := range nodes {
+				out[n.name] = n.daemonPID()
+			}
+			return out
+		}
+		before, pidsBefore := counts(), pids()
+		newThreshold := threshold + 2
+		n1.pcs("resource", "update", "o2cb", fmt.Sprintf("dead_threshold=%d", newThreshold))
+		changed := time.Now()
+		waitFor(t, 60*time.Second, "o2cb stopped and started on every node, status showing the new dead_threshold", func() (bool, string) {
+			now := counts()
+			for _, n := range nodes {
+				if now[n.name]["stop"] <= before[n.name]["stop"] || now[n.name]["start"] <= before[n.name]["start"] {
+					return false, fmt.Sprintf("%s: operations %v, before %v", n.name, now[n.name], before[n.name])
+				}
+				st, err := n.status()
+				if err != nil || st == nil || st.DeadThreshold != newThreshold {
+					return false, fmt.Sprintf("%s: status %+v %v", n.name, st, err)
+				}
+			}
+			m, err := n1.crmMon()
+			if err != nil {
+				return false, err.Error()
+			}
+			return slices.Equal(m.startedOn("o2cb"), everyone), fmt.Sprintf("o2cb on %v", m.startedOn("o2cb"))
+		})
+		t.Logf("dead_threshold=%d: restarted on every node in %v", newThreshold, time.Since(changed).Round(10*time.Millisecond))
+		after, pidsAfter := counts(), pids()
+		for _, n := range nodes {
+			b, a := before[n.name], after[n.name]
+			if a["stop"] != b["stop"]+1 || a["start"] != b["start"]+1 || a["reload-agent"] != b["reload-agent"] {
+				t.Errorf("%s: operations of o2cb %v, before the change %v: want one stop, one start, no reload-agent", n.name, a, b)
+			}
+			if pidsAfter[n.name] == pidsBefore[n.name] {
+				t.Errorf("%s: the daemon (pid %d) was not restarted", n.name, pidsAfter[n.name])
+			}
+		}
+
+		before, pidsBefore = after, pidsAfter
+		n1.pcs("resource", "update", "o2cb", "region_quorum=majority")
+		changed = time.Now()
+		waitFor(t, 60*time.Second, "reload-agent ran on every node", func() (bool, string) {
+			now := counts()
+			for _, n := range nodes {
+				if now[n.name]["reload-agent"] <= before[n.name]["reload-agent"] {
+					return false, fmt.Sprintf("%s: operations %v, before %v", n.name, now[n.name], before[n.name])
+				}
+			}
+			return true, ""
+		})
+		t.Logf("region_quorum=majority: reload-agent ran on every node in %v", time.Since(changed).Round(10*time.Millisecond))
+		// Two monitors later: still no stop or start, the same daemons.
+		time.Sleep(2*o2cbMonitor + time.Second)
+		after, pidsAfter = counts(), pids()
+		for _, n := range nodes {
+			b, a := before[n.name], after[n.name]
+			if a["stop"] != b["stop"] || a["start"] != b["start"] || a["reload-agent"] != b["reload-agent"]+1 {
+				t.Errorf("%s: operations of o2cb %v, before the change %v: want one reload-agent, no stop or start", n.name, a, b)
+			}
+			if pidsAfter[n.name] != pidsBefore[n.name] || pidsAfter[n.name] == 0 {
+				t.Errorf("%s: the daemon's pid changed from %d to %d", n.name, pidsBefore[n.name], pidsAfter[n.name])
+			}
+			if st, err := n.status(); err != nil || st == nil || st.DeadThreshold != newThreshold {
+				t.Errorf("%s: status %+v %v, want dead_threshold %d still", n.name, st, err, newThreshold)
+			}
+		}
+		m, err := n1.crmMon()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m.startedOn("o2cb"), everyone) || len(m.Failures) > 0 {
+			t.Errorf("after the reload: o2cb on %v, failures %v", m.startedOn("o2cb"), m.Failures)
+		}
+		noFencing("after the parameter changes")
+	})
+	if t.Failed() {
+		return
+	}
+
+	// The rest runs without fencing (a cut-off node would be fenced, and
+	// fence_dummy does not reboot it): the parameters back, o2cb told that
+	// fencing is off, then stonith-enabled=false.
+	n1.pcs("resource", "update", "o2cb", fmt.Sprintf("dead_threshold=%d", threshold), "region_quorum=any", "allow_stonith_disabled=true")
+	waitFor(t, 60*time.Second, "o2cb restarted everywhere with the original parameters", func() (bool, string) {
+		for _, n := range nodes {
+			st, err := n.status()
+			if err != nil || st == nil || st.DeadThreshold != threshold {
+				return false, fmt.Sprintf("%s: status %+v %v", n.name, st, err)
+			}
+		}
+		m, err := n1.crmMon()
+		if err != nil {
+			return false, err.Error()
+		}
+		return slices.Equal(m.startedOn("o2cb"), everyone), fmt.Sprintf("o2cb on %v", m.startedOn("o2cb"))
+	})
+	n1.pcs("property", "set", "stonith-enabled=false")
+	allLive("all three live in both regions on every node", 30*time.Second)
 
 	// Cut node 3 off: its link down, its daemon killed.
 	t.Run("cut off and rejoin", func(t *testing.T) {
@@ -378,7 +652,7 @@ func TestThreeNodes(t *testing.T) {
 		t.Logf("node3's region 0 failed, seen by every node, %v after setro", time.Since(ro).Round(10*time.Millisecond))
 		// Two monitors later the clone still runs everywhere: with
 		// region_quorum=any, one region of two is enough.
-		time.Sleep(2*monitorEvery + time.Second)
+		time.Sleep(2*o2cbMonitor + time.Second)
 		m, err = n1.crmMon()
 		if err != nil {
 			t.Fatal(err)

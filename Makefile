@@ -18,7 +18,7 @@ LIBEXEC          := $(PREFIX)/lib/o2cb-ra
 # Our binaries carry the module path; another program of the same name does not.
 MODULE           := github.com/o2cb-ra/o2cb-ra
 BIN         := bin
-FUZZTIME    ?= 10s
+FUZZSCALE   ?= 1
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X github.com/o2cb-ra/o2cb-ra/internal/version.Version=$(VERSION)
 # urfave_cli_no_docs: leave out the CLI's man and markdown generators (and
@@ -54,8 +54,8 @@ lint: ## gofmt, go vet and staticcheck
 	go vet ./...
 	staticcheck ./...
 
-fuzz: ## run each fuzz target for FUZZTIME (default 10s)
-	@bash scripts/fuzz.sh $(FUZZTIME)
+fuzz: ## run each fuzz target for its execution budget (FUZZSCALE=N multiplies them)
+	@bash scripts/fuzz.sh $(FUZZSCALE)
 
 check: deps lint build test fuzz ha-test ## the whole suite: the README's test command and CI's
 

@@ -58,13 +58,10 @@ type region struct {
 	layout string
 }
 
-func load(c *ocf.Context) (*region, error) {
-	s, err := setup.Load(c)
-	if err != nil {
-		return nil, err
-	}
+// newRegion is the region of the parameters, before cluster.conf is read.
+func newRegion(c *ocf.Context) (*region, error) {
 	uuid, _ := ocfs2.NormalizeUUID(c.Params.String("uuid")) // checked with the parameters
-	r := &region{Setup: s, uuid: uuid, device: c.Params.String("device"), layout: c.Params.String("layout")}
+	r := &region{Setup: setup.New(c), uuid: uuid, device: c.Params.String("device"), layout: c.Params.String("layout")}
 	instance := c.Instance
 	if instance == "" {
 		instance = "hbregion-" + uuid
@@ -72,13 +69,23 @@ func load(c *ocf.Context) (*region, error) {
 	r.owner = "pacemaker:" + instance
 	if r.layout != clusterconf.DefaultLayout {
 		if _, err := setup.FindDriver(r.layout); err != nil {
-			if c.Action == "monitor" {
-				return nil, ocf.Errorf(ocf.NotRunning, "%v", err)
-			}
 			return nil, err
 		}
 	}
-	if r.device != "" && c.Action != "monitor" && c.Action != "stop" {
+	return r, nil
+}
+
+// load is newRegion with cluster.conf read and the device checked, for
+// validate-all and start.
+func load(c *ocf.Context) (*region, error) {
+	r, err := newRegion(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.LoadConf(c); err != nil {
+		return nil, err
+	}
+	if r.device != "" {
 		if _, err := os.Stat(r.device); err != nil {
 			return nil, ocf.Errorf(ocf.ErrInstalled, "device %s: %v", r.device, err)
 		}
@@ -138,6 +145,11 @@ func start(c *ocf.Context) error {
 		}
 		return nil
 	}
+	// The daemon may be down for a moment: it died, and this resource's
+	// monitor noticed before the o2cb clone's.
+	if err := r.NeedDaemon(c); err != nil {
+		return err
+	}
 	dev := r.device
 	if dev == "" {
 		// Search this resource's devices first; failing that, the daemon
@@ -151,13 +163,15 @@ func start(c *ocf.Context) error {
 	return nil
 }
 
+// stop works from what runs: this resource's reference in the daemon of
+// run_dir, whatever cluster.conf says.
 func stop(c *ocf.Context) error {
 	if err := setup.RequireRoot(c); err != nil {
 		return err
 	}
-	r, err := load(c)
+	r, err := newRegion(c)
 	if err != nil {
-		// Nothing of ours can run without a configuration.
+		// Without its layout driver, nothing of this resource can run.
 		if code := ocf.CodeOf(err); code == ocf.ErrInstalled {
 			return nil
 		}
@@ -179,9 +193,15 @@ func stop(c *ocf.Context) error {
 	return daemonError(r, err)
 }
 
+// monitor tells what runs first (no daemon, or no reference of this
+// resource, is OCF_NOT_RUNNING whatever cluster.conf says), then judges a
+// running region against this node's configuration.
 func monitor(c *ocf.Context) error {
-	r, err := load(c)
+	r, err := newRegion(c)
 	if err != nil {
+		if ocf.CodeOf(err) == ocf.ErrInstalled {
+			return ocf.Errorf(ocf.NotRunning, "%v", err)
+		}
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c, time.Second)
@@ -200,6 +220,9 @@ func monitor(c *ocf.Context) error {
 	rs := st.Regions[i]
 	if r.layout == clusterconf.DefaultLayout && !slices.ContainsFunc(rs.Owners, func(o hbd.Owner) bool { return o.Name == r.owner }) {
 		return ocf.Errorf(ocf.NotRunning, "region %s runs, but not for %s", r.uuid, r.owner)
+	}
+	if err := r.LoadConf(c); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "region %s runs, but: %v", setup.Short(r.uuid), err)
 	}
 	if rs.State == "starting" {
 		return nil

@@ -6,17 +6,14 @@
 package o2cb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/agents/setup"
@@ -25,7 +22,6 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
-	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
 
 // Quorum rules of region_quorum.
@@ -81,6 +77,9 @@ their own regions; the agent only runs the daemon.`,
 				return nil
 			},
 			Long: "any: monitor fails only when no region sees this node's own heartbeat. majority: it fails when at least half of the regions are lost (the kernel's global-mode fencing rule). all: it fails when any region is lost."},
+		ocf.Param{Name: "allow_stonith_disabled", Type: ocf.Boolean, Default: "false",
+			Short: "start even with fencing disabled",
+			Long:  "Start refuses when Pacemaker's stonith-enabled is false: a node that loses the heartbeat must be fenced before the others recover its journal. Set to true to start anyway (test clusters); a warning is logged at every start."},
 	),
 	Actions: []ocf.Action{
 		{Name: "start", Timeout: 90 * time.Second, Run: start},
@@ -92,18 +91,16 @@ their own regions; the agent only runs the daemon.`,
 	},
 }
 
-// load reads cluster.conf and the parameters that depend on it.
+// load reads cluster.conf and checks the layout drivers of the regions
+// that start and reload run.
 func load(c *ocf.Context) (*setup.Setup, error) {
 	s, err := setup.Load(c)
 	if err != nil {
 		return nil, err
 	}
-	if s.Mode == clusterconf.ModeGlobal && c.Params.Bool("manage_regions") {
+	if managed(c, s) {
 		for _, r := range s.Regions {
 			if _, err := setup.FindDriver(r.Layout); err != nil {
-				if c.Action == "monitor" {
-					return nil, ocf.Errorf(ocf.NotRunning, "%v", err)
-				}
 				return nil, err
 			}
 		}
@@ -112,6 +109,9 @@ func load(c *ocf.Context) (*setup.Setup, error) {
 }
 
 func validate(c *ocf.Context) error {
+	if err := checkClone(c); err != nil {
+		return err
+	}
 	s, err := load(c)
 	if err != nil {
 		return err
@@ -132,6 +132,12 @@ func managed(c *ocf.Context, s *setup.Setup) bool {
 }
 
 func start(c *ocf.Context) error {
+	if err := checkClone(c); err != nil {
+		return err
+	}
+	if err := checkPacemaker(c); err != nil {
+		return err
+	}
 	if err := setup.RequireRoot(c); err != nil {
 		return err
 	}
@@ -139,7 +145,16 @@ func start(c *ocf.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureDaemon(c, s); err != nil {
+	args := setup.DaemonArgs(map[string]string{
+		"run-dir":        s.RunDir,
+		"cluster-conf":   c.Params.String("cluster_conf"),
+		"cluster":        s.Cluster.Name(),
+		"node-name":      s.Node.Name,
+		"interval-ms":    strconv.Itoa(c.Params.Int("heartbeat_interval_ms")),
+		"dead-threshold": strconv.Itoa(c.Params.Int("dead_threshold")),
+		"devices":        s.Devices,
+	})
+	if err := s.EnsureDaemon(c, args); err != nil {
 		return err
 	}
 	if !managed(c, s) {
@@ -197,114 +212,32 @@ func driverAll(c *ocf.Context, s *setup.Setup, regions []clusterconf.Region, act
 	return failed
 }
 
-// ensureDaemon starts the node's heartbeat daemon unless it answers.
-func ensureDaemon(c *ocf.Context, s *setup.Setup) error {
-	// An unsafe run directory is this node's problem, a matter of
-	// ownership and mode: OCF_ERR_PERM keeps the resource off this node
-	// only, and the reason names the directory.
-	if err := hbd.PrepareRunDir(s.RunDir); errors.Is(err, hbd.ErrUnsafeRunDir) {
-		return ocf.Errorf(ocf.ErrPerm, "%v", err)
-	} else if err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
-	}
-	if up, err := s.DaemonRunning(c); up {
-		return nil
-	} else if err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s: %v", s.RunDir, err)
-	}
-	exe, err := setup.Executable()
-	if err != nil {
-		return ocf.Errorf(ocf.ErrInstalled, "find o2cb-ra: %v", err)
-	}
-	args := []string{"daemon",
-		"--run-dir=" + s.RunDir,
-		"--cluster-conf=" + c.Params.String("cluster_conf"),
-		"--cluster=" + s.Cluster.Name(),
-		"--node-name=" + s.Node.Name,
-		"--interval-ms=" + strconv.Itoa(c.Params.Int("heartbeat_interval_ms")),
-		"--dead-threshold=" + strconv.Itoa(c.Params.Int("dead_threshold")),
-		"--devices=" + s.Devices,
-	}
-	out, err := exec.CommandContext(c, exe, args...).CombinedOutput()
-	if err != nil {
-		// Another start may have won the race for the run directory:
-		// its daemon holds the pid file and answers once it listens.
-		if otherDaemonAnswers(c, s) {
-			return nil
-		}
-		return ocf.Errorf(ocf.ErrGeneric, "start the heartbeat daemon: %s", strings.TrimSpace(string(out)))
-	}
-	c.Log.Info("heartbeat daemon started", "run_dir", s.RunDir, "output", strings.TrimSpace(string(out)))
-	return nil
-}
-
-// otherDaemonAnswers waits for a daemon that another start launched, and
-// reports whether it answers: while the pid file names a live process
-// (that daemon has the run directory's lock and may not listen yet), at
-// most detachWait; once it names none for pidGrace (a winner writes its
-// pid right after it takes the lock), no longer.
-func otherDaemonAnswers(c *ocf.Context, s *setup.Setup) bool {
-	const (
-		detachWait = 30 * time.Second // what `o2cb-ra daemon` waits for its own
-		pidGrace   = time.Second
-	)
-	ctx, cancel := context.WithTimeout(c, detachWait)
-	defer cancel()
-	pidFile := filepath.Join(s.RunDir, hbd.PIDName)
-	lastLive := time.Now()
-	for {
-		if up, _ := s.DaemonRunning(ctx); up {
-			return true
-		}
-		b, _ := os.ReadFile(pidFile)
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && process.Running(pid) {
-			lastLive = time.Now()
-		} else if time.Since(lastLive) > pidGrace {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
+// stop works from what runs: the daemon of run_dir and the regions it
+// holds for the cluster. cluster.conf only names the layout of those
+// regions when it can be read; a missing, broken or changed file never
+// fails a stop (a failed stop gets the node fenced).
 func stop(c *ocf.Context) error {
 	if err := setup.RequireRoot(c); err != nil {
 		return err
 	}
-	s, err := setup.Load(c)
-	if err != nil && ocf.CodeOf(err) != ocf.ErrInstalled {
-		return err
-	}
-	client := hbd.NewClient(c.Params.String("run_dir"))
-	st, err := client.Status(c)
-	if errors.Is(err, hbd.ErrNotRunning) {
+	s := setup.New(c)
+	st, err := s.Client.Status(c)
+	switch {
+	case errors.Is(err, hbd.ErrNotRunning):
+		// Nothing runs. What a daemon that died left behind is forgotten,
+		// so that the next start begins afresh.
+		if err := s.ClearStopped(); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+		}
 		return nil
+	case err != nil:
+		return killHungDaemon(c, s, err)
 	}
-	if err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon: %v", err)
-	}
-	// The regions the cluster owns: those of cluster.conf, and any the
-	// daemon still holds for the cluster (cluster.conf may have changed).
-	if s != nil && c.Params.Bool("manage_regions") {
-		regions := slices.Clone(s.Regions)
-		for _, r := range st.Regions {
-			if hasOwner(r, hbd.OwnerGlobal) && !slices.ContainsFunc(regions, func(x clusterconf.Region) bool { return x.UUID == r.UUID }) {
-				regions = append(regions, clusterconf.Region{UUID: r.UUID, Layout: clusterconf.DefaultLayout})
-			}
+	if c.Params.Bool("manage_regions") {
+		if err := stopGlobalRegions(c, s, st); err != nil {
+			return err
 		}
-		var held []clusterconf.Region
-		for _, r := range regions {
-			if slices.ContainsFunc(st.Regions, func(x hbd.RegionStatus) bool { return x.UUID == r.UUID && hasOwner(x, hbd.OwnerGlobal) }) {
-				held = append(held, r)
-			}
-		}
-		if failed := driverAll(c, s, held, "-K"); len(failed) > 0 {
-			return ocf.Errorf(ocf.ErrGeneric, "could not stop heartbeat regions: %s", strings.Join(failed, "; "))
-		}
-		if st, err = client.Status(c); err != nil {
+		if st, err = s.Client.Status(c); err != nil {
 			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon: %v", err)
 		}
 	}
@@ -319,37 +252,63 @@ func stop(c *ocf.Context) error {
 	if len(users) > 0 {
 		return ocf.Errorf(ocf.ErrGeneric, "heartbeat regions are still in use; stop their users first: %s", strings.Join(users, "; "))
 	}
-	return stopDaemon(c, st.PID)
+	return s.StopDaemon(c, st.PID)
+}
+
+// stopGlobalRegions stops every region the daemon holds for the cluster,
+// through the layout driver cluster.conf names for it when the file can
+// be read (the ocfs2 layout otherwise, which is the daemon's own).
+func stopGlobalRegions(c *ocf.Context, s *setup.Setup, st *hbd.Status) error {
+	layouts := map[string]string{}
+	if conf := setup.New(c); conf.LoadConf(c) == nil {
+		for _, r := range conf.Regions {
+			layouts[r.UUID] = r.Layout
+		}
+	} else {
+		c.Log.Debug("cluster.conf unreadable at stop; stopping the regions the daemon holds for the cluster with the ocfs2 layout")
+	}
+	var held []clusterconf.Region
+	for _, r := range st.Regions {
+		if hasOwner(r, hbd.OwnerGlobal) {
+			layout := cmp.Or(layouts[r.UUID], clusterconf.DefaultLayout)
+			held = append(held, clusterconf.Region{UUID: r.UUID, Layout: layout})
+		}
+	}
+	if failed := driverAll(c, s, held, "-K"); len(failed) > 0 {
+		return ocf.Errorf(ocf.ErrGeneric, "could not stop heartbeat regions: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// killHungDaemon ends a daemon that holds the run directory but does not
+// answer (statusErr): a stop must not fail while its process can be
+// ended, and a daemon that ended writes no more heartbeats, which is what
+// the stop promises. Without such a daemon the stop fails with statusErr.
+func killHungDaemon(c *ocf.Context, s *setup.Setup, statusErr error) error {
+	pid, ok := s.HungDaemon()
+	if !ok {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon: %v", statusErr)
+	}
+	c.Log.Warn("the heartbeat daemon does not answer; killing it", "pid", pid, "err", statusErr)
+	if err := s.KillDaemon(c, pid); err != nil {
+		return err
+	}
+	if err := s.ClearStopped(); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	}
+	return nil
 }
 
 func hasOwner(r hbd.RegionStatus, name string) bool {
 	return slices.ContainsFunc(r.Owners, func(o hbd.Owner) bool { return o.Name == name })
 }
 
-// stopDaemon sends SIGTERM to the daemon and waits until it is gone.
-func stopDaemon(c *ocf.Context, pid int) error {
-	if pid <= 0 {
-		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon reported pid %d", pid)
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return ocf.Errorf(ocf.ErrGeneric, "signal heartbeat daemon %d: %v", pid, err)
-	}
-	for process.Running(pid) {
-		select {
-		case <-c.Done():
-			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon %d did not exit in time", pid)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	c.Log.Info("heartbeat daemon stopped", "pid", pid)
-	return nil
-}
-
+// monitor tells what runs first: no daemon is OCF_NOT_RUNNING whatever
+// cluster.conf says (a probe on a node outside the cluster included). A
+// daemon that runs is then judged against this node's configuration, and
+// trouble with cluster.conf is a failure naming the file and line.
 func monitor(c *ocf.Context) error {
-	s, err := load(c)
-	if err != nil {
-		return err
-	}
+	s := setup.New(c)
 	ctx, cancel := context.WithTimeout(c, time.Second)
 	defer cancel()
 	st, err := s.Client.Status(ctx)
@@ -359,18 +318,10 @@ func monitor(c *ocf.Context) error {
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s does not answer: %v", s.RunDir, err)
 	}
-	// The regions that count: in global mode those of cluster.conf;
-	// otherwise whatever runs (none is fine: the daemon is the resource).
-	var uuids []string
-	if managed(c, s) {
-		for _, r := range s.Regions {
-			uuids = append(uuids, r.UUID)
-		}
-	} else {
-		for _, r := range st.Regions {
-			uuids = append(uuids, r.UUID)
-		}
+	if err := s.LoadConf(c); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon runs, but: %v", err)
 	}
+	uuids := countedRegions(c, s, st)
 	var lost, lostUUIDs []string
 	lose := func(u, why string) {
 		lost = append(lost, setup.Short(u)+": "+setup.Shorten(why, u))
@@ -407,6 +358,30 @@ func monitor(c *ocf.Context) error {
 	return nil
 }
 
+// countedRegions are the regions the monitor's quorum counts. In global
+// mode with managed regions: those cluster.conf names and any other the
+// daemon holds for the cluster (cluster.conf may have changed since the
+// start); otherwise whatever runs (none is fine: the daemon is the
+// resource).
+func countedRegions(c *ocf.Context, s *setup.Setup, st *hbd.Status) []string {
+	var uuids []string
+	if !managed(c, s) {
+		for _, r := range st.Regions {
+			uuids = append(uuids, r.UUID)
+		}
+		return uuids
+	}
+	for _, r := range s.Regions {
+		uuids = append(uuids, r.UUID)
+	}
+	for _, r := range st.Regions {
+		if hasOwner(r, hbd.OwnerGlobal) && !slices.Contains(uuids, r.UUID) {
+			uuids = append(uuids, r.UUID)
+		}
+	}
+	return uuids
+}
+
 // ownSlotStale is how many intervals may pass without the daemon reading
 // its own slot back as written before depth 10 counts the region lost.
 const ownSlotStale = 3
@@ -432,6 +407,10 @@ func checkOwnSlot(r hbd.RegionStatus, interval time.Duration) error {
 	return nil
 }
 
+// reload re-reads cluster.conf: the daemon's, and in global mode the
+// regions added (started) and removed (stopped) since. It is also the
+// reload-agent of OCF 1.1, which applies the reloadable parameters: the
+// only one, region_quorum, is read by every monitor.
 func reload(c *ocf.Context) error {
 	if err := setup.RequireRoot(c); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,36 +165,54 @@ func TestExitCodes(t *testing.T) {
 	conf, _ := os.ReadFile(s.conf)
 	os.WriteFile(noRegions, []byte(strings.Replace(string(conf), "heartbeat_mode = local", "heartbeat_mode = global", 1)), 0o644)
 	missing := filepath.Join(s.dir, "missing.conf")
+	// hbregion's start waits for a daemon that is not there until its
+	// deadline: this one is short.
+	short := "OCF_RESKEY_CRM_meta_timeout=3000"
 	for _, tc := range []struct {
 		agent, action string
 		mod           map[string]string
 		code          int
 		reason        string
+		env           []string
 	}{
-		{"o2cb", "validate-all", nil, 0, ""},
-		{"o2cb", "start", map[string]string{"region_quorum": "some"}, 6, "parameter region_quorum"},
-		{"o2cb", "start", map[string]string{"dead_threshold": "2"}, 6, "parameter dead_threshold"},
-		{"o2cb", "validate-all", map[string]string{"heartbeat_interval_ms": "fast"}, 6, "not an integer"},
-		{"o2cb", "validate-all", map[string]string{"manage_regions": "perhaps"}, 6, "not a boolean"},
-		{"o2cb", "start", map[string]string{"cluster_conf": bad}, 6, bad + ":3:"},
-		{"o2cb", "start", map[string]string{"cluster_conf": noRegions}, 6, "no heartbeat region"},
-		{"o2cb", "start", map[string]string{"cluster_conf": missing}, 5, missing},
-		{"o2cb", "validate-all", map[string]string{"cluster_conf": missing}, 5, missing},
-		{"o2cb", "monitor", map[string]string{"cluster_conf": missing}, 7, ""},
-		{"o2cb", "start", map[string]string{"node_name": "n9"}, 2, "n9"},
-		{"o2cb", "start", map[string]string{"cluster": "other"}, 6, "other"},
-		{"o2cb", "monitor", nil, 7, ""},
-		{"o2cb", "stop", nil, 0, ""},
-		{"hbregion", "start", nil, 6, "parameter uuid is required"},
-		{"hbregion", "start", map[string]string{"uuid": "not-a-uuid"}, 6, "parameter uuid"},
-		{"hbregion", "monitor", map[string]string{"uuid": s.uuids[0]}, 7, ""},
-		{"hbregion", "start", map[string]string{"uuid": s.uuids[0]}, 1, "start the o2cb resource first"},
-		{"hbregion", "validate-all", map[string]string{"uuid": "00112233-4455-6677-8899-aabbccddeeff"}, 0, ""},
-		{"hbregion", "start", map[string]string{"uuid": s.uuids[0], "layout": "nosuch"}, 5, "nosuch_hb_ctl"},
+		{"o2cb", "validate-all", nil, 0, "", nil},
+		{"o2cb", "start", map[string]string{"region_quorum": "some"}, 6, "parameter region_quorum", nil},
+		{"o2cb", "start", map[string]string{"dead_threshold": "2"}, 6, "parameter dead_threshold", nil},
+		{"o2cb", "validate-all", map[string]string{"heartbeat_interval_ms": "fast"}, 6, "not an integer", nil},
+		{"o2cb", "validate-all", map[string]string{"manage_regions": "perhaps"}, 6, "not a boolean", nil},
+		// This node's cluster.conf is this node's trouble: a start fails
+		// here only (OCF_ERR_GENERIC), naming the file and line;
+		// validate-all judges the configuration (OCF_ERR_CONFIGURED).
+		{"o2cb", "start", map[string]string{"cluster_conf": bad}, 1, bad + ":3:", nil},
+		{"o2cb", "validate-all", map[string]string{"cluster_conf": bad}, 6, bad + ":3:", nil},
+		{"o2cb", "start", map[string]string{"cluster_conf": noRegions}, 1, "no heartbeat region", nil},
+		{"o2cb", "start", map[string]string{"cluster_conf": missing}, 5, missing, nil},
+		{"o2cb", "validate-all", map[string]string{"cluster_conf": missing}, 5, missing, nil},
+		{"o2cb", "start", map[string]string{"node_name": "n9"}, 2, "n9", nil},
+		{"o2cb", "start", map[string]string{"cluster": "other"}, 1, "other", nil},
+		{"o2cb", "validate-all", nil, 6, "globally-unique=false", []string{"OCF_RESKEY_CRM_meta_globally_unique=true"}},
+		{"o2cb", "start", nil, 6, "globally-unique=false", []string{"OCF_RESKEY_CRM_meta_globally_unique=true"}},
+		// Monitors and probes tell what runs: no daemon is "not running",
+		// whatever cluster.conf says, on a node outside the cluster too.
+		{"o2cb", "monitor", nil, 7, "", nil},
+		{"o2cb", "monitor", map[string]string{"cluster_conf": missing}, 7, "", nil},
+		{"o2cb", "monitor", map[string]string{"cluster_conf": bad}, 7, "", nil},
+		{"o2cb", "monitor", map[string]string{"node_name": "n9"}, 7, "", []string{"OCF_RESKEY_CRM_meta_interval=0"}},
+		{"o2cb", "stop", nil, 0, "", nil},
+		{"o2cb", "stop", map[string]string{"cluster_conf": bad}, 0, "", nil},
+		{"o2cb", "stop", map[string]string{"cluster_conf": missing}, 0, "", nil},
+		{"hbregion", "start", nil, 6, "parameter uuid is required", nil},
+		{"hbregion", "start", map[string]string{"uuid": "not-a-uuid"}, 6, "parameter uuid", nil},
+		{"hbregion", "monitor", map[string]string{"uuid": s.uuids[0]}, 7, "", nil},
+		{"hbregion", "monitor", map[string]string{"uuid": s.uuids[0], "node_name": "n9"}, 7, "", []string{"OCF_RESKEY_CRM_meta_interval=0"}},
+		{"hbregion", "stop", map[string]string{"uuid": s.uuids[0], "cluster_conf": bad}, 0, "", nil},
+		{"hbregion", "start", map[string]string{"uuid": s.uuids[0]}, 1, "start the o2cb resource first", []string{short}},
+		{"hbregion", "validate-all", map[string]string{"uuid": "00112233-4455-6677-8899-aabbccddeeff"}, 0, "", nil},
+		{"hbregion", "start", map[string]string{"uuid": s.uuids[0], "layout": "nosuch"}, 5, "nosuch_hb_ctl", nil},
 	} {
-		code, errOut := s.agent(tc.agent, tc.action, tc.mod)
+		code, errOut := s.agent(tc.agent, tc.action, tc.mod, tc.env...)
 		if code != tc.code || (tc.reason != "" && !strings.Contains(errOut, "ocf-exit-reason:") || !strings.Contains(errOut, tc.reason)) {
-			t.Errorf("%s %s %v: exit %d, want %d with reason containing %q\n%s", tc.agent, tc.action, tc.mod, code, tc.code, tc.reason, errOut)
+			t.Errorf("%s %s %v %v: exit %d, want %d with reason containing %q\n%s", tc.agent, tc.action, tc.mod, tc.env, code, tc.code, tc.reason, errOut)
 		}
 	}
 	// Level 10 resolves every region's device.
@@ -365,4 +384,144 @@ func TestStartFailureReasonIsShort(t *testing.T) {
 	}
 	t.Logf("exit reason: %s", reason)
 	s.must(0, "o2cb", "stop", nil)
+}
+
+// status returns the daemon's status, or nil when none answers.
+func (s *site) status() *hbd.Status {
+	st, err := hbd.NewClient(s.run).Status(s.t.Context())
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+// TestStopAndMonitorFromWhatRuns: a broken, missing or changed
+// cluster.conf never makes a stop fail nor a monitor lie about a daemon
+// that heartbeats.
+func TestStopAndMonitorFromWhatRuns(t *testing.T) {
+	s := newSite(t, "global", 2, 2)
+	good, _ := os.ReadFile(s.conf)
+	for _, tc := range []struct {
+		name   string
+		break_ func()
+		reason string // of the monitor that fails
+	}{
+		{"syntax error", func() { os.WriteFile(s.conf, append(good, []byte("node\n")...), 0o644) }, s.conf + ":"},
+		{"deleted", func() { os.Remove(s.conf) }, s.conf},
+		{"this node removed", func() {
+			clustertest.Write(t, s.conf, clustertest.Cluster{Name: "test", Global: true, Nodes: 2, NamePrefix: "other", Regions: s.uuids})
+		}, "n1"},
+		{"a region removed", func() { s.writeConf("global", s.uuids[0]) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.WriteFile(s.conf, good, 0o644)
+			s.must(0, "o2cb", "start", nil)
+			pid := s.daemonPID()
+			tc.break_()
+			if tc.reason != "" {
+				errOut := s.must(1, "o2cb", "monitor", nil)
+				if r := testenv.ExitReason(errOut); !strings.Contains(r, tc.reason) {
+					t.Errorf("monitor with cluster.conf %s: exit reason %q, want it to name %s", tc.name, r, tc.reason)
+				}
+			} else {
+				s.must(0, "o2cb", "monitor", nil)
+			}
+			s.must(0, "o2cb", "stop", nil)
+			if process.Running(pid) {
+				t.Errorf("daemon %d still runs after the stop with cluster.conf %s", pid, tc.name)
+			}
+			s.must(7, "o2cb", "monitor", nil)
+			s.must(0, "o2cb", "stop", nil)
+		})
+	}
+	os.WriteFile(s.conf, good, 0o644)
+}
+
+// TestHbregionBringsBackADeadDaemon: when the daemon dies, the hbregion
+// resource may be recovered before the o2cb clone; its start brings the
+// daemon back as the o2cb resource launched it, with the regions of the
+// state file. After a clean o2cb stop it does not.
+func TestHbregionBringsBackADeadDaemon(t *testing.T) {
+	s := newSite(t, "local", 2, 0)
+	region := map[string]string{"uuid": s.uuids[0]}
+	s.must(0, "o2cb", "start", nil)
+	s.must(0, "hbregion", "start", region)
+	s.hbctl(false, "-S", "-u", s.uuids[1], "/mnt/other")
+	before := s.status()
+	pid := s.daemonPID()
+	syscall.Kill(pid, syscall.SIGKILL)
+	testenv.WaitFor(t, 5*time.Second, "the daemon gone", func() bool { return !process.Running(pid) })
+	s.must(7, "hbregion", "monitor", region)
+	s.must(7, "o2cb", "monitor", nil)
+	s.must(0, "hbregion", "stop", region)
+	s.must(0, "hbregion", "start", region)
+	after := s.status()
+	if after == nil || after.PID == pid {
+		t.Fatalf("after hbregion start: status %+v, want a new daemon (the old was %d)", after, pid)
+	}
+	if after.IntervalMS != before.IntervalMS || after.DeadThreshold != before.DeadThreshold || after.Node != before.Node {
+		t.Errorf("relaunched daemon: interval %d ms, threshold %d, node %+v; want the o2cb resource's %d, %d, %+v",
+			after.IntervalMS, after.DeadThreshold, after.Node, before.IntervalMS, before.DeadThreshold, before.Node)
+	}
+	for _, u := range s.uuids {
+		if !slices.ContainsFunc(after.Regions, func(r hbd.RegionStatus) bool { return r.UUID == u }) {
+			t.Errorf("relaunched daemon runs no region %s: %+v", u, after.Regions)
+		}
+	}
+	s.must(0, "hbregion", "monitor", region)
+	s.must(0, "o2cb", "monitor", nil)
+	s.hbctl(false, "-K", "-u", s.uuids[1], "/mnt/other")
+	s.must(0, "hbregion", "stop", region)
+	s.must(0, "o2cb", "stop", nil)
+	if _, err := os.Stat(filepath.Join(s.run, "daemon-launch.json")); !os.IsNotExist(err) {
+		t.Errorf("launch record after a clean stop: %v, want none", err)
+	}
+	errOut := s.must(1, "hbregion", "start", region, "OCF_RESKEY_CRM_meta_timeout=2000")
+	if !strings.Contains(errOut, "not running") {
+		t.Errorf("hbregion start after the o2cb stop: %s", errOut)
+	}
+}
+
+// TestStopAfterTheDaemonDied: a stop with no daemon succeeds and forgets
+// what the dead daemon left, so the next start begins afresh rather than
+// resuming regions whose owners have all been stopped.
+func TestStopAfterTheDaemonDied(t *testing.T) {
+	s := newSite(t, "local", 1, 0)
+	region := map[string]string{"uuid": s.uuids[0]}
+	s.must(0, "o2cb", "start", nil)
+	s.must(0, "hbregion", "start", region)
+	pid := s.daemonPID()
+	syscall.Kill(pid, syscall.SIGKILL)
+	testenv.WaitFor(t, 5*time.Second, "the daemon gone", func() bool { return !process.Running(pid) })
+	s.must(0, "hbregion", "stop", region)
+	s.must(0, "o2cb", "stop", nil)
+	for _, name := range []string{hbd.StateName, "daemon-launch.json"} {
+		if _, err := os.Stat(filepath.Join(s.run, name)); !os.IsNotExist(err) {
+			t.Errorf("%s after the stop: %v, want it removed", name, err)
+		}
+	}
+	s.must(0, "o2cb", "start", nil)
+	if st := s.status(); st == nil || len(st.Regions) != 0 {
+		t.Errorf("start after the stop: %+v, want a daemon with no region", st)
+	}
+	s.must(0, "o2cb", "stop", nil)
+}
+
+// TestStopEndsAHungDaemon: a daemon that holds the run directory but does
+// not answer (stopped here with SIGSTOP) is killed, and the stop
+// succeeds: a failed stop would get the node fenced.
+func TestStopEndsAHungDaemon(t *testing.T) {
+	s := newSite(t, "local", 1, 0)
+	s.must(0, "o2cb", "start", nil)
+	pid := s.daemonPID()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	s.must(1, "o2cb", "monitor", nil)
+	begin := time.Now()
+	s.must(0, "o2cb", "stop", nil, "OCF_RESKEY_CRM_meta_timeout=30000")
+	t.Logf("stop of a hung daemon took %v", time.Since(begin).Round(time.Millisecond))
+	if process.Running(pid) {
+		t.Errorf("hung daemon %d still runs after the stop", pid)
+	}
+	s.must(7, "o2cb", "monitor", nil)
 }

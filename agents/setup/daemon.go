@@ -1,0 +1,318 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
+	"github.com/o2cb-ra/o2cb-ra/internal/process"
+)
+
+// The node's heartbeat daemon belongs to the o2cb resource: its start
+// launches it and its stop ends it. The start also records how it
+// launched the daemon (LaunchName in the run directory), so that when the
+// daemon dies, the first agent that needs it brings it back as the o2cb
+// resource had it: an hbregion resource whose monitor noticed first is
+// restarted by Pacemaker before the o2cb clone, and its start must not
+// fail for a daemon that the clone's own recovery would bring back a
+// moment later (a failed start bans the resource from the node). The
+// daemon resumes its regions from its state file. The o2cb stop removes
+// the record with the daemon, so a stopped cluster stays stopped.
+
+// LaunchName is the launch record's name in the run directory.
+const LaunchName = "daemon-launch.json"
+
+// daemonFlags are the flags a launch record may carry.
+var daemonFlags = []string{"run-dir", "cluster-conf", "cluster", "node-name", "interval-ms", "dead-threshold", "devices"}
+
+// launch is the launch record.
+type launch struct {
+	Args []string `json:"args"` // o2cb-ra's arguments: "daemon" and --flag=value
+}
+
+func (l *launch) check() error {
+	if len(l.Args) == 0 || l.Args[0] != "daemon" {
+		return errors.New(`the arguments do not begin with "daemon"`)
+	}
+	for _, a := range l.Args[1:] {
+		name, _, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !ok || !strings.HasPrefix(a, "--") || !slices.Contains(daemonFlags, name) {
+			return fmt.Errorf("argument %q is not a daemon flag", a)
+		}
+	}
+	return nil
+}
+
+// DaemonArgs are o2cb-ra's arguments that launch the daemon of this run
+// directory with the given flags (name to value; see daemonFlags).
+func DaemonArgs(flags map[string]string) []string {
+	args := []string{"daemon"}
+	for _, f := range daemonFlags {
+		if v, ok := flags[f]; ok {
+			args = append(args, "--"+f+"="+v)
+		}
+	}
+	return args
+}
+
+// Running reports whether the daemon answers a ping.
+func (s *Setup) Running(ctx context.Context) (bool, error) {
+	_, err := s.Client.Do(ctx, hbd.Request{Op: hbd.OpPing})
+	if errors.Is(err, hbd.ErrNotRunning) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PrepareRunDir makes sure the run directory exists and is safe. An
+// unsafe one is a matter of ownership and mode on this node:
+// OCF_ERR_PERM keeps the resource off this node only, and the reason
+// names the directory.
+func (s *Setup) PrepareRunDir() error {
+	if err := hbd.PrepareRunDir(s.RunDir); errors.Is(err, hbd.ErrUnsafeRunDir) {
+		return ocf.Errorf(ocf.ErrPerm, "%v", err)
+	} else if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	}
+	return nil
+}
+
+// EnsureDaemon records args as the daemon's launch and starts the daemon
+// with them unless one answers.
+func (s *Setup) EnsureDaemon(c *ocf.Context, args []string) error {
+	if err := s.PrepareRunDir(); err != nil {
+		return err
+	}
+	l := launch{Args: args}
+	if err := l.check(); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "launch the heartbeat daemon: %v", err)
+	}
+	b, _ := json.Marshal(l)
+	if err := atomicfile.WriteFile(filepath.Join(s.RunDir, LaunchName), append(b, '\n'), 0o600); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "record the heartbeat daemon's launch: %v", err)
+	}
+	return s.launch(c, args)
+}
+
+func (s *Setup) launch(c *ocf.Context, args []string) error {
+	if up, err := s.Running(c); up {
+		return nil
+	} else if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s: %v", s.RunDir, err)
+	}
+	exe, err := Executable()
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "find o2cb-ra: %v", err)
+	}
+	out, err := exec.CommandContext(c, exe, args...).CombinedOutput()
+	if err != nil {
+		// Another start may have won the race for the run directory:
+		// its daemon holds the pid file and answers once it listens.
+		if s.otherDaemonAnswers(c) {
+			return nil
+		}
+		return ocf.Errorf(ocf.ErrGeneric, "start the heartbeat daemon: %s", strings.TrimSpace(string(out)))
+	}
+	c.Log.Info("heartbeat daemon started", "run_dir", s.RunDir, "output", strings.TrimSpace(string(out)))
+	return nil
+}
+
+// readLaunch reads the launch record; ok is false when there is none.
+func (s *Setup) readLaunch() (l launch, ok bool, err error) {
+	path := filepath.Join(s.RunDir, LaunchName)
+	f, err := hbd.OpenOwn(path, "launch record", os.O_RDONLY, 0, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return l, false, nil
+	}
+	if err != nil {
+		return l, false, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err == nil {
+		err = json.Unmarshal(b, &l)
+	}
+	if err == nil {
+		err = l.check()
+	}
+	if err != nil {
+		return l, false, fmt.Errorf("launch record %s: %w", path, err)
+	}
+	return l, true, nil
+}
+
+// NeedDaemon makes sure the daemon answers, for an action that needs it
+// (hbregion start): it relaunches a daemon that died as the o2cb
+// resource had launched it; without a launch record (the o2cb resource
+// is stopped, or starting), it waits for the daemon until the action's
+// deadline.
+func (s *Setup) NeedDaemon(c *ocf.Context) error {
+	if up, err := s.Running(c); up {
+		return nil
+	} else if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s: %v", s.RunDir, err)
+	}
+	l, ok, err := s.readLaunch()
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	}
+	if ok {
+		c.Log.Warn("the heartbeat daemon is not running; starting it again as the o2cb resource launched it", "run_dir", s.RunDir)
+		return s.launch(c, l.Args)
+	}
+	c.Log.Info("waiting for the heartbeat daemon (the o2cb resource starts it)", "run_dir", s.RunDir)
+	begin := time.Now()
+	for {
+		select {
+		case <-c.Done():
+			return ocf.Errorf(ocf.ErrGeneric, "%v: none answered on %s within %.0fs", hbd.ErrNotRunning,
+				s.RunDir, time.Since(begin).Seconds())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if up, _ := s.Running(c); up {
+			return nil
+		}
+	}
+}
+
+// otherDaemonAnswers waits for a daemon that another start launched, and
+// reports whether it answers: while the pid file names a live process
+// (that daemon has the run directory's lock and may not listen yet), at
+// most detachWait; once it names none for pidGrace (a winner writes its
+// pid right after it takes the lock), no longer.
+func (s *Setup) otherDaemonAnswers(c *ocf.Context) bool {
+	const (
+		detachWait = 30 * time.Second // what `o2cb-ra daemon` waits for its own
+		pidGrace   = time.Second
+	)
+	ctx, cancel := context.WithTimeout(c, detachWait)
+	defer cancel()
+	lastLive := time.Now()
+	for {
+		if up, _ := s.Running(ctx); up {
+			return true
+		}
+		if pid := s.pidFile(); pid > 0 && process.Running(pid) {
+			lastLive = time.Now()
+		} else if time.Since(lastLive) > pidGrace {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// pidFile is the pid the daemon's pid file names, 0 if none.
+func (s *Setup) pidFile() int {
+	b, _ := os.ReadFile(filepath.Join(s.RunDir, hbd.PIDName))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0
+	}
+	return pid
+}
+
+// daemonHoldsRunDir reports whether a daemon holds the run directory's
+// pid lock (a daemon that runs but does not answer holds it too).
+func (s *Setup) daemonHoldsRunDir() bool {
+	f, err := os.OpenFile(filepath.Join(s.RunDir, hbd.PIDName), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// ClearStopped forgets what a daemon that died left behind, once no
+// daemon holds the run directory: its state file (whose regions a next
+// daemon would resume, owners and all, though every owner has since been
+// stopped) and the launch record. The o2cb stop calls it: the cluster is
+// stopped on this node, and its next start begins afresh.
+func (s *Setup) ClearStopped() error {
+	if s.daemonHoldsRunDir() {
+		return fmt.Errorf("a heartbeat daemon (pid %d) holds %s but does not answer", s.pidFile(), s.RunDir)
+	}
+	var errs []error
+	for _, name := range []string{hbd.StateName, LaunchName} {
+		if err := os.Remove(filepath.Join(s.RunDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StopDaemon sends SIGTERM to the daemon with pid and waits until it is
+// gone, then removes the launch record.
+func (s *Setup) StopDaemon(c *ocf.Context, pid int) error {
+	if pid <= 0 {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon reported pid %d", pid)
+	}
+	if err := signalAndWait(c, pid, syscall.SIGTERM); err != nil {
+		return err
+	}
+	c.Log.Info("heartbeat daemon stopped", "pid", pid)
+	if err := os.Remove(filepath.Join(s.RunDir, LaunchName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	}
+	return nil
+}
+
+// HungDaemon returns the pid of a daemon that holds the run directory
+// (its pid file is locked, and names a live `o2cb-ra daemon` process),
+// for a stop to end one that does not answer.
+func (s *Setup) HungDaemon() (int, bool) {
+	pid := s.pidFile()
+	if pid <= 0 || !s.daemonHoldsRunDir() || !process.Running(pid) {
+		return 0, false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if args := strings.Split(string(cmdline), "\x00"); err != nil || len(args) < 2 || args[1] != "daemon" {
+		return 0, false
+	}
+	return pid, true
+}
+
+// KillDaemon ends the daemon with pid by SIGKILL and waits until it is
+// gone.
+func (s *Setup) KillDaemon(c *ocf.Context, pid int) error {
+	return signalAndWait(c, pid, syscall.SIGKILL)
+}
+
+// signalAndWait sends sig to the daemon with pid and waits until it is
+// gone, within the action's deadline.
+func signalAndWait(c *ocf.Context, pid int, sig syscall.Signal) error {
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return ocf.Errorf(ocf.ErrGeneric, "signal heartbeat daemon %d (%v): %v", pid, sig, err)
+	}
+	for process.Running(pid) {
+		select {
+		case <-c.Done():
+			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon %d did not exit after %v in time", pid, sig)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -304,8 +304,10 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatalf("stonith_admin --reboot node9 (no such node) succeeded: %s", r)
 	}
 	waitFor(t, 20*time.Second, "the fencer's history shows the request for node9", func() (bool, string) {
-		f, detail := fenced()
-		return f && strings.Contains(detail, "Target:node9"), detail
+		if f, detail := fenced(); f && strings.Contains(detail, "Target:node9") {
+			return true, ""
+		}
+		return false, n1.exec(20*time.Second, "stonith_admin", "--history=*", "--verbose", "--output-as=xml").String()
 	})
 	n1.must(20*time.Second, "stonith_admin", "--history=node9", "--cleanup")
 	noFencing("after the start")

@@ -91,7 +91,7 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 		if res.code != q.want {
 			t.Errorf("o2cb monitor with region_quorum=%s = %d, want %d: %s", q.rule, res.code, q.want, res.stderr)
 		}
-		if q.want == 0 && !(strings.Contains(res.stderr, "level=WARN") && strings.Contains(res.stderr, bad.UUID)) {
+		if q.want == 0 && !(strings.Contains(res.stderr, "WARNING: ") && strings.Contains(res.stderr, bad.UUID)) {
 			t.Errorf("o2cb monitor with region_quorum=%s logged no warning naming region %s:\n%s", q.rule, bad.UUID, res.stderr)
 		}
 		if q.want != 0 {
@@ -320,7 +320,7 @@ func TestStaleReads(t *testing.T) {
 		t.Errorf("node 1 logged the stale data %d times, want once", got)
 	}
 	res := n1.agent("o2cb", "monitor")
-	if res.code != 0 || !strings.Contains(res.stderr, "level=WARN") {
+	if res.code != 0 || !strings.Contains(res.stderr, "WARNING: ") {
 		t.Errorf("o2cb monitor (any) = %d, want 0 with a warning: %s", res.code, res.stderr)
 	}
 	f.observe(t, "node 2 still sees node 1; stale data logged once over %d reads; monitor any exit %d with a warning", n1.region(bad.UUID).StaleReads, res.code)
@@ -362,7 +362,7 @@ func TestHungDeviceMonitor(t *testing.T) {
 			if res.code != 0 {
 				t.Errorf("o2cb monitor depth %s with a hung device = %d, want 0 (region_quorum=any): %s", depth, res.code, res.stderr)
 			}
-			if warning != "" && !(strings.Contains(res.stderr, "level=WARN") && strings.Contains(res.stderr, warning)) {
+			if warning != "" && !(strings.Contains(res.stderr, "WARNING: ") && strings.Contains(res.stderr, warning)) {
 				t.Errorf("o2cb monitor depth %s did not warn %q:\n%s", depth, warning, res.stderr)
 			}
 		}

@@ -239,5 +239,12 @@ func monitor(c *ocf.Context) error {
 		}
 		return ocf.Errorf(ocf.ErrGeneric, "%s", msg)
 	}
+	if c.CheckLevel >= 10 {
+		// The daemon has read this node's slot back recently: a hung
+		// device shows long before the write timeout fails the region.
+		if err := setup.CheckOwnSlot(rs, time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "region %s: %s", setup.Short(r.uuid), setup.Shorten(err.Error(), r.uuid))
+		}
+	}
 	return nil
 }

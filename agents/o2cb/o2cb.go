@@ -349,7 +349,7 @@ func monitor(c *ocf.Context) error {
 			// The daemon must have read the own slot back recently: a
 			// hung device shows within a few intervals, long before the
 			// write timeout fails the region.
-			if err := checkOwnSlot(st.Regions[i], time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
+			if err := setup.CheckOwnSlot(st.Regions[i], time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
 				lose(u, err.Error())
 			}
 		}
@@ -387,31 +387,6 @@ func countedRegions(c *ocf.Context, s *setup.Setup, st *hbd.Status) []string {
 		}
 	}
 	return uuids
-}
-
-// ownSlotStale is how many intervals may pass without the daemon reading
-// its own slot back as written before depth 10 counts the region lost.
-const ownSlotStale = 3
-
-// checkOwnSlot is the depth-10 check: the daemon must have read this
-// node's slot back, as it wrote it, within the last ownSlotStale
-// intervals. The monitor reads no device itself: a read of a hung device
-// would hold the monitor's process in uninterruptible sleep, and a
-// process cannot exit before its I/O ends. The daemon's reads are
-// watched by its own bounded loop.
-func checkOwnSlot(r hbd.RegionStatus, interval time.Duration) error {
-	limit := ownSlotStale * interval
-	switch {
-	case r.OwnSlotAge < 0:
-		return fmt.Errorf("own slot on %s never read back yet", r.Device)
-	case time.Duration(r.OwnSlotAge*float64(time.Second)) > limit:
-		why := ""
-		if r.IOInFlight > 0 {
-			why = fmt.Sprintf("; a device call has been in flight for %.1fs", r.IOInFlight)
-		}
-		return fmt.Errorf("own slot on %s not read back for %.1fs (limit %v)%s", r.Device, r.OwnSlotAge, limit, why)
-	}
-	return nil
 }
 
 // reload re-reads cluster.conf: the daemon's, and in global mode the

@@ -649,7 +649,7 @@ func checkPrimitive(t *testing.T, prims map[string]cibPrimitive, id, agent strin
 }
 
 // TestPcsResourceCreate: `pcs -f` checks parameters against the meta-data
-// (names, required, unique) without a cluster, and with --agent-validation
+// (names, required, unique-group) without a cluster, and with --agent-validation
 // runs validate-all.
 func TestPcsResourceCreate(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -675,8 +675,15 @@ func TestPcsResourceCreate(t *testing.T) {
 		{args: []string{"hb-bogus", "ocf:ocfs2:hbregion", "uuid=" + testUUID, "bogus=1"},
 			msg: "invalid resource option 'bogus', allowed options are: " + quoteList(paramNames(hbregion.Agent))},
 		{args: []string{"region", "ocf:ocfs2:hbregion", "uuid=" + testUUID, conf}, ok: true},
+		// unique-group: uuid and run_dir together for hbregion, run_dir
+		// alone for o2cb.
 		{args: []string{"region-again", "ocf:ocfs2:hbregion", "uuid=" + testUUID},
-			msg: "Value '" + testUUID + "' of option 'uuid' is not unique across 'ocf:ocfs2:hbregion' resources"},
+			msg: "Value '', '" + testUUID + "' of options 'run_dir', 'uuid' (group 'region') is not unique across 'ocf:ocfs2:hbregion' resources"},
+		{args: []string{"region-other-daemon", "ocf:ocfs2:hbregion", "uuid=" + testUUID, "run_dir=/run/o2cb-b"}, ok: true},
+		{args: []string{"region-same-dir", "ocf:ocfs2:hbregion", "uuid=" + strings.Replace(testUUID, "C", "D", 1), "run_dir=/run/o2cb-b"}, ok: true},
+		{args: []string{"o2cb-b", "ocf:ocfs2:o2cb", conf, "run_dir=/run/o2cb-b"}, ok: true},
+		{args: []string{"o2cb-b-again", "ocf:ocfs2:o2cb", conf, "run_dir=/run/o2cb-b"},
+			msg: "Value '/run/o2cb-b' of option 'run_dir' is not unique across 'ocf:ocfs2:o2cb' resources"},
 	}
 	for _, c := range cases {
 		args := append([]string{"-f", cib, "resource", "create"}, c.args...)

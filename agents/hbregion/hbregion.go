@@ -31,8 +31,10 @@ ocf:ocfs2:o2cb resource runs: order this resource after it.
 In global heartbeat mode, a region of cluster.conf is started by the o2cb
 resource itself unless that resource has manage_regions=false; starting such a
 region here fails with a configuration error.`,
-	Params: append(setup.Params(),
-		ocf.Param{Name: "uuid", Type: ocf.String, Required: true, Unique: true,
+	// A region runs once per daemon: uuid and run_dir are unique together
+	// (many regions share the o2cb resource's run_dir).
+	Params: append(setup.Params("region"),
+		ocf.Param{Name: "uuid", Type: ocf.String, Required: true, UniqueGroup: "region",
 			Short: "region UUID", Check: func(s string) error { _, err := ocfs2.NormalizeUUID(s); return err },
 			Long: "UUID of the region: the OCFS2 volume's UUID, in any case, dashes allowed (as blkid or tunefs.ocfs2 -Q '%U' print it)."},
 		ocf.Param{Name: "device", Type: ocf.String, Short: "the region's device",
@@ -44,6 +46,7 @@ region here fails with a configuration error.`,
 		{Name: "start", Timeout: 90 * time.Second, Run: start},
 		{Name: "stop", Timeout: 100 * time.Second, Run: stop},
 		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: monitor},
+		{Name: "monitor", Timeout: 30 * time.Second, Interval: 30 * time.Second, Depth: 10, Run: monitor},
 		{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
 		{Name: "validate-all", Timeout: 30 * time.Second, Run: validate},
 	},
@@ -235,6 +238,13 @@ func monitor(c *ocf.Context) error {
 			msg += ": " + setup.Shorten(strings.TrimPrefix(rs.Error, "region "+r.uuid+": "), r.uuid)
 		}
 		return ocf.Errorf(ocf.ErrGeneric, "%s", msg)
+	}
+	if c.CheckLevel >= 10 {
+		// The daemon has read this node's slot back recently: a hung
+		// device shows long before the write timeout fails the region.
+		if err := setup.CheckOwnSlot(rs, time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "region %s: %s", setup.Short(r.uuid), setup.Shorten(err.Error(), r.uuid))
+		}
 	}
 	return nil
 }

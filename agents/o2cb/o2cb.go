@@ -58,7 +58,8 @@ logged and tolerated, as a node is live while any region sees it.
 
 In local heartbeat mode, consumers (mount, fsck, ocf:ocfs2:hbregion) start
 their own regions; the agent only runs the daemon.`,
-	Params: append(setup.Params(),
+	// Two o2cb resources must not share a run directory (one daemon each).
+	Params: append(setup.Params("run_dir"),
 		ocf.Param{Name: "dead_threshold", Type: ocf.Integer, Default: "31", EnvVar: "O2CB_DEAD_THRESHOLD",
 			Short: "heartbeat dead threshold (iterations)", Check: checkRange(hbdisk.MinDeadThreshold, 1000),
 			Long: "Iterations without a new heartbeat after which a node is dead (the kernel's O2CB_HEARTBEAT_THRESHOLD). Every node, kernel or not, must use the same value."},
@@ -68,7 +69,8 @@ their own regions; the agent only runs the daemon.`,
 		ocf.Param{Name: "manage_regions", Type: ocf.Boolean, Default: "true",
 			Short: "start the global heartbeat regions",
 			Long:  "In global heartbeat mode, start and stop the heartbeat regions of cluster.conf. Set to false to manage each region as its own ocf:ocfs2:hbregion resource."},
-		ocf.Param{Name: "region_quorum", Type: ocf.String, Default: QuorumAny,
+		// Read by each monitor: reload-agent applies it online.
+		ocf.Param{Name: "region_quorum", Type: ocf.String, Default: QuorumAny, Reloadable: true,
 			Short: "regions needed for monitor to succeed",
 			Check: func(s string) error {
 				if !slices.Contains([]string{QuorumAny, QuorumMajority, QuorumAll}, s) {
@@ -85,7 +87,12 @@ their own regions; the agent only runs the daemon.`,
 		{Name: "start", Timeout: 90 * time.Second, Run: start},
 		{Name: "stop", Timeout: 100 * time.Second, Run: stop},
 		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: monitor},
+		{Name: "monitor", Timeout: 30 * time.Second, Interval: 30 * time.Second, Depth: 10, Run: monitor},
+		// reload re-reads cluster.conf for added and removed global
+		// regions; reload-agent applies the reloadable parameters, which
+		// the next monitor reads, and re-reads cluster.conf the same way.
 		{Name: "reload", Timeout: 90 * time.Second, Run: reload},
+		{Name: "reload-agent", Timeout: 90 * time.Second, Run: reload},
 		{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
 		{Name: "validate-all", Timeout: 30 * time.Second, Run: validate},
 	},
@@ -342,7 +349,7 @@ func monitor(c *ocf.Context) error {
 			// The daemon must have read the own slot back recently: a
 			// hung device shows within a few intervals, long before the
 			// write timeout fails the region.
-			if err := checkOwnSlot(st.Regions[i], time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
+			if err := setup.CheckOwnSlot(st.Regions[i], time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
 				lose(u, err.Error())
 			}
 		}
@@ -380,31 +387,6 @@ func countedRegions(c *ocf.Context, s *setup.Setup, st *hbd.Status) []string {
 		}
 	}
 	return uuids
-}
-
-// ownSlotStale is how many intervals may pass without the daemon reading
-// its own slot back as written before depth 10 counts the region lost.
-const ownSlotStale = 3
-
-// checkOwnSlot is the depth-10 check: the daemon must have read this
-// node's slot back, as it wrote it, within the last ownSlotStale
-// intervals. The monitor reads no device itself: a read of a hung device
-// would hold the monitor's process in uninterruptible sleep, and a
-// process cannot exit before its I/O ends. The daemon's reads are
-// watched by its own bounded loop.
-func checkOwnSlot(r hbd.RegionStatus, interval time.Duration) error {
-	limit := ownSlotStale * interval
-	switch {
-	case r.OwnSlotAge < 0:
-		return fmt.Errorf("own slot on %s never read back yet", r.Device)
-	case time.Duration(r.OwnSlotAge*float64(time.Second)) > limit:
-		why := ""
-		if r.IOInFlight > 0 {
-			why = fmt.Sprintf("; a device call has been in flight for %.1fs", r.IOInFlight)
-		}
-		return fmt.Errorf("own slot on %s not read back for %.1fs (limit %v)%s", r.Device, r.OwnSlotAge, limit, why)
-	}
-	return nil
 }
 
 // reload re-reads cluster.conf: the daemon's, and in global mode the

@@ -446,6 +446,7 @@ func TestHbregionBringsBackADeadDaemon(t *testing.T) {
 	region := map[string]string{"uuid": s.uuids[0]}
 	s.must(0, "o2cb", "start", nil)
 	s.must(0, "hbregion", "start", region)
+	s.must(0, "hbregion", "monitor", region, "OCF_CHECK_LEVEL=10")
 	s.hbctl(false, "-S", "-u", s.uuids[1], "/mnt/other")
 	before := s.status()
 	pid := s.daemonPID()

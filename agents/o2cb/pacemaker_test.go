@@ -92,7 +92,7 @@ func TestStartPrerequisites(t *testing.T) {
 					t.Errorf("start logged no warning %q:\n%s", w, stderr.String())
 				}
 			}
-			if len(tc.warnings) == 0 && strings.Contains(stderr.String(), "level=WARN") {
+			if len(tc.warnings) == 0 && strings.Contains(stderr.String(), "WARNING:") {
 				t.Errorf("start warned with every prerequisite met:\n%s", stderr.String())
 			}
 		})

@@ -316,3 +316,28 @@ func signalAndWait(c *ocf.Context, pid int, sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// ownSlotStale is how many intervals may pass without the daemon reading
+// its own slot back as written before depth 10 counts the region lost.
+const ownSlotStale = 3
+
+// CheckOwnSlot is the depth-10 check: the daemon must have read this
+// node's slot back, as it wrote it, within the last ownSlotStale
+// intervals. The monitor reads no device itself: a read of a hung device
+// would hold the monitor's process in uninterruptible sleep, and a
+// process cannot exit before its I/O ends. The daemon's reads are
+// watched by its own bounded loop.
+func CheckOwnSlot(r hbd.RegionStatus, interval time.Duration) error {
+	limit := ownSlotStale * interval
+	switch {
+	case r.OwnSlotAge < 0:
+		return fmt.Errorf("own slot on %s never read back yet", r.Device)
+	case time.Duration(r.OwnSlotAge*float64(time.Second)) > limit:
+		why := ""
+		if r.IOInFlight > 0 {
+			why = fmt.Sprintf("; a device call has been in flight for %.1fs", r.IOInFlight)
+		}
+		return fmt.Errorf("own slot on %s not read back for %.1fs (limit %v)%s", r.Device, r.OwnSlotAge, limit, why)
+	}
+	return nil
+}

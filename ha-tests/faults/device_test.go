@@ -11,6 +11,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -52,7 +53,7 @@ func waitState(t *testing.T, n *node, uuid, state string, within time.Duration) 
 func TestOneOfThreeRegionsFails(t *testing.T) {
 	f := record(t, "device",
 		"EIO on every read and write of one of three global regions (FUSE file under a loop device), node 1",
-		"region failed within (threshold-1)*interval; node 1 still live to node 2 through the others; o2cb monitor 0 with a warning for region_quorum=any and majority, 1 with an exit reason for all; the region comes back by itself once the device heals (global-mode policy)")
+		"region failed within (threshold-1)*interval; node 1 still live to node 2 through the others; o2cb monitor 0 with a warning for region_quorum=any and majority, 1 with an exit reason for all; the region comes back by itself at the daemon's next retry once the device heals (global-mode policy; retries back off from 1 s to 60 s)")
 	_, n1, n2, bad, good := threeRegions(t, f)
 
 	bad.Faulty.Fail(faultdev.All, syscall.EIO)
@@ -91,7 +92,7 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 		if res.code != q.want {
 			t.Errorf("o2cb monitor with region_quorum=%s = %d, want %d: %s", q.rule, res.code, q.want, res.stderr)
 		}
-		if q.want == 0 && !(strings.Contains(res.stderr, "level=WARN") && strings.Contains(res.stderr, bad.UUID)) {
+		if q.want == 0 && !(strings.Contains(res.stderr, "WARNING: ") && strings.Contains(res.stderr, bad.UUID)) {
 			t.Errorf("o2cb monitor with region_quorum=%s logged no warning naming region %s:\n%s", q.rule, bad.UUID, res.stderr)
 		}
 		if q.want != 0 {
@@ -105,11 +106,14 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 		}
 	}
 
-	// The device heals: the region comes back by itself, with a new
-	// generation, and node 2 sees node 1 in it again.
+	// The device heals: the region comes back by itself at the daemon's
+	// next retry, with a new generation, and node 2 sees node 1 in it
+	// again.
 	gen := r.Generation
 	bad.Faulty.Heal()
-	back := testenv.WaitFor(t, 40*interval, "node 2 sees node 1 in the healed region", func() bool { return n2.sees(bad.UUID, 1) })
+	healed := time.Now()
+	bound, retry := healBound(t, n1.region(bad.UUID), interval, threshold)
+	back := testenv.WaitFor(t, bound+loadSlack, "node 2 sees node 1 in the healed region", func() bool { return n2.sees(bad.UUID, 1) })
 	waitState(t, n1, bad.UUID, "steady", 10*interval)
 	r = n1.region(bad.UUID)
 	if r.State != "steady" || r.Generation == gen {
@@ -121,8 +125,36 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 	if !strings.Contains(n1.log(), "heartbeat region restarted after a failure") {
 		t.Errorf("node 1's log does not say the region restarted")
 	}
-	f.observe(t, "device healed: node 2 sees node 1 in the region again after %v, new generation %s; monitor all 0",
-		back.Round(time.Millisecond), r.Generation)
+	f.observe(t, "device healed with %s: node 2 sees node 1 in the region again after %v (bound %v), new generation %s; monitor all 0",
+		retry, back.Round(time.Millisecond), bound.Round(time.Millisecond), r.Generation)
+	if took := time.Since(healed); took > bound+loadSlack {
+		t.Errorf("region back %v after the heal, want by its next retry (%v)", took, bound)
+	}
+}
+
+// loadSlack is what the suite allows beyond a bound for a loaded machine.
+const loadSlack = 2 * time.Second
+
+// healBound is how long a region the daemon retries may take to come
+// back once its device has healed: until its next retry (or, while one
+// runs, that one's end and the pause after it), plus a start, which
+// ends by MaxStartIterations intervals or the write timeout (at the
+// daemon's interval iv and dead threshold thr). It also says what the
+// status showed.
+func healBound(t *testing.T, r *hbd.RegionStatus, iv time.Duration, thr int) (time.Duration, string) {
+	t.Helper()
+	start := time.Duration(max(hbdisk.MaxStartIterations, thr)) * iv
+	switch {
+	case r.NextRetry != nil:
+		return time.Duration(*r.NextRetry*float64(time.Second)) + start,
+			fmt.Sprintf("retry %d due in %.2fs", r.Retries+1, *r.NextRetry)
+	case r.Retrying:
+		return start + hbd.Backoff{}.Pause(r.Retries) + start, fmt.Sprintf("retry %d under way", r.Retries)
+	case r.RetryBlocked != "":
+		return hbd.Backoff{}.Pause(r.Retries) + start, fmt.Sprintf("retry %d waiting (%s)", r.Retries+1, r.RetryBlocked)
+	}
+	t.Fatalf("region %s %s with no retry scheduled (%+v), want the daemon retrying it", r.UUID[:8], r.State, r)
+	return 0, ""
 }
 
 // poller calls fn every 50 ms until stopped and keeps the slowest call
@@ -169,7 +201,7 @@ func (p *poller) finish() (slowest time.Duration, calls int, errs []string) {
 func TestStalledWrite(t *testing.T) {
 	f := record(t, "device",
 		"every write of one of three global regions blocks (FUSE request never answered) for 30 s, node 1",
-		"region failed (threshold-1)*interval after its last write; status and o2cb monitor answer within 1 s throughout; the other regions keep their deadlines; an owner's restart is refused while the write hangs; the region comes back once the write completes")
+		"region failed (threshold-1)*interval after its last write; status and o2cb monitor answer within 1 s throughout; the other regions keep their deadlines; an owner's restart is refused while the write hangs, and the daemon does not retry (status says why); the region comes back at the daemon's next check once the write completes")
 	_, n1, n2, bad, good := threeRegions(t, f)
 
 	iters := func() map[string]uint64 {
@@ -240,8 +272,11 @@ func TestStalledWrite(t *testing.T) {
 		}
 		f.observe(t, "good region %s: %d iterations of %d due, lateness p99 %.1f ms, node 2 sees node 1", v.UUID[:8], got, want, rs.LatenessP99)
 	}
-	if st := n1.region(bad.UUID); st.State != "failed" {
-		t.Errorf("hung region's state = %s while its write still hangs, want failed", st.State)
+	if st := n1.region(bad.UUID); st.State != "failed" || !strings.Contains(st.RetryBlocked, "still in flight") || st.Retries != 0 || st.Generation != r.Generation {
+		t.Errorf("hung region while its write still hangs: state %s, retry_blocked %q, %d retries, generation %s (was %s); want failed, not retried (a call in flight), same generation",
+			st.State, st.RetryBlocked, st.Retries, st.Generation, r.Generation)
+	} else {
+		f.observe(t, "while the write hangs: failed, not retried, retry_blocked %q", st.RetryBlocked)
 	}
 
 	// The write completes: the failed engine's call returns, then the
@@ -249,12 +284,13 @@ func TestStalledWrite(t *testing.T) {
 	// elsewhere).
 	gen := r.Generation
 	bad.Faulty.Heal()
-	back := testenv.WaitFor(t, 40*interval, "node 2 sees node 1 in the region again", func() bool { return n2.sees(bad.UUID, 1) })
+	bound, retry := healBound(t, n1.region(bad.UUID), interval, threshold)
+	back := testenv.WaitFor(t, bound+loadSlack, "node 2 sees node 1 in the region again", func() bool { return n2.sees(bad.UUID, 1) })
 	waitState(t, n1, bad.UUID, "steady", 10*interval)
 	if r := n1.region(bad.UUID); r.Generation == gen {
 		t.Errorf("after the stall: state %s generation %s (was %s), want steady with a new generation", r.State, r.Generation, gen)
 	}
-	f.observe(t, "stall released: region back, seen by node 2 after %v", back.Round(time.Millisecond))
+	f.observe(t, "stall released with %s: region back, seen by node 2 after %v (bound %v)", retry, back.Round(time.Millisecond), bound.Round(time.Millisecond))
 }
 
 func TestAllRegionsFailNoSelfRestart(t *testing.T) {
@@ -281,10 +317,11 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 	testenv.WaitFor(t, time.Duration(threshold+3)*interval, "node 2 takes node 1 for dead", func() bool { return !n2.sees(v.UUID, 1) })
 	v.Faulty.Heal()
 	time.Sleep(20 * interval)
-	if r := n1.region(v.UUID); r.State != "failed" || n2.sees(v.UUID, 1) {
-		t.Errorf("2 s after the device healed: state %s, node 2 sees node 1: %v; want still failed (no restart by itself)", r.State, n2.sees(v.UUID, 1))
+	if r := n1.region(v.UUID); r.State != "failed" || n2.sees(v.UUID, 1) || r.Retries != 0 || r.RetryBlocked == "" {
+		t.Errorf("2 s after the device healed: state %s, node 2 sees node 1: %v, %d retries, retry_blocked %q; want still failed, never retried, saying why",
+			r.State, n2.sees(v.UUID, 1), r.Retries, r.RetryBlocked)
 	}
-	f.observe(t, "device healed: still failed after %v, node 2 does not see node 1", 20*interval)
+	f.observe(t, "device healed: still failed after %v, never retried (%q), node 2 does not see node 1", 20*interval, n1.region(v.UUID).RetryBlocked)
 	if r := n1.agent("o2cb", "start"); r.code != 0 {
 		t.Fatalf("o2cb start (recovery) = %d: %s", r.code, r.stderr)
 	}
@@ -320,7 +357,7 @@ func TestStaleReads(t *testing.T) {
 		t.Errorf("node 1 logged the stale data %d times, want once", got)
 	}
 	res := n1.agent("o2cb", "monitor")
-	if res.code != 0 || !strings.Contains(res.stderr, "level=WARN") {
+	if res.code != 0 || !strings.Contains(res.stderr, "WARNING: ") {
 		t.Errorf("o2cb monitor (any) = %d, want 0 with a warning: %s", res.code, res.stderr)
 	}
 	f.observe(t, "node 2 still sees node 1; stale data logged once over %d reads; monitor any exit %d with a warning", n1.region(bad.UUID).StaleReads, res.code)
@@ -362,7 +399,7 @@ func TestHungDeviceMonitor(t *testing.T) {
 			if res.code != 0 {
 				t.Errorf("o2cb monitor depth %s with a hung device = %d, want 0 (region_quorum=any): %s", depth, res.code, res.stderr)
 			}
-			if warning != "" && !(strings.Contains(res.stderr, "level=WARN") && strings.Contains(res.stderr, warning)) {
+			if warning != "" && !(strings.Contains(res.stderr, "WARNING: ") && strings.Contains(res.stderr, warning)) {
 				t.Errorf("o2cb monitor depth %s did not warn %q:\n%s", depth, warning, res.stderr)
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
@@ -13,10 +15,39 @@ import (
 
 var update = flag.Bool("update", false, "rewrite metadata/*.xml from the agents")
 
-const dtd = "/usr/share/resource-agents/ra-api-1.dtd"
+const (
+	dtdDir = "/usr/share/resource-agents"
+	dtd    = dtdDir + "/ra-api-1.dtd"
+	// rng is the OCF 1.1 meta-data grammar of our tests; pcsRNG is the one
+	// pcs checks agents' meta-data with.
+	rng    = "../ocf/testdata/ocf-1.1.rng"
+	pcsRNG = "/usr/share/pcs/data/ocf-1.1.rng"
+)
+
+// strip11 removes what OCF 1.1 adds to the 1.0 markup (reloadable and
+// unique-group attributes, reload-agent actions), so that ra-api-1.dtd
+// checks the rest.
+func strip11(md []byte) []byte {
+	md = regexp.MustCompile(` (reloadable|unique-group)="[^"]*"`).ReplaceAll(md, nil)
+	return regexp.MustCompile(`(?m)^\s*<action name="reload-agent"[^>]*/>\n`).ReplaceAll(md, nil)
+}
+
+func xmllint(t *testing.T, what string, stdin []byte, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("xmllint", append([]string{"--noout", "--nowarning", "--quiet"}, args...)...)
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Errorf("xmllint %s %s: %v\n%s", strings.Join(args, " "), what, err, out)
+	}
+}
 
 // TestMetadataFiles keeps metadata/<agent>.xml identical to what the
-// agents print, and validates both against resource-agents' DTD.
+// agents print, and validates them: against the OCF 1.1 grammar and the
+// one pcs uses; with xmllint --valid, the doctype's ra-api-1.dtd as
+// resource-agents' ocf-tester checks it; and, with the 1.1 additions
+// stripped, against ra-api-1.dtd alone.
 func TestMetadataFiles(t *testing.T) {
 	for _, name := range AgentNames() {
 		md, err := Agents[name].MetaData()
@@ -37,13 +68,20 @@ func TestMetadataFiles(t *testing.T) {
 			t.Errorf("%s differs from %s meta-data; run go test ./internal/command -update", path, name)
 		}
 		testenv.RequireCommand(t, "xmllint")
+		xmllint(t, path, nil, "", "--relaxng", rng, path)
+		if _, err := os.Stat(pcsRNG); err != nil {
+			testenv.Unavailable(t, "pcs's "+pcsRNG+" (package pcs)")
+		}
+		xmllint(t, path, nil, "", "--relaxng", pcsRNG, path)
 		if _, err := os.Stat(dtd); err != nil {
 			testenv.Unavailable(t, "resource-agents' ra-api-1.dtd (package resource-agents)")
 		}
-		out, err := exec.Command("xmllint", "--noout", "--nowarning", "--dtdvalid", dtd, path).CombinedOutput()
-		if err != nil || len(out) != 0 {
-			t.Errorf("xmllint --dtdvalid ra-api-1.dtd %s: %v\n%s", path, err, out)
+		xmllint(t, path+" (as ocf-tester does)", md, dtdDir, "--valid", "-")
+		stripped := strip11(md)
+		if bytes.Equal(stripped, md) || bytes.Contains(stripped, []byte(`reloadable="`)) {
+			t.Errorf("%s: stripping the OCF 1.1 additions changed nothing or left some", path)
 		}
+		xmllint(t, path+" without the OCF 1.1 additions", stripped, "", "--dtdvalid", dtd, "-")
 	}
 }
 

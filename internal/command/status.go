@@ -82,6 +82,7 @@ func printStatus(w io.Writer, st *hbd.Status) error {
 			if r.IOInFlight > 1 {
 				state += fmt.Sprintf(" (I/O stuck %.0fs)", r.IOInFlight)
 			}
+			state += retryNote(r)
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d\n", r.UUID, r.Device, state, strings.Join(owners, ","),
 				joinInts(r.LiveNodes), age, r.ReadErrors, r.WriteErrors, r.BadBlocks)
 		}
@@ -92,8 +93,31 @@ func printStatus(w io.Writer, st *hbd.Status) error {
 			if r.Error != "" {
 				fmt.Fprintf(w, "%s: %s\n", r.UUID, r.Error)
 			}
+			if r.RetryBlocked != "" {
+				fmt.Fprintf(w, "%s: not retried yet: %s\n", r.UUID, r.RetryBlocked)
+			}
 		}
 	}
 	_, err := fmt.Fprintf(w, "live nodes: %s\n", joinInts(st.LiveNodes))
 	return err
+}
+
+// retryNote says how the daemon retries a failed region, for the STATE
+// column: "(retry 3 in 8.0s at 12:00:08)", "(retry 3 under way)" or
+// "(retry 3 waits)"; "" when it does not retry it.
+func retryNote(r hbd.RegionStatus) string {
+	next := r.Retries + 1
+	switch {
+	case r.Retrying:
+		return fmt.Sprintf(" (retry %d under way)", r.Retries)
+	case r.RetryBlocked != "":
+		return fmt.Sprintf(" (retry %d waits)", next)
+	case r.NextRetry != nil:
+		at := ""
+		if t, err := time.Parse(hbd.RetryTimeFormat, r.RetryAt); err == nil {
+			at = " at " + t.Local().Format("15:04:05")
+		}
+		return fmt.Sprintf(" (retry %d in %.1fs%s)", next, *r.NextRetry, at)
+	}
+	return ""
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
@@ -32,6 +33,12 @@ type Config struct {
 	DeadThreshold int           // iterations; hbdisk.DefaultDeadThreshold
 	Devices       []string      // paths or globs searched first for a UUID
 	Logger        *slog.Logger  // nil: discard
+	// Retry spaces the retries of a failed cluster region (recover.go);
+	// zero fields take RetryFirst and RetryMax.
+	Retry Backoff
+	// Open opens a region's device for heartbeat I/O; nil:
+	// hbdisk.OpenDirect. Tests put faults in front of it.
+	Open func(path string) (hbdisk.Device, error)
 }
 
 // MaxGlobalRegions is the kernel's limit of regions in global mode, kept
@@ -52,6 +59,7 @@ type Daemon struct {
 	regions  map[string]*region
 	stopping bool
 	saveErr  error
+	quit     chan struct{} // closed when the daemon stops
 
 	epoch time.Time // origin of the regions' phase grids
 }
@@ -87,6 +95,9 @@ type region struct {
 	// failure is why the last engine failed, until a start succeeds:
 	// status names it while the region restarts.
 	failure string
+	// retry is the daemon retrying the failed region by itself; nil
+	// when it does not.
+	retry *retrying
 }
 
 func (r *region) refs() int {
@@ -118,11 +129,15 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Interval < 10*time.Millisecond || cfg.Interval > time.Minute {
 		return nil, fmt.Errorf("heartbeat interval %v is outside 10ms..1m", cfg.Interval)
 	}
+	cfg.Retry = cfg.Retry.withDefaults()
+	if err := cfg.Retry.validate(); err != nil {
+		return nil, err
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log, regions: map[string]*region{}, global: map[string]bool{}, epoch: time.Now()}
+	d := &Daemon{cfg: cfg, log: log, regions: map[string]*region{}, global: map[string]bool{}, epoch: time.Now(), quit: make(chan struct{})}
 	if err := d.loadClusterConf(); err != nil {
 		return nil, err
 	}
@@ -391,13 +406,24 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 		close(done)
 		return done
 	}
+	// A start while the daemon retries the region is a retry, owner's
+	// or not: the region stays failed in status and the engine silent
+	// until it is steady; startEnded says how it went.
+	loud := new(atomic.Bool)
+	if rt := r.retry; rt != nil {
+		rt.running, rt.blocked, rt.next = true, "", time.Time{}
+		rt.attempts++
+	} else {
+		loud.Store(true)
+	}
 	r.phase = d.freePhase(r)
 	d.ensureProcs(r)
 	cfg := d.regionConfig(r)
+	cfg.Logger = slog.New(gate{d.log.Handler(), loud})
 	eng, err := hbdisk.NewRegion(cfg)
 	r.starting = done
 	if err != nil {
-		r.startErr = err
+		d.startEnded(r, nil, err, loud)
 		close(done)
 		return done
 	}
@@ -405,14 +431,7 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 	go func() {
 		err := eng.Start(context.Background())
 		d.mu.Lock()
-		if r.eng == eng {
-			r.startErr = err
-			if err == nil {
-				r.failure = ""
-			} else {
-				r.failure = err.Error()
-			}
-		}
+		d.startEnded(r, eng, err, loud)
 		d.mu.Unlock()
 		close(done)
 		if err == nil {
@@ -505,21 +524,27 @@ func (d *Daemon) watch(r *region, eng *hbdisk.Region) {
 	}
 	d.mu.Unlock()
 	if auto {
-		d.log.Error("heartbeat region failed; it restarts when the device answers again, while this node is seen in another region",
-			"region", r.uuid, "device", r.device, "err", err)
 		d.recover(r, eng)
 		return
 	}
-	d.log.Error("heartbeat region failed; it restarts when an owner starts it again", "region", r.uuid, "device", r.device, "err", err)
+	d.log.Error("heartbeat region failed; it restarts when an owner starts it again", "region", r.uuid, "device", r.device,
+		"state", eng.Status().State, "err", err)
 }
 
 // regionConfig is the engine configuration of r on this node.
 func (d *Daemon) regionConfig(r *region) hbdisk.Config {
 	vol := r.vol
 	h := vol.Heartbeat
+	var open func() (hbdisk.Device, error)
+	if d.cfg.Open != nil {
+		path := r.device
+		open = func() (hbdisk.Device, error) { return d.cfg.Open(path) }
+	}
 	return hbdisk.Config{
 		UUID:          r.uuid,
 		Device:        r.device,
+		Open:          open,
+		QuietEnd:      true, // watch and startEnded log how it ended
 		Verify:        func(dev hbdisk.Device) error { return vol.Recheck(hbdisk.ReaderAt(dev)) },
 		Geometry:      hbdisk.Geometry{BlockBytes: h.BlockBytes, StartBlock: h.StartBlock, Blocks: h.Blocks},
 		Extent:        hbdisk.Extent{Offset: h.ExtentOffset, Bytes: h.ExtentBytes},
@@ -579,6 +604,10 @@ func (d *Daemon) dropRef(uuid, owner string) error {
 	delete(d.regions, uuid)
 	d.saveLocked()
 	eng := r.eng
+	if r.retry != nil {
+		r.retry.wake()
+		r.retry = nil
+	}
 	d.mu.Unlock()
 	if eng == nil {
 		return nil
@@ -621,7 +650,7 @@ func regionStatus(r *region, now time.Time) RegionStatus {
 	}
 	st := r.eng.Status()
 	rs.State, rs.Error = string(st.State), st.Err
-	if st.State == hbdisk.Starting && r.failure != "" {
+	if st.State == hbdisk.Starting && r.failure != "" && r.retry == nil {
 		rs.Error = "restarting after a failure: " + r.failure
 	}
 	if st.Generation != 0 {
@@ -640,8 +669,33 @@ func regionStatus(r *region, now time.Time) RegionStatus {
 	rs.LatenessP99 = float64(st.LatenessP99) / float64(time.Millisecond)
 	rs.Reads, rs.Writes, rs.BytesRead, rs.BytesWritten = st.Reads, st.Writes, st.BytesRead, st.BytesWritten
 	rs.IOThread = r.eng.IOThreadID()
+	if rt := r.retry; rt != nil && st.State != hbdisk.Steady {
+		retryStatus(&rs, r, rt, now)
+	}
 	return rs
 }
+
+// retryStatus reports a region the daemon retries: failed, until a
+// retry is steady, with the retries so far and the next one. d.mu held.
+func retryStatus(rs *RegionStatus, r *region, rt *retrying, now time.Time) {
+	rs.State, rs.Retries = string(hbdisk.Failed), rt.attempts
+	if r.failure != "" {
+		rs.Error = r.failure
+	}
+	switch {
+	case rt.running:
+		rs.Retrying = true
+	case rt.blocked != "":
+		rs.RetryBlocked = rt.blocked
+	default:
+		rs.RetryAt = rt.next.Format(RetryTimeFormat)
+		left := max(rt.next.Sub(now), 0).Seconds()
+		rs.NextRetry = &left
+	}
+}
+
+// RetryTimeFormat is the layout of RegionStatus.RetryAt.
+const RetryTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // Status returns every region and the union of live nodes.
 func (d *Daemon) Status() *Status {
@@ -688,6 +742,9 @@ func (d *Daemon) Info(uuid string) (*RegionStatus, error) {
 // restart resumes them.
 func (d *Daemon) Shutdown(ctx context.Context) {
 	d.mu.Lock()
+	if !d.stopping {
+		close(d.quit)
+	}
 	d.stopping = true
 	var engs []*hbdisk.Region
 	for _, r := range d.regions {

@@ -133,6 +133,15 @@ type RegionStatus struct {
 	BytesRead    uint64  `json:"bytes_read"`
 	BytesWritten uint64  `json:"bytes_written"`
 	IOThread     int     `json:"io_thread,omitempty"`
+	// A failed cluster region the daemon retries by itself (global
+	// mode): how many retries began since it failed, and when the next
+	// is due, or that one is under way, or why the due one waits. The
+	// region stays failed until a retry is steady.
+	Retries      int      `json:"retries,omitempty"`
+	RetryAt      string   `json:"retry_at,omitempty"`     // RFC 3339, milliseconds
+	NextRetry    *float64 `json:"next_retry_s,omitempty"` // seconds until RetryAt
+	Retrying     bool     `json:"retrying,omitempty"`
+	RetryBlocked string   `json:"retry_blocked,omitempty"`
 }
 
 // Status is the daemon's whole state as `o2cb-ra status --json` prints it.

@@ -1,7 +1,11 @@
 package hbd
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
@@ -17,12 +21,12 @@ import (
 //   - Global mode: the kernel keeps heartbeating on a region that timed
 //     out, as long as the node keeps its quorum of regions, and the region
 //     comes back by itself when the device answers again. The daemon does
-//     the same for the cluster's regions: it restarts a failed region
-//     (with a new generation) once the failed device call has returned,
-//     while this node is still seen in another steady region, so that no
-//     peer ever took it for dead. When no other region sees this node,
-//     nothing restarts by itself: the o2cb monitor fails and the cluster
-//     manager recovers (and fences) the node.
+//     the same for the cluster's regions: it retries a failed region
+//     (a full start with a new generation) once the failed device call
+//     has returned, while this node is still seen in another steady
+//     region, so that no peer ever took it for dead. When no other region
+//     sees this node, nothing restarts by itself: the o2cb monitor fails
+//     and the cluster manager recovers (and fences) the node.
 //   - Local mode: the kernel fences the node when any region times out.
 //     The daemon cannot fence; a failed region stays failed, the monitor
 //     reports it, and it restarts only when an owner starts it again.
@@ -32,6 +36,80 @@ import (
 // An owner's start (ocfs2_hb_ctl -S, o2cb start, hbregion start) always
 // restarts a failed region, unless a device call of the failed engine is
 // still hung: a new engine would only add a thread blocked on the device.
+// While the daemon retries a region, an owner's start is one more retry.
+//
+// A device that stays broken (read-only, EIO) must not make the region
+// flap: retries back off (Backoff), the region stays failed in status
+// from its failure until a retry is steady, and a retry that fails logs
+// one debug line, not the lines of a start and a failure.
+
+// Retry backoff: the first retry of a failed region comes RetryFirst after
+// its failure, each next one twice as long after the end of the one
+// before, up to RetryMax.
+const (
+	RetryFirst = time.Second
+	RetryMax   = time.Minute
+)
+
+// maxRetryPause bounds Backoff.Max, so that doubling never overflows.
+const maxRetryPause = 24 * time.Hour
+
+// Backoff spaces the retries of a failed region. Zero fields take
+// RetryFirst and RetryMax.
+type Backoff struct {
+	First time.Duration // pause before the first retry
+	Max   time.Duration // the pauses double up to this
+}
+
+func (b Backoff) withDefaults() Backoff {
+	if b.First == 0 {
+		b.First = RetryFirst
+	}
+	if b.Max == 0 {
+		b.Max = max(RetryMax, b.First)
+	}
+	return b
+}
+
+func (b Backoff) validate() error {
+	if b.First < 0 || b.Max < b.First || b.Max > maxRetryPause {
+		return fmt.Errorf("retry backoff %v doubling to %v: want 0 < first <= max <= %v", b.First, b.Max, maxRetryPause)
+	}
+	return nil
+}
+
+// Pause is how long the daemon waits before retry n+1 of a failed
+// region, after its failure (n = 0) or after the end of retry n.
+func (b Backoff) Pause(n int) time.Duration {
+	b = b.withDefaults()
+	p := b.First
+	for range n {
+		if p >= b.Max {
+			break
+		}
+		p *= 2
+	}
+	return min(p, b.Max)
+}
+
+// retrying is the daemon retrying a failed cluster region by itself: it
+// lives from the failure until a retry is steady, the region stops, or
+// the region may no longer restart by itself. d.mu guards it.
+type retrying struct {
+	attempts int       // retries begun since the failure
+	next     time.Time // when the next retry is due; zero while one runs
+	running  bool      // a retry is under way
+	blocked  string    // why the due retry waits; "" if it does not
+	failedAt time.Time
+	kick     chan struct{} // the loop looks again: a retry ended, the region stopped
+}
+
+func (rt *retrying) wake() {
+	select {
+	case rt.kick <- struct{}{}:
+	default:
+	}
+}
 
 // errHung: a failed engine's device call has not returned yet.
 var errHung = errors.New("a device call of the failed heartbeat is still in flight; the region restarts once the device answers")
@@ -47,11 +125,32 @@ func stillHung(eng *hbdisk.Region) bool {
 	}
 }
 
+// ended reports whether eng has ended (failed or stopped).
+func ended(eng *hbdisk.Region) bool {
+	select {
+	case <-eng.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 // recoverable reports whether the daemon restarts r by itself after its
 // engine failed with err. d.mu held.
 func (d *Daemon) recoverable(r *region, err error) bool {
 	return err != nil && !errors.Is(err, hbdisk.ErrCollision) &&
 		d.mode == clusterconf.ModeGlobal && r.owners[OwnerGlobal] > 0
+}
+
+// lastErr is why r's last engine, or its last start, failed. d.mu held.
+func lastErr(r *region) error {
+	if r.startErr != nil {
+		return r.startErr
+	}
+	if r.eng != nil {
+		return r.eng.Err()
+	}
+	return nil
 }
 
 // seenElsewhere reports whether another steady region sees this node.
@@ -68,52 +167,157 @@ func (d *Daemon) seenElsewhere(r *region) bool {
 	return false
 }
 
-// recover restarts the failed cluster region r, whose engine failed is,
-// once the device answers and while this node is seen elsewhere; it
-// gives up when the region is stopped, restarted by someone else, or the
-// daemon stops. Each attempt is a full start: superblock check, new
-// generation, steady reads.
+// recover retries the failed cluster region r, whose running engine
+// failed ended with err, on the schedule of d.cfg.Retry, while the
+// device answers and this node is seen elsewhere. It ends when a retry
+// is steady, the region stops or may no longer restart by itself, or the
+// daemon stops. Each retry is a full start: superblock check, new
+// generation, steady reads (ensureRunning, startEnded).
 func (d *Daemon) recover(r *region, failed *hbdisk.Region) {
-	waiting := ""
-	// Attempts back off from one interval to the dead threshold's span,
-	// so that a device that stays broken costs a few log lines a minute.
-	pause, most := d.cfg.Interval, time.Duration(d.cfg.DeadThreshold)*d.cfg.Interval
-	for attempt := 0; ; {
-		time.Sleep(pause)
+	err := failed.Err()
+	d.mu.Lock()
+	if d.stopping || d.regions[r.uuid] != r || r.eng != failed {
+		// Stopped, or an owner started it again meanwhile.
+		d.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	rt := &retrying{failedAt: now, next: now.Add(d.cfg.Retry.Pause(0)), kick: make(chan struct{}, 1)}
+	r.retry = rt
+	d.mu.Unlock()
+	d.log.Error("heartbeat region failed; the daemon retries it, backing off, while this node is seen in another region",
+		"region", r.uuid, "device", r.device, "err", err, "retry_in", d.cfg.Retry.Pause(0), "retry_max", d.cfg.Retry.Max)
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
 		d.mu.Lock()
-		if d.stopping || d.regions[r.uuid] != r || r.eng != failed || !d.recoverable(r, failed.Err()) {
+		if d.stopping || d.regions[r.uuid] != r || r.retry != rt {
 			d.mu.Unlock()
 			return
 		}
-		why := ""
-		switch {
-		case stillHung(failed):
-			why = "device call still in flight"
-		case !d.seenElsewhere(r):
-			why = "this node is seen in no other steady region: the cluster manager must recover it"
-		}
-		if why != "" {
-			if why != waiting {
-				d.log.Warn("failed heartbeat region not restarted yet", "region", r.uuid, "device", r.device, "why", why)
-				waiting = why
-			}
+		if !rt.running && !d.recoverable(r, lastErr(r)) {
+			// The cluster let go of the region, or a retry collided
+			// (startEnded logged it).
+			r.retry = nil
 			d.mu.Unlock()
-			continue
-		}
-		waiting = ""
-		attempt++
-		done := d.ensureRunning(r)
-		eng := r.eng
-		d.mu.Unlock()
-		<-done
-		d.mu.Lock()
-		err := r.startErr
-		d.mu.Unlock()
-		if err == nil {
-			d.log.Info("heartbeat region restarted after a failure", "region", r.uuid, "device", r.device, "attempt", attempt)
 			return
 		}
-		failed = eng
-		pause = min(2*pause, most)
+		if !rt.running && !time.Now().Before(rt.next) {
+			d.tryRetry(r, rt)
+		}
+		// While a retry runs, its end kicks the loop.
+		var due <-chan time.Time
+		if !rt.running {
+			timer.Reset(time.Until(rt.next))
+			due = timer.C
+		}
+		d.mu.Unlock()
+		select {
+		case <-due:
+		case <-rt.kick:
+		case <-d.quit:
+			return
+		}
 	}
 }
+
+// tryRetry begins the retry of r that is due, or, if the failed engine's
+// device call still hangs or no other region sees this node, puts it off
+// by the current pause. d.mu held.
+func (d *Daemon) tryRetry(r *region, rt *retrying) {
+	why := ""
+	switch {
+	case r.eng != nil && !ended(r.eng):
+		// Not reached: a start made while the region is retried is a
+		// retry (ensureRunning). Look again later rather than spin.
+		rt.next = time.Now().Add(d.cfg.Retry.Pause(rt.attempts))
+		return
+	case r.eng != nil && stillHung(r.eng):
+		why = "a device call of the failed heartbeat is still in flight"
+	case !d.seenElsewhere(r):
+		why = "this node is seen in no other steady region: the cluster manager must recover it"
+	}
+	if why != "" {
+		if why != rt.blocked {
+			d.log.Warn("failed heartbeat region not retried yet", "region", r.uuid, "device", r.device, "why", why)
+		}
+		rt.blocked = why
+		rt.next = time.Now().Add(d.cfg.Retry.Pause(rt.attempts))
+		return
+	}
+	if rt.blocked != "" {
+		d.log.Info("failed heartbeat region may be retried again", "region", r.uuid, "device", r.device, "was", rt.blocked)
+		rt.blocked = ""
+	}
+	d.ensureRunning(r)
+}
+
+// startEnded records the end of a start of r's engine eng (nil: none was
+// made) with err, and, if it was a retry, what follows it. d.mu held.
+func (d *Daemon) startEnded(r *region, eng *hbdisk.Region, err error, loud *atomic.Bool) {
+	if eng == nil || r.eng == eng {
+		r.startErr = err
+		if err == nil {
+			r.failure = ""
+		} else {
+			r.failure = err.Error()
+		}
+	}
+	rt := r.retry
+	if rt == nil || !rt.running || (eng != nil && r.eng != eng) {
+		if err == nil {
+			loud.Store(true)
+		} else {
+			d.log.Error("heartbeat region did not start", "region", r.uuid, "device", r.device, "err", err)
+		}
+		return
+	}
+	rt.running = false
+	defer rt.wake()
+	now := time.Now()
+	gen := ""
+	if eng != nil {
+		gen = fmt.Sprintf("%#x", eng.Status().Generation)
+	}
+	switch {
+	case err == nil:
+		r.retry = nil
+		loud.Store(true)
+		st := eng.Status()
+		d.log.Info("heartbeat region restarted after a failure", "region", r.uuid, "device", r.device,
+			"retries", rt.attempts, "failed_for", now.Sub(rt.failedAt).Round(time.Millisecond),
+			"generation", gen, "live_nodes", st.LiveNodes)
+	case !d.recoverable(r, err):
+		r.retry = nil
+		d.log.Error("retry of a failed heartbeat region ended it for good; it restarts when an owner starts it again",
+			"region", r.uuid, "device", r.device, "retries", rt.attempts, "err", err)
+	default:
+		pause := d.cfg.Retry.Pause(rt.attempts)
+		rt.next = now.Add(pause)
+		d.log.Debug("retry of a failed heartbeat region failed", "region", r.uuid, "device", r.device,
+			"retry", rt.attempts, "generation", gen, "err", err, "next_in", pause)
+	}
+}
+
+// gate is a log handler that drops every record until it is opened: the
+// engine of a retry stays silent unless it becomes steady, since the
+// daemon logs how each retry ends.
+type gate struct {
+	h    slog.Handler
+	open *atomic.Bool
+}
+
+func (g gate) Enabled(ctx context.Context, l slog.Level) bool {
+	return g.open.Load() && g.h.Enabled(ctx, l)
+}
+
+func (g gate) Handle(ctx context.Context, rec slog.Record) error {
+	if !g.open.Load() {
+		return nil
+	}
+	return g.h.Handle(ctx, rec)
+}
+
+func (g gate) WithAttrs(as []slog.Attr) slog.Handler { return gate{g.h.WithAttrs(as), g.open} }
+func (g gate) WithGroup(name string) slog.Handler    { return gate{g.h.WithGroup(name), g.open} }

@@ -125,6 +125,10 @@ type Config struct {
 
 	Logger  *slog.Logger // nil: discard
 	OnEvent func(Event)  // called on the region's goroutine; must not block
+	// QuietEnd leaves logging a failure to the caller (Err, once Done is
+	// closed), which knows what follows it: the region then logs how it
+	// ended only for a clean stop.
+	QuietEnd bool
 }
 
 // Status is a snapshot of a region.
@@ -583,9 +587,10 @@ func (r *Region) finish(err error) {
 		r.st.Err = err.Error()
 	}
 	r.mu.Unlock()
-	if err != nil {
+	switch {
+	case err != nil && !r.cfg.QuietEnd:
 		r.log.Error("heartbeat region ended", "state", st, "err", err)
-	} else {
+	case err == nil:
 		r.log.Info("heartbeat stopped")
 	}
 }
@@ -776,8 +781,9 @@ func (r *Region) iterate(due time.Time) error {
 	return nil
 }
 
-// logIO logs the iteration's device errors once per change: a device
-// failing the same way every iteration is one warning, the counters of
+// logIO logs the iteration's device errors once per change, read and
+// write errors in one line: a device failing the same way every
+// iteration is one warning, the counters of
 // Status count every error, and the first clean iteration after errors
 // says the device answers again.
 func (r *Region) logIO(readErr, writeErr error) {
@@ -799,11 +805,14 @@ func (r *Region) logIO(readErr, writeErr error) {
 		return
 	}
 	r.loggedIO = key
-	for _, e := range []error{readErr, writeErr} {
-		if e != nil {
-			r.log.Warn("heartbeat I/O error; logged again only when it changes", "err", e)
-		}
+	var attrs []any
+	if readErr != nil {
+		attrs = append(attrs, "read_err", readErr)
 	}
+	if writeErr != nil {
+		attrs = append(attrs, "write_err", writeErr)
+	}
+	r.log.Warn("heartbeat I/O error; logged again only when it changes", attrs...)
 }
 
 // validate returns s.Validate(n) for node n's slot as just read, from

@@ -8,13 +8,19 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Action declares one action of an agent.
+// Action declares one action of an agent. An agent may declare an action
+// more than once with different depths (a monitor at OCF_CHECK_LEVEL 0 and
+// one at 10, each with its own interval and timeout); the entry whose
+// Depth is the call's OCF_CHECK_LEVEL gives the default timeout, else the
+// first entry of that name.
 type Action struct {
 	Name     string
 	Timeout  time.Duration
 	Interval time.Duration // advised monitor interval; 0 for none
 	Depth    int           // OCF_CHECK_LEVEL the action is advertised with (monitor)
-	Run      func(*Context) error
+	// Run does the action; nil in a further entry of the same name runs
+	// the first entry's.
+	Run func(*Context) error
 	// NoParams runs the action without resolving parameters (meta-data
 	// and usage never fail on bad ones).
 	NoParams bool
@@ -38,27 +44,40 @@ func seconds(d time.Duration) string {
 	return fmt.Sprintf("%dms", int(d/time.Millisecond))
 }
 
-func boolAttr(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
 // trimText formats a description: the text between blank lines, with a
 // newline before and after, as the meta-data of resource-agents reads.
 func trimText(s string) string { return "\n" + strings.TrimSpace(s) + "\n" }
 
-// MetaData renders the agent's meta-data: OCF 1.0 markup that validates
-// against resource-agents' ra-api-1.dtd.
+// OCFVersion is the version of the OCF resource agent API the meta-data
+// claims.
+const OCFVersion = "1.1"
+
+// doctype names resource-agents' ra-api-1.dtd, the OCF 1.0 DTD, with an
+// internal subset that declares what OCF 1.1 adds to the markup we use
+// (declarations of the internal subset take precedence). Tools that check
+// meta-data with that DTD, as resource-agents' ocf-tester does with
+// xmllint --valid, still accept it; Pacemaker, pcs and crmsh read the
+// markup and ignore the DTD.
+const doctype = `DOCTYPE resource-agent SYSTEM "ra-api-1.dtd" [
+<!ATTLIST parameter unique-group CDATA #IMPLIED reloadable (1|0) #IMPLIED>
+<!ATTLIST action name CDATA #REQUIRED>
+]`
+
+// MetaData renders the agent's meta-data in OCF 1.1 markup.
+//
+// The deprecated unique attribute is not given: OCF 1.1 replaces it with
+// unique-group, Pacemaker decides between reload-agent and a restart by
+// reloadable alone for a 1.1 agent, and unique="1" cannot say that a
+// parameter is unique only together with others (tools read it per
+// parameter).
 func (a *Agent) MetaData() ([]byte, error) {
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0"`)
-	doc.CreateDirective(`DOCTYPE resource-agent SYSTEM "ra-api-1.dtd"`)
+	doc.CreateDirective(doctype)
 	ra := doc.CreateElement("resource-agent")
 	ra.CreateAttr("name", a.Name)
 	ra.CreateAttr("version", a.Version)
-	ra.CreateElement("version").SetText("1.0")
+	ra.CreateElement("version").SetText(OCFVersion)
 	desc := func(parent *etree.Element, long, short string) {
 		l := parent.CreateElement("longdesc")
 		l.CreateAttr("lang", "en")
@@ -72,11 +91,18 @@ func (a *Agent) MetaData() ([]byte, error) {
 	for _, p := range a.Params {
 		pe := params.CreateElement("parameter")
 		pe.CreateAttr("name", p.Name)
-		pe.CreateAttr("unique", boolAttr(p.Unique))
-		pe.CreateAttr("required", boolAttr(p.Required))
+		if p.UniqueGroup != "" {
+			pe.CreateAttr("unique-group", p.UniqueGroup)
+		}
+		if p.Required {
+			pe.CreateAttr("required", "1")
+		}
+		if p.Reloadable {
+			pe.CreateAttr("reloadable", "1")
+		}
 		desc(pe, p.Long, p.Short)
 		c := pe.CreateElement("content")
-		c.CreateAttr("type", string(p.Type))
+		c.CreateAttr("type", p.Type.metaType())
 		if p.Default != "" {
 			c.CreateAttr("default", p.Default)
 		}
@@ -88,6 +114,8 @@ func (a *Agent) MetaData() ([]byte, error) {
 		ae.CreateAttr("timeout", seconds(act.Timeout))
 		if act.Interval > 0 {
 			ae.CreateAttr("interval", seconds(act.Interval))
+		}
+		if act.Interval > 0 || act.Depth != 0 {
 			ae.CreateAttr("depth", fmt.Sprint(act.Depth))
 		}
 	}

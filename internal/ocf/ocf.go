@@ -1,11 +1,12 @@
 // Package ocf is the Open Cluster Framework resource agent protocol: exit
 // codes and exit reasons, the OCF_* environment, parameters declared once
 // (parsing, validation and meta-data come from one declaration, so they
-// cannot drift), meta-data XML rendered with etree, and action dispatch.
+// cannot drift), OCF 1.1 meta-data XML rendered with etree, action
+// dispatch, and logging and tracing as resource-agents' ocf-shellfuncs do.
 //
 //	var agent = &ocf.Agent{
 //		Name: "hbregion", Version: "1.0", Short: "...", Long: "...",
-//		Params:  []ocf.Param{{Name: "uuid", Type: ocf.String, Required: true, Unique: true, ...}},
+//		Params:  []ocf.Param{{Name: "uuid", Type: ocf.String, Required: true, UniqueGroup: "region", ...}},
 //		Actions: []ocf.Action{{Name: "start", Timeout: 90 * time.Second, Run: start}, ...},
 //	}
 //	os.Exit(agent.Main(os.Args[1:], ocf.OSEnv(), os.Stdout, os.Stderr))

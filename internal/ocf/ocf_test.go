@@ -3,17 +3,21 @@ package ocf
 import (
 	"bytes"
 	"errors"
-	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 func testAgent(run func(*Context) error) *Agent {
 	return &Agent{
 		Name: "t", Version: "1.0", Short: "test", Long: "A test agent.",
 		Params: []Param{
-			{Name: "req", Type: String, Required: true, Short: "r", Long: "r"},
+			{Name: "req", Type: String, Required: true, UniqueGroup: "g", Short: "r", Long: "r"},
 			{Name: "n", Type: Integer, Default: "5", Short: "n", Long: "n", EnvVar: "T_N",
 				Check: func(s string) error {
 					if s == "13" {
@@ -21,12 +25,13 @@ func testAgent(run func(*Context) error) *Agent {
 					}
 					return nil
 				}},
-			{Name: "b", Type: Boolean, Default: "false", Short: "b", Long: "b"},
+			{Name: "b", Type: Boolean, Default: "false", Reloadable: true, Short: "b", Long: "b"},
 			{Name: "d", Type: Time, Default: "10s", Short: "d", Long: "d"},
 		},
 		Actions: []Action{
 			{Name: "start", Timeout: 20 * time.Second, Run: run},
 			{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: run},
+			{Name: "monitor", Timeout: 45 * time.Second, Interval: time.Minute, Depth: 10},
 			{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
 		},
 	}
@@ -128,40 +133,99 @@ func TestMetaDataShape(t *testing.T) {
 	}
 	s := string(md)
 	for _, want := range []string{
-		`<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">`,
+		`<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd" [`,
 		`<resource-agent name="t" version="1.0">`,
-		`<parameter name="req" unique="0" required="1">`,
+		`<version>1.1</version>`,
+		`<parameter name="req" unique-group="g" required="1">`,
+		`<parameter name="n">`,
+		`<parameter name="b" reloadable="1">`,
 		`<content type="integer" default="5"/>`,
+		`<content type="string" default="10s"/>`, // a Time is a string to OCF 1.1
 		`<action name="monitor" timeout="20s" interval="10s" depth="0"/>`,
+		`<action name="monitor" timeout="45s" interval="60s" depth="10"/>`,
 		`<action name="meta-data" timeout="5s"/>`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("meta-data lacks %s:\n%s", want, s)
 		}
 	}
+	for _, not := range []string{"unique=", `type="time"`} {
+		if strings.Contains(s, not) {
+			t.Errorf("meta-data has %s:\n%s", not, s)
+		}
+	}
 }
 
-// The syslog connection is made by the first message only, once; when it
-// cannot be made, messages go to the fallback.
-func TestLazySyslog(t *testing.T) {
-	var dials int
-	var got strings.Builder
-	l := &lazySyslog{dial: func() (io.Writer, error) { dials++; return &got, nil }}
-	if dials != 0 {
-		t.Fatal("dialled before any message")
+// Two monitor entries: the one of the call's depth gives the default
+// timeout, both run the one monitor function, usage names it once.
+func TestActionDepths(t *testing.T) {
+	var seen *Context
+	a := testAgent(func(c *Context) error { seen = c; return nil })
+	for _, tc := range []struct {
+		level string
+		want  time.Duration
+	}{{"", 20 * time.Second}, {"0", 20 * time.Second}, {"10", 45 * time.Second}, {"20", 20 * time.Second}} {
+		seen = nil
+		env := MapEnv{"OCF_RESKEY_req": "x"}
+		if tc.level != "" {
+			env["OCF_CHECK_LEVEL"] = tc.level
+		}
+		var errOut bytes.Buffer
+		if code := a.Main([]string{"monitor"}, env, &bytes.Buffer{}, &errOut); code != Success || seen == nil {
+			t.Fatalf("monitor at level %q: exit %d, ran %v; stderr %q", tc.level, code, seen != nil, errOut.String())
+		}
+		if seen.Timeout != tc.want {
+			t.Errorf("monitor at level %q: timeout %v, want %v", tc.level, seen.Timeout, tc.want)
+		}
 	}
-	l.Write([]byte("one\n"))
-	l.Write([]byte("two\n"))
-	if dials != 1 || got.String() != "one\ntwo\n" {
-		t.Errorf("%d dials, wrote %q; want 1, both messages", dials, got.String())
+	var out bytes.Buffer
+	a.Main([]string{"usage"}, MapEnv{}, &out, &bytes.Buffer{})
+	if got := out.String(); got != "usage: t {start|monitor|meta-data}\n" {
+		t.Errorf("usage = %q", got)
 	}
-	var fb strings.Builder
-	l = &lazySyslog{dial: func() (io.Writer, error) { return nil, errors.New("no syslog") }, fallback: &fb}
-	if n, err := l.Write([]byte("lost?\n")); n != 6 || err != nil || fb.String() != "lost?\n" {
-		t.Errorf("Write without syslog = %d, %v, fallback got %q", n, err, fb.String())
+	// An action declared without any Run is unimplemented, not a panic.
+	a.Actions = append(a.Actions, Action{Name: "promote", Timeout: time.Second})
+	if code := a.Main([]string{"promote"}, MapEnv{"OCF_RESKEY_req": "x"}, &bytes.Buffer{}, &bytes.Buffer{}); code != ErrUnimplemented {
+		t.Errorf("promote without Run: exit %d, want %d", code, ErrUnimplemented)
 	}
-	l = &lazySyslog{dial: func() (io.Writer, error) { return nil, errors.New("no syslog") }}
-	if n, err := l.Write([]byte("x\n")); n != 2 || err != nil {
-		t.Errorf("Write without syslog nor fallback = %d, %v; want 2, nil", n, err)
+}
+
+// The OCF 1.1 schema accepts our meta-data and rejects what 1.1 forbids,
+// so the agents' meta-data check against it can fail.
+func TestMetaDataSchema(t *testing.T) {
+	testenv.RequireCommand(t, "xmllint")
+	md, err := testAgent(nil).MetaData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	check := func(doc string) (bool, string) {
+		path := filepath.Join(dir, "md.xml")
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("xmllint", "--noout", "--nowarning", "--relaxng", filepath.Join("testdata", "ocf-1.1.rng"), path).CombinedOutput()
+		return err == nil, string(out)
+	}
+	if ok, out := check(string(md)); !ok {
+		t.Fatalf("meta-data does not validate:\n%s\n%s", out, md)
+	}
+	for _, tc := range []struct{ name, old, new string }{
+		{"version 1.0", "<version>1.1</version>", "<version>1.0</version>"},
+		{"reloadable not a flag", `reloadable="1"`, `reloadable="yes"`},
+		{"time is no OCF 1.1 type", `<content type="integer" default="5"/>`, `<content type="time" default="5"/>`},
+		{"reserved depth", `depth="10"`, `depth="5"`},
+		{"no timeout", `<action name="meta-data" timeout="5s"/>`, `<action name="meta-data"/>`},
+		{"bad interval", `interval="60s"`, `interval="soon"`},
+		{"no lang", `<shortdesc lang="en">r</shortdesc>`, `<shortdesc>r</shortdesc>`},
+		{"unknown element", `<actions>`, `<bogus/><actions>`},
+	} {
+		doc := strings.Replace(string(md), tc.old, tc.new, 1)
+		if doc == string(md) {
+			t.Fatalf("%s: %q not in the meta-data", tc.name, tc.old)
+		}
+		if ok, _ := check(doc); ok {
+			t.Errorf("%s: the schema accepts it", tc.name)
+		}
 	}
 }

@@ -10,7 +10,8 @@ import (
 // Type is a parameter's content type in the meta-data.
 type Type string
 
-// The content types of ra-api-1.dtd.
+// The content types. OCF 1.1 knows string, integer and boolean; Time is
+// parsed as an OCF time but advertised as a string.
 const (
 	String  Type = "string"
 	Integer Type = "integer"
@@ -18,15 +19,28 @@ const (
 	Time    Type = "time"
 )
 
+// metaType is the content type the meta-data gives.
+func (t Type) metaType() string {
+	if t == Time {
+		return string(String)
+	}
+	return string(t)
+}
+
 // Param declares one parameter: how it is documented, parsed and checked.
 type Param struct {
 	Name     string
 	Type     Type
 	Default  string // "" for none
 	Required bool
-	Unique   bool
-	Short    string // one line
-	Long     string // paragraphs
+	// UniqueGroup names a set of parameters whose combined values no two
+	// resources of the agent may share (OCF 1.1 unique-group); "" for none.
+	UniqueGroup string
+	// Reloadable marks a parameter the reload-agent action applies to a
+	// running resource; a change of any other restarts it.
+	Reloadable bool
+	Short      string // one line
+	Long       string // paragraphs
 	// EnvVar, if set, names an environment variable whose value replaces
 	// the default (not a value given in OCF_RESKEY_<name>).
 	EnvVar string

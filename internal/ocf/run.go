@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"log/syslog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -56,19 +55,39 @@ func (c *Context) Getenv(name string) string {
 	return v
 }
 
-func (a *Agent) action(name string) *Action {
+// action returns the declaration of an action at a check level: the
+// entry of that name and depth, else the first of that name, with the Run
+// of the first entry of that name that has one. nil if none is declared.
+func (a *Agent) action(name string, level int) *Action {
+	var found *Action
 	for i := range a.Actions {
-		if a.Actions[i].Name == name {
-			return &a.Actions[i]
+		act := &a.Actions[i]
+		if act.Name != name {
+			continue
+		}
+		if found == nil || (act.Depth == level && found.Depth != level) {
+			found = act
 		}
 	}
-	return nil
+	if found == nil || found.Run != nil {
+		return found
+	}
+	for i := range a.Actions {
+		if a.Actions[i].Name == name && a.Actions[i].Run != nil {
+			act := *found
+			act.Run = a.Actions[i].Run
+			return &act
+		}
+	}
+	return found
 }
 
 func (a *Agent) usage() string {
 	var names []string
 	for _, act := range a.Actions {
-		names = append(names, act.Name)
+		if !slices.Contains(names, act.Name) {
+			names = append(names, act.Name)
+		}
 	}
 	return fmt.Sprintf("usage: %s {%s}\n", a.Name, strings.Join(names, "|"))
 }
@@ -84,55 +103,6 @@ func envMS(env Env, name string) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Millisecond
-}
-
-// logger logs to syslog, tagged with the agent and resource instance, when
-// the machine has a syslog; else, and with OCF_TRACE_RA, to stderr. The
-// syslog connection is made by the first message: most actions log none.
-func logger(a *Agent, instance string, env Env, stderr io.Writer) *slog.Logger {
-	var w io.Writer
-	trace, _ := env.Lookup("OCF_TRACE_RA")
-	tr, _ := ParseBool(trace)
-	if _, err := os.Stat("/dev/log"); err == nil {
-		tag := a.Name
-		if instance != "" {
-			tag = fmt.Sprintf("%s(%s)", a.Name, instance)
-		}
-		sl := &lazySyslog{dial: func() (io.Writer, error) { return syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, tag) }}
-		if tr {
-			w = io.MultiWriter(sl, stderr)
-		} else {
-			sl.fallback = stderr
-			w = sl
-		}
-	} else {
-		w = stderr
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).
-		With("agent", a.Name, "instance", instance)
-}
-
-// lazySyslog connects to syslog on its first write; when it cannot,
-// messages go to fallback (nil: nowhere).
-type lazySyslog struct {
-	dial     func() (io.Writer, error)
-	fallback io.Writer
-	once     sync.Once
-	w        io.Writer
-}
-
-func (l *lazySyslog) Write(p []byte) (int, error) {
-	l.once.Do(func() {
-		if w, err := l.dial(); err == nil {
-			l.w = w
-		} else {
-			l.w = l.fallback
-		}
-	})
-	if l.w == nil {
-		return len(p), nil
-	}
-	return l.w.Write(p)
 }
 
 // Main runs the action named by args[0] and returns the exit code. On a
@@ -156,20 +126,31 @@ func (a *Agent) Main(args []string, env Env, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, a.usage())
 		return Success
 	}
-	act := a.action(name)
-	if act == nil {
+	level := 0
+	if lvl, ok := env.Lookup("OCF_CHECK_LEVEL"); ok {
+		level, _ = strconv.Atoi(strings.TrimSpace(lvl))
+	}
+	act := a.action(name, level)
+	if act == nil || act.Run == nil {
 		fmt.Fprint(stderr, a.usage())
 		return ErrUnimplemented
 	}
+	begin := time.Now()
 	instance, _ := env.Lookup("OCF_RESOURCE_INSTANCE")
+	sink := newSink(a, instance, env, stderr)
+	defer sink.close()
+	log := slog.New(&handler{sink: sink})
+	tr := startTrace(a, name, instance, env, sink.tty, begin, func(msg string) { log.Warn(msg) })
+	if tr != nil {
+		tr.begin(a, name, instance, env)
+		sink.trace = tr
+	}
 	c := &Context{
 		Agent: a, Action: name, Instance: instance, Env: env, Stdout: stdout,
-		Interval: envMS(env, "OCF_RESKEY_CRM_meta_interval"),
-		Timeout:  envMS(env, "OCF_RESKEY_CRM_meta_timeout"),
-		Log:      logger(a, instance, env, stderr),
-	}
-	if lvl, ok := env.Lookup("OCF_CHECK_LEVEL"); ok {
-		c.CheckLevel, _ = strconv.Atoi(strings.TrimSpace(lvl))
+		Interval:   envMS(env, "OCF_RESKEY_CRM_meta_interval"),
+		Timeout:    envMS(env, "OCF_RESKEY_CRM_meta_timeout"),
+		CheckLevel: level,
+		Log:        log,
 	}
 	if c.Timeout == 0 {
 		c.Timeout = act.Timeout
@@ -182,6 +163,9 @@ func (a *Agent) Main(args []string, env Env, stdout, stderr io.Writer) int {
 	var err error
 	if !act.NoParams {
 		c.Params, err = resolve(a.Params, env)
+		if tr != nil {
+			tr.params(a.Params, c.Params, env)
+		}
 	}
 	if err == nil {
 		err = act.Run(c)
@@ -194,7 +178,14 @@ func (a *Agent) Main(args []string, env Env, stdout, stderr io.Writer) int {
 		}
 		reason := strings.ReplaceAll(err.Error(), "\n", " ")
 		fmt.Fprintf(stderr, "%s%s\n", prefix, reason)
-		c.Log.Error(name+" failed", "code", CodeName(code), "reason", reason)
+		// As ocf_exit_reason: logged, not printed on stderr again.
+		log.Log(context.WithValue(ctx, noStderrKey{}, true), slog.LevelError, name+" failed: "+reason, "code", CodeName(code))
+	}
+	if tr != nil {
+		sink.mu.Lock()
+		tr.end(code, time.Now())
+		sink.trace = nil
+		sink.mu.Unlock()
 	}
 	return code
 }

@@ -421,7 +421,26 @@ func TestThreeNodes(t *testing.T) {
 		})
 		killAndRecover(t, n1, nodes, all, extra.uuid, 10)
 		noFencing("after the kills")
-		n1.pcs("resource", "delete", "hb-extra", "--wait=60")
+		n1.pcs("resource", "delete", "hb-extra")
+		waitFor(t, 60*time.Second, "hb-extra deleted: stopped, its region in no daemon", func() (bool, string) {
+			m, err := n1.crmMon()
+			if err != nil {
+				return false, err.Error()
+			}
+			if on := m.startedOn("hb-extra"); len(on) > 0 {
+				return false, fmt.Sprintf("hb-extra on %v", on)
+			}
+			for _, n := range nodes {
+				st, err := n.status()
+				if err != nil || st == nil {
+					return false, fmt.Sprintf("%s: status %v", n.name, err)
+				}
+				if r := regionOf(st, extra.uuid); r != nil {
+					return false, fmt.Sprintf("%s runs hb-extra's region: %+v", n.name, r)
+				}
+			}
+			return true, ""
+		})
 		n1.pcs("resource", "cleanup")
 		waitClone("o2cb started on all three after hb-extra's removal", everyone, 60*time.Second)
 		allLive("all three live in both regions on every node", 30*time.Second)

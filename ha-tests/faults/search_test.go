@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -86,12 +87,40 @@ func TestSearchHungDevice(t *testing.T) {
 	}
 	waitState(t, n, good.UUID, "steady", 20*interval)
 
+	env := []string{"O2CB_HB_DEVICES=" + devices}
+	depth10 := []string{"OCF_CHECK_LEVEL=10"}
+	// The same calls while the device is healthy, for their cost (each
+	// includes starting the program), and nothing may be left behind.
+	var healthy []string
+	for _, c := range []struct {
+		what string
+		bin  string
+		env  []string
+		args []string
+	}{
+		{"-S -u", n.hbCtl, env, []string{"-S", "-u", good.UUID, "mnt"}},
+		{"-L", n.hbCtl, env, []string{"-L"}},
+		{"-L -d", n.hbCtl, env, []string{"-L", "-d", bad.Device}},
+		{"o2cb validate-all depth 10", n.o2cbRA, agentEnv(n, "o2cb", depth10, "devices="+devices), []string{"agent", "o2cb", "validate-all"}},
+		{"hbregion validate-all depth 10", n.o2cbRA, agentEnv(n, "hbregion", depth10, "devices="+devices, "uuid="+good.UUID), []string{"agent", "hbregion", "validate-all"}},
+	} {
+		testenv.Run(t, "blockdev", "--flushbufs", bad.Device)
+		r := n.run1(c.bin, c.env, c.args...)
+		if r.code != 0 {
+			t.Errorf("%s with the device healthy: exit %d, want 0: %s", c.what, r.code, r.stderr)
+		}
+		healthy = append(healthy, fmt.Sprintf("%s %v", c.what, r.took.Round(time.Millisecond)))
+	}
+	if pids := probeChildren(t, n, bad.Device); len(pids) != 0 {
+		t.Errorf("probing children left on %s while it is healthy: %v, want none", bad.Device, pids)
+	}
+	f.observe(t, "device healthy (page cache flushed before each): %s", strings.Join(healthy, ", "))
+
 	bad.Faulty.Stall(faultdev.Reads, time.Minute)
 	// Nothing of the device may stay in the page cache: every read must
 	// reach the stalled file.
 	testenv.Run(t, "blockdev", "--flushbufs", bad.Device)
 
-	env := []string{"O2CB_HB_DEVICES=" + devices}
 	const bound = time.Second
 	check := func(what string, r result, code int, stdout, stderr []string) {
 		t.Helper()
@@ -116,7 +145,6 @@ func TestSearchHungDevice(t *testing.T) {
 	check("ocfs2_hb_ctl -S -u (service mnt)", n.run1(n.hbCtl, env, "-S", "-u", good.UUID, "mnt"), 0, nil, append([]string{"warning"}, hung...))
 	check("ocfs2_hb_ctl -L", n.run1(n.hbCtl, env, "-L"), 1, []string{good.UUID + ":" + good.Image}, hung)
 	check("ocfs2_hb_ctl -L -d HUNG", n.run1(n.hbCtl, env, "-L", "-d", bad.Device), 1, nil, hung)
-	depth10 := []string{"OCF_CHECK_LEVEL=10"}
 	check("o2cb validate-all depth 10", n.run1(n.o2cbRA, agentEnv(n, "o2cb", depth10, "devices="+devices), "agent", "o2cb", "validate-all"), 0, nil, nil)
 	check("hbregion validate-all depth 10", n.run1(n.o2cbRA, agentEnv(n, "hbregion", depth10, "devices="+devices, "uuid="+good.UUID), "agent", "hbregion", "validate-all"), 0, nil, nil)
 	check("hbregion validate-all depth 10, the hung device's UUID", n.run1(n.o2cbRA, agentEnv(n, "hbregion", depth10, "devices="+devices, "uuid="+bad.UUID), "agent", "hbregion", "validate-all"), 6, nil, hung)

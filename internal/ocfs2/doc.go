@@ -107,7 +107,7 @@
 // when it found the volume on a later device, and in its error when it
 // found it nowhere. The reads are first tried without waiting
 // (preadv2 RWF_NOWAIT: the page cache, starting the read of what is
-// missing); the devices that have not answered within 20 ms are read by
+// missing); the devices that have not answered within 50 ms are read by
 // a child process, the program itself run again through /proc/self/exe
 // (the package's init runs it), which inherits their descriptors and is
 // left behind, to end by itself, if one hangs. A healthy search starts no

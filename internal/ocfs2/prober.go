@@ -30,7 +30,7 @@ import (
 //     answers from the page cache or fails with EAGAIN, having started
 //     the read. A healthy device answers within a few milliseconds, and
 //     no child is started.
-//   - The devices that have not answered within fastWait go to a child
+//   - The devices that have not answered within fastWait (50 ms) go to a child
 //     process, this program run again through /proc/self/exe, which
 //     inherits their descriptors, reads them as usual and writes one
 //     result per device, as each completes, to a pipe of its own. The
@@ -49,12 +49,13 @@ import (
 // for the device's inode lock while another process's read hangs.
 
 // DefaultProbeTimeout is how long Probe, Scan and FindByUUID wait for the
-// devices to answer.
+// devices to answer, from the call; a child slow to start (a loaded
+// machine) still gets half of it after its start, within twice it in all.
 const DefaultProbeTimeout = 500 * time.Millisecond
 
 // fastWait is how long the devices have to answer in this process before
 // the others are left to a child.
-const fastWait = 20 * time.Millisecond
+const fastWait = 50 * time.Millisecond
 
 // ErrNoAnswer: a device did not answer the read of its superblock in
 // time (a hung device, or one slower than the timeout).
@@ -79,6 +80,10 @@ const (
 	modeProbe = "probe" // Probe: every error reported
 	modeScan  = "scan"  // Scan: paths that are not devices or files skipped
 )
+
+// helloIndex is the index of the child's first line, written before it
+// reads anything.
+const helloIndex = -1
 
 // childWorkers bounds the devices read at once by a child. A hung device
 // holds one worker; the others go on with the rest of the list.
@@ -156,6 +161,9 @@ func readSuperblockOf(r io.ReaderAt, path string, size int64) (*Superblock, erro
 func childMain(paths []string, w io.Writer) int {
 	var mu sync.Mutex
 	enc := json.NewEncoder(w)
+	if err := enc.Encode(result{I: helloIndex}); err != nil {
+		return 1
+	}
 	each(paths, func(k int, p string) {
 		if childHook != nil {
 			childHook(p)
@@ -264,7 +272,12 @@ func probeAll(mode string, paths []string, timeout time.Duration, done func(got 
 		o.f.Close()
 	}
 	defer rd.Close() // a child still writing dies of SIGPIPE
-	if enough() || rd.SetReadDeadline(deadline) != nil {
+	// The child says hello before it reads: on a loaded machine its start
+	// alone may take much of the timeout, which is the devices' time.
+	// It gets half the timeout after its hello, within twice the timeout
+	// in all.
+	latest := begin.Add(2 * timeout)
+	if enough() || rd.SetReadDeadline(latest) != nil {
 		return got
 	}
 	dec := json.NewDecoder(rd)
@@ -272,6 +285,19 @@ func probeAll(mode string, paths []string, timeout time.Duration, done func(got 
 		var r result
 		if err := dec.Decode(&r); err != nil {
 			break // the deadline, or the child's end
+		}
+		if r.I == helloIndex {
+			d := deadline
+			if h := time.Now().Add(timeout / 2); h.After(d) {
+				d = h
+			}
+			if d.After(latest) {
+				d = latest
+			}
+			if rd.SetReadDeadline(d) != nil {
+				break
+			}
+			continue
 		}
 		if r.I < 0 || r.I >= len(waiting) || got[waiting[r.I].i] != nil {
 			continue

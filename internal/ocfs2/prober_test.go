@@ -32,6 +32,11 @@ var _ = func() bool {
 			}
 		}
 	}
+	// A child for a ".slowstart.child" path starts 600 ms late, as on a
+	// loaded machine.
+	if len(os.Args) > 2 && os.Args[1] == childMarker && strings.HasSuffix(os.Args[len(os.Args)-1], ".slowstart.child") {
+		time.Sleep(600 * time.Millisecond)
+	}
 	return true
 }()
 
@@ -247,6 +252,23 @@ func TestProbeErrors(t *testing.T) {
 			t.Errorf("Probe(%s) = %v, want %v wrapping %v", tc.path, err, here, tc.is)
 		}
 	}
+}
+
+// TestProbeChildSlowStart: a child that takes more than the timeout to
+// start still gets half the timeout to read, within twice the timeout.
+func TestProbeChildSlowStart(t *testing.T) {
+	dir := t.TempDir()
+	uuids := volumes(t, dir, "vol.slowstart.child")
+	begin := time.Now()
+	sb, err := Probe(filepath.Join(dir, "vol.slowstart.child"))
+	took := time.Since(begin)
+	if err != nil || sb.UUID != uuids[0] {
+		t.Errorf("Probe(vol.slowstart.child) = %v, %v after %v; want UUID %s", sb, err, took, uuids[0])
+	}
+	if took > 2*DefaultProbeTimeout+time.Second {
+		t.Errorf("Probe(vol.slowstart.child) took %v, want within about %v", took, 2*DefaultProbeTimeout)
+	}
+	t.Logf("answered after %v", took.Round(time.Millisecond))
 }
 
 // BenchmarkProbe is the cost of a probe through the child, against

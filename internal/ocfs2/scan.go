@@ -26,8 +26,8 @@ type ScanOptions struct {
 	// Roots, overridable for tests; defaults /proc/partitions, /dev and
 	// /sys/class/block.
 	ProcPartitions, DevDir, SysBlock string
-	// Timeout is how long the devices have to answer, in all;
-	// DefaultProbeTimeout if 0.
+	// Timeout is how long the devices have to answer, in all, as for
+	// DefaultProbeTimeout (its value if 0).
 	Timeout time.Duration
 	// Warn, if set, is told of devices that did not answer when
 	// FindByUUID found the volume all the same.

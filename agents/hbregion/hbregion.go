@@ -106,7 +106,7 @@ func validate(c *ocf.Context) error {
 	}
 	dev := r.device
 	if dev == "" {
-		if dev, err = ocfs2.FindByUUID(r.uuid, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(r.Devices)}); err != nil {
+		if dev, err = ocfs2.FindByUUID(r.uuid, r.ScanOptions(c)); err != nil {
 			return ocf.Errorf(ocf.ErrConfigured, "%v", err)
 		}
 	}
@@ -157,7 +157,7 @@ func start(c *ocf.Context) error {
 	if dev == "" {
 		// Search this resource's devices first; failing that, the daemon
 		// searches its own list.
-		dev, _ = ocfs2.FindByUUID(r.uuid, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(r.Devices)})
+		dev, _ = ocfs2.FindByUUID(r.uuid, r.ScanOptions(c))
 	}
 	if _, err := r.Client.Do(c, hbd.Request{Op: hbd.OpStart, UUID: r.uuid, Device: dev, Owner: r.owner}); err != nil {
 		return daemonError(r, err)

@@ -125,7 +125,7 @@ func validate(c *ocf.Context) error {
 	}
 	if c.CheckLevel >= 10 && s.Mode == clusterconf.ModeGlobal {
 		for _, r := range s.Regions {
-			if _, err := ocfs2.FindByUUID(r.UUID, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(s.Devices)}); err != nil {
+			if _, err := ocfs2.FindByUUID(r.UUID, s.ScanOptions(c)); err != nil {
 				return ocf.Errorf(ocf.ErrConfigured, "region %s (cluster.conf line %d): %v", r.UUID, r.Line, err)
 			}
 		}

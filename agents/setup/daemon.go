@@ -270,7 +270,7 @@ func (s *Setup) StopDaemon(c *ocf.Context, pid int) error {
 	if pid <= 0 {
 		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon reported pid %d", pid)
 	}
-	if err := signalAndWait(c, pid, syscall.SIGTERM); err != nil {
+	if err := s.signalAndWait(c, pid, syscall.SIGTERM); err != nil {
 		return err
 	}
 	c.Log.Info("heartbeat daemon stopped", "pid", pid)
@@ -298,16 +298,19 @@ func (s *Setup) HungDaemon() (int, bool) {
 // KillDaemon ends the daemon with pid by SIGKILL and waits until it is
 // gone.
 func (s *Setup) KillDaemon(c *ocf.Context, pid int) error {
-	return signalAndWait(c, pid, syscall.SIGKILL)
+	return s.signalAndWait(c, pid, syscall.SIGKILL)
 }
 
 // signalAndWait sends sig to the daemon with pid and waits until it is
-// gone, within the action's deadline.
-func signalAndWait(c *ocf.Context, pid int, sig syscall.Signal) error {
+// gone, within the action's deadline: the process, and its lock of the
+// run directory, which its last thread releases (the first to exit, the
+// one whose state the pid shows, may be a zombie before the others are
+// gone).
+func (s *Setup) signalAndWait(c *ocf.Context, pid int, sig syscall.Signal) error {
 	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return ocf.Errorf(ocf.ErrGeneric, "signal heartbeat daemon %d (%v): %v", pid, sig, err)
 	}
-	for process.Running(pid) {
+	for process.Running(pid) || s.daemonHoldsRunDir() {
 		select {
 		case <-c.Done():
 			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon %d did not exit after %v in time", pid, sig)

@@ -86,3 +86,13 @@ func Shorten(msg string, uuids ...string) string {
 	}
 	return msg
 }
+
+// ScanOptions is the device search of this resource: its devices first,
+// and a warning logged for a device that did not answer while the region
+// was found on another.
+func (s *Setup) ScanOptions(c *ocf.Context) ocfs2.ScanOptions {
+	return ocfs2.ScanOptions{
+		Extra: ocfs2.SplitDeviceList(s.Devices),
+		Warn:  func(err error) { c.Log.Warn("a device of the search did not answer", "err", err) },
+	}
+}

@@ -29,8 +29,15 @@
 // O2CB_HEARTBEAT_OWNER, O2CB_HB_CTL_TIMEOUT (seconds to wait for the
 // daemon; default 120 for -S and -K, 10 otherwise).
 //
-// Success prints nothing but what -I and -L report; every failure is one
-// line "ocfs2_hb_ctl: <reason>" on stderr and exit status 1.
+// Success prints nothing but what -I and -L report, and warnings
+// ("ocfs2_hb_ctl: warning: <what>" on stderr); every failure is one line
+// "ocfs2_hb_ctl: <reason>" on stderr and exit status 1.
+//
+// The devices searched for -L and -u, and the device of -d, are read with
+// a bound (ocfs2.DefaultProbeTimeout): a device that does not answer in
+// time (a hung device) is named, in a warning when the volume was found
+// elsewhere, else in the failure; -L lists what the others hold and fails
+// naming it. The program exits even while such a read hangs.
 //
 //	os.Exit(hbctl.Run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 package hbctl
@@ -265,7 +272,7 @@ func Run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := regionAction(r, env, stdout); err != nil {
+	if err := regionAction(r, env, stdout, stderr); err != nil {
 		return fail(stderr, err)
 	}
 	return 0
@@ -278,7 +285,7 @@ func fail(stderr io.Writer, err error) int {
 }
 
 // regionAction runs -S, -K, -I or -P through the daemon.
-func regionAction(r request, env func(string) string, stdout io.Writer) error {
+func regionAction(r request, env func(string) string, stdout, stderr io.Writer) error {
 	timeout := queryTimeout
 	if r.action == 'S' || r.action == 'K' {
 		timeout = startStopTimeout
@@ -299,8 +306,13 @@ func regionAction(r request, env func(string) string, stdout io.Writer) error {
 	} else if r.action == 'S' {
 		// Find the device as the daemon would, but with our own
 		// O2CB_HB_DEVICES; if we find none the daemon searches its list.
-		if dev, err := ocfs2.FindByUUID(r.uuid, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(env(EnvDevices))}); err == nil {
+		warn := func(err error) { fmt.Fprintf(stderr, "%s: warning: %s\n", Name, oneLine(err)) }
+		dev, err := ocfs2.FindByUUID(r.uuid, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(env(EnvDevices)), Warn: warn})
+		switch {
+		case err == nil:
 			r.device = dev
+		case errors.Is(err, ocfs2.ErrNoAnswer):
+			warn(err)
 		}
 	}
 	if r.device != "" {

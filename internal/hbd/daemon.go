@@ -354,11 +354,21 @@ func engineError(uuid string, err error) *Error {
 	return reqError(CodeIO, "%s", msg)
 }
 
+// searchTimeout bounds the daemon's device search. The daemon need not
+// answer within an agent's second, as the agents' own searches must: a
+// healthy device slow under load must not be taken for a missing region.
+const searchTimeout = 5 * time.Second
+
 // resolve finds and checks the device of uuid: the given one, or the
 // first found by the search of ocfs2.Scan.
 func (d *Daemon) resolve(uuid, device string) (*ocfs2.Volume, error) {
 	if device == "" {
-		path, err := ocfs2.FindByUUID(uuid, ocfs2.ScanOptions{Extra: d.cfg.Devices})
+		path, err := ocfs2.FindByUUID(uuid, ocfs2.ScanOptions{Extra: d.cfg.Devices, Timeout: searchTimeout})
+		if errors.Is(err, ocfs2.ErrNoAnswer) {
+			// A device that did not answer may hold the region: that is
+			// trouble of the device, not of the configuration.
+			return nil, reqError(CodeIO, "%v", err)
+		}
 		if err != nil {
 			return nil, reqError(CodeUnknownRegion, "%v", err)
 		}

@@ -96,4 +96,24 @@
 // the paths and globs of ScanOptions.Extra, /dev/mapper/*, then the devices
 // of /proc/partitions (NVMe, dm-N and loop devices included) except those
 // with holders, which lose to their holder.
+//
+// # Hung devices
+//
+// Probe, Scan and FindByUUID answer within ScanOptions.Timeout
+// (DefaultProbeTimeout, 500 ms) even when a device never answers, and the
+// calling process can exit while that read hangs. A device that did not
+// answer is named in an error wrapping ErrNoAnswer: Scan returns it with
+// what the other devices hold; FindByUUID reports it to ScanOptions.Warn
+// when it found the volume on a later device, and in its error when it
+// found it nowhere. The reads are first tried without waiting
+// (preadv2 RWF_NOWAIT: the page cache, starting the read of what is
+// missing); the devices that have not answered within 50 ms are read by
+// a child process, the program itself run again through /proc/self/exe
+// (the package's init runs it), which inherits their descriptors and is
+// left behind, to end by itself, if one hangs. A healthy search starts no
+// process. Open reads in the calling process and blocks while the device
+// does.
+//
+//	found, err := ocfs2.Scan(ocfs2.ScanOptions{})
+//	if errors.Is(err, ocfs2.ErrNoAnswer) { ... } // found holds the others
 package ocfs2

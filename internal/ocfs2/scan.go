@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Found is one OCFS2 volume found by Scan.
@@ -26,6 +26,12 @@ type ScanOptions struct {
 	// Roots, overridable for tests; defaults /proc/partitions, /dev and
 	// /sys/class/block.
 	ProcPartitions, DevDir, SysBlock string
+	// Timeout is how long the devices have to answer, in all, as for
+	// DefaultProbeTimeout (its value if 0).
+	Timeout time.Duration
+	// Warn, if set, is told of devices that did not answer when
+	// FindByUUID found the volume all the same.
+	Warn func(error)
 }
 
 func (o ScanOptions) withDefaults() ScanOptions {
@@ -164,54 +170,67 @@ func hasHolders(dir string) bool {
 	return len(names) > 0
 }
 
-// probeCandidate reads the superblock at p. Paths that do not exist, are
-// not block devices or regular files, or cannot be read, are not volumes:
-// a search skips them.
-func probeCandidate(p string) (*Superblock, bool) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, false
-	}
-	if m := fi.Mode(); !m.IsRegular() && (m&fs.ModeDevice == 0 || m&fs.ModeCharDevice != 0) {
-		return nil, false
-	}
-	sb, err := Probe(p)
-	if err != nil {
-		return nil, false
-	}
-	return sb, true
-}
-
 // Scan returns every OCFS2 volume found, in the search order of
-// Candidates. The error reports problems with the lists searched; the
-// volumes found are returned with it.
+// Candidates. Paths that do not exist, are not block devices or regular
+// files, or cannot be read, are not volumes: they are skipped. The error
+// reports problems with the lists searched, and the devices that did not
+// answer within the timeout (ErrNoAnswer); the volumes found are
+// returned with it.
 func Scan(opts ScanOptions) ([]Found, error) {
 	paths, err := Candidates(opts)
+	got := probeAll(modeScan, paths, opts.Timeout, nil)
 	var found []Found
-	for _, p := range paths {
-		if sb, ok := probeCandidate(p); ok {
-			found = append(found, Found{UUID: sb.UUID, Device: p, Label: sb.Label})
+	for i, r := range got {
+		if r == nil {
+			continue
+		}
+		if sb, err := r.superblock(); err == nil && !r.Skip {
+			found = append(found, Found{UUID: sb.UUID, Device: paths[i], Label: sb.Label})
 		}
 	}
-	return found, err
+	return found, errors.Join(err, noAnswer(paths, got, opts.Timeout))
 }
 
 // FindByUUID returns the first device, in the search order of Candidates,
-// holding the OCFS2 volume uuid (any case, dashes allowed).
+// holding the OCFS2 volume uuid (any case, dashes allowed), among those
+// that answer within the timeout. It returns as soon as the devices before
+// the first match have answered. When the volume is found only after a
+// device that did not answer, that device is reported to opts.Warn; when
+// it is not found, the error names the devices that did not answer.
 func FindByUUID(uuid string, opts ScanOptions) (string, error) {
 	u, err := NormalizeUUID(uuid)
 	if err != nil {
 		return "", err
 	}
 	paths, listErr := Candidates(opts)
-	for _, p := range paths {
-		if sb, ok := probeCandidate(p); ok && sb.UUID == u {
-			return p, nil
+	match := func(r *result) bool {
+		if r == nil || r.Skip {
+			return false
+		}
+		sb, err := r.superblock()
+		return err == nil && sb.UUID == u
+	}
+	// Done once every device up to a match has answered.
+	got := probeAll(modeScan, paths, opts.Timeout, func(got []*result) bool {
+		for _, r := range got {
+			if r == nil {
+				return false
+			}
+			if match(r) {
+				return true
+			}
+		}
+		return false
+	})
+	for i, r := range got {
+		if match(r) {
+			// Only the devices before it matter: the search stops there.
+			if hung := noAnswer(paths[:i], got[:i], opts.Timeout); hung != nil && opts.Warn != nil {
+				opts.Warn(fmt.Errorf("volume %s found on %s, but %w", u, paths[i], hung))
+			}
+			return paths[i], nil
 		}
 	}
 	err = fmt.Errorf("%w: %s (%d devices searched)", ErrUUIDNotFound, u, len(paths))
-	if listErr != nil {
-		err = errors.Join(err, listErr)
-	}
-	return "", err
+	return "", errors.Join(err, noAnswer(paths, got, opts.Timeout), listErr)
 }

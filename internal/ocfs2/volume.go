@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,18 +63,16 @@ func Open(path string) (*Volume, error) {
 }
 
 // Probe reads only the superblock of the device or image at path: enough
-// to learn its UUID and label. Errors name path.
+// to learn its UUID and label. Errors name path. The read is done in a
+// child process (see DefaultProbeTimeout): a device that does not answer
+// within DefaultProbeTimeout gives an error wrapping ErrNoAnswer, and the
+// caller can still exit while the read hangs.
 func Probe(path string) (*Superblock, error) {
-	f, size, err := openDevice(path)
-	if err != nil {
-		return nil, err
+	got := probeAll(modeProbe, []string{path}, DefaultProbeTimeout, nil)
+	if got[0] == nil {
+		return nil, noAnswer([]string{path}, got, DefaultProbeTimeout)
 	}
-	defer f.Close()
-	sb, err := ReadSuperblock(f, size)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return sb, nil
+	return got[0].superblock()
 }
 
 // openDevice opens a block device or regular file read-only and returns
@@ -96,12 +95,40 @@ func openDevice(path string) (*os.File, int64, error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("%s: %w: %s, not a block device or regular file", path, ErrNotOCFS2, FileKind(m))
 	}
-	size, err := f.Seek(0, io.SeekEnd)
+	size, err := fileSize(f, fi)
 	if err != nil {
 		f.Close()
 		return nil, 0, fmt.Errorf("%s: finding the size: %w", path, err)
 	}
 	return f, size, nil
+}
+
+// fileSize returns the size of a regular file or block device in bytes.
+// A block device's comes from BLKGETSIZE64: lseek(2) on a block device
+// takes its inode lock, and waits while another process's read of the
+// device hangs.
+func fileSize(f *os.File, fi fs.FileInfo) (int64, error) {
+	if fi.Mode().IsRegular() {
+		return fi.Size(), nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var size uint64
+	var ioErr error
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, fd, unix.BLKGETSIZE64, uintptr(unsafe.Pointer(&size)))
+		if errno != 0 {
+			ioErr = errno
+		}
+	}); err != nil {
+		return 0, err
+	}
+	if ioErr != nil {
+		return 0, ioErr
+	}
+	return int64(size), nil
 }
 
 // SectorSize returns the logical sector size of an open block device

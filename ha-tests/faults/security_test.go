@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/agents/setup"
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
@@ -251,7 +252,7 @@ func (n *node) agentUmask(mask int, agent, action string) result {
 func TestCreatedFileModes(t *testing.T) {
 	f := record(t, "security",
 		"umask 000 for the o2cb agent (which spawns the daemon), ocfs2_hb_ctl and hbregion; global mode, one region started by the agent, one local reference and a pacemaker owner added, the log and state written; cluster.conf written by our writer under umask 000 and 077",
-		"no file or directory we create is group/world-writable: run dir 0700; socket, pid, state.json, log 0600; no temporary file left; cluster.conf 0644 whatever the umask")
+		"no file or directory we create is group/world-writable: run dir 0700; socket, pid, state.json, log, launch record 0600; no temporary file left; cluster.conf 0644 whatever the umask")
 	dir := t.TempDir()
 	v := newVolume(t, f, dir, false)
 	c := newCluster(t, dir, 1, true, v)
@@ -272,6 +273,9 @@ func TestCreatedFileModes(t *testing.T) {
 		hbd.PIDName:    0o600,
 		hbd.StateName:  0o600,
 		hbd.LogName:    0o600,
+		// How the o2cb start launched the daemon, for an agent that
+		// must bring back a daemon that died.
+		setup.LaunchName: 0o600,
 	}
 	var seen []string
 	err := filepath.WalkDir(n.run, func(path string, de fs.DirEntry, err error) error {

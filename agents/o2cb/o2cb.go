@@ -339,6 +339,10 @@ func monitor(c *ocf.Context) error {
 		switch {
 		case i < 0:
 			lose(u, "not running")
+		case st.Regions[i].State == "starting":
+			// Not lost: a region that starts is steady or failed within a
+			// bounded number of iterations (a daemon brought back after it
+			// died resumes its regions so).
 		case !slices.Contains(st.Regions[i].LiveNodes, st.Node.Number):
 			why := st.Regions[i].State
 			if e := st.Regions[i].Error; e != "" {

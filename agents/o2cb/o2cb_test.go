@@ -1,6 +1,8 @@
 package o2cb_test
 
 import (
+	"bufio"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -525,4 +527,61 @@ func TestStopEndsAHungDaemon(t *testing.T) {
 		t.Errorf("hung daemon %d still runs after the stop", pid)
 	}
 	s.must(7, "o2cb", "monitor", nil)
+}
+
+// fakeDaemon answers every request on the site's socket with the status
+// that st returns.
+func (s *site) fakeDaemon(st func() *hbd.Status) {
+	s.t.Helper()
+	os.MkdirAll(s.run, 0o700)
+	ln, err := net.Listen("unix", filepath.Join(s.run, hbd.SocketName))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			bufio.NewReader(c).ReadString('\n')
+			b, _ := json.Marshal(hbd.Response{V: hbd.ProtocolVersion, OK: true, Status: st()})
+			c.Write(append(b, '\n'))
+			c.Close()
+		}
+	}()
+}
+
+// TestMonitorCountsStartingRegions: a region that is starting is not lost
+// (a daemon brought back after it died resumes its regions so, and a
+// monitor then must not fail the cluster again); a failed one is.
+func TestMonitorCountsStartingRegions(t *testing.T) {
+	s := newSite(t, "global", 0, 0)
+	uuids := []string{"00112233445566778899AABBCCDDEEFF", "FFEEDDCCBBAA99887766554433221100"}
+	s.conf = s.writeConf("global", uuids...)
+	st := &hbd.Status{Node: hbd.Node{Name: "n1", Number: 1}, Mode: "global", IntervalMS: 100, DeadThreshold: 5}
+	for _, u := range uuids {
+		st.Regions = append(st.Regions, hbd.RegionStatus{UUID: u, State: "starting", Owners: []hbd.Owner{{Name: hbd.OwnerGlobal}}})
+	}
+	var mu sync.Mutex
+	s.fakeDaemon(func() *hbd.Status {
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := json.Marshal(st)
+		var c hbd.Status
+		json.Unmarshal(b, &c)
+		return &c
+	})
+	for _, q := range []string{"any", "majority", "all"} {
+		s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": q})
+	}
+	mu.Lock()
+	st.Regions[1].State = "failed"
+	mu.Unlock()
+	s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": "any"})
+	errOut := s.must(1, "o2cb", "monitor", map[string]string{"region_quorum": "all"})
+	if r := testenv.ExitReason(errOut); !strings.Contains(r, uuids[1][:8]+": failed") {
+		t.Errorf("monitor with all: exit reason %q, want it to name %s failed", r, uuids[1][:8])
+	}
 }

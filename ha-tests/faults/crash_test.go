@@ -528,34 +528,18 @@ func (n *node) connections() int {
 // node's run directory, by flag or by environment.
 func (n *node) daemons() []int {
 	n.t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || !process.Running(pid) {
-			continue
+	return testenv.FindProcesses(n.t, func(p testenv.Proc) bool {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.PID)); exe != n.o2cbRA {
+			return false
 		}
-		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != n.o2cbRA {
-			continue
+		if len(p.Args) < 2 || p.Args[1] != "daemon" || !slices.Contains(p.Args, "--foreground") {
+			return false
 		}
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-		if len(args) < 2 || args[1] != "daemon" || !slices.Contains(args, "--foreground") {
-			continue
+		if slices.ContainsFunc(p.Args, func(a string) bool { return strings.HasPrefix(a, "--run-dir=") }) {
+			return slices.Contains(p.Args, "--run-dir="+n.run)
 		}
-		ours := slices.Contains(args, "--run-dir="+n.run)
-		if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--run-dir=") }) {
-			environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-			ours = slices.Contains(strings.Split(string(environ), "\x00"), "O2CB_RUN_DIR="+n.run)
-		}
-		if ours && process.Running(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+		return slices.Contains(p.Env(), "O2CB_RUN_DIR="+n.run)
+	})
 }
 
 func TestCrashTwoO2cbStarts(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,32 +19,10 @@ import (
 // directory in their environment: the ones this test's commands left.
 func probeChildren(t *testing.T, n *node, dev string) []int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err1 := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		environ, err2 := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if len(args) < 3 || args[0] != "ocfs2-probe" || !strings.Contains(string(cmdline), "\x00"+dev+"\x00") {
-			continue
-		}
-		for _, v := range strings.Split(string(environ), "\x00") {
-			if v == "O2CB_RUN_DIR="+n.run {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
+	return testenv.FindProcesses(t, func(p testenv.Proc) bool {
+		return len(p.Args) >= 3 && p.Args[0] == "ocfs2-probe" && slices.Contains(p.Args, dev) &&
+			slices.Contains(p.Env(), "O2CB_RUN_DIR="+n.run)
+	})
 }
 
 // procState returns the state letter of pid (R, S, D, Z, ...), "" if it

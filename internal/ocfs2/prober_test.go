@@ -94,26 +94,10 @@ func hermetic(t *testing.T, timeout time.Duration, extra ...string) ScanOptions 
 // command line names path.
 func probeChildren(t *testing.T, path string) []int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if len(args) > 2 && args[0] == childName && args[1] == childMarker && slices.Contains(args, path) && parentOf(pid) == os.Getpid() {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testenv.FindProcesses(t, func(p testenv.Proc) bool {
+		return len(p.Args) > 2 && p.Args[0] == childName && p.Args[1] == childMarker && slices.Contains(p.Args, path) &&
+			parentOf(p.PID) == os.Getpid()
+	})
 }
 
 // parentOf returns the parent pid of pid, 0 if it is gone.

@@ -61,3 +61,43 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.
 	}
 	return time.Since(begin)
 }
+
+// Proc is a process as FindProcesses shows it to its filter.
+type Proc struct {
+	PID  int
+	Args []string // the command line, argv[0] first
+	// Env returns the process's environment, read when first asked (a
+	// filter that decides by Args alone reads no environ file).
+	Env func() []string
+}
+
+// FindProcesses returns the pids of the running processes (not zombies)
+// that keep says are wanted, in /proc order. Processes that vanish while
+// it looks are skipped.
+func FindProcesses(t testing.TB, keep func(Proc) bool) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := func(b []byte) []string { return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00") }
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !process.Running(pid) {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || len(cmdline) == 0 {
+			continue
+		}
+		env := func() []string {
+			b, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
+			return split(b)
+		}
+		if keep(Proc{PID: pid, Args: split(cmdline), Env: env}) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

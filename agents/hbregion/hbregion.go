@@ -107,7 +107,7 @@ func validate(c *ocf.Context) error {
 	dev := r.device
 	if dev == "" {
 		if dev, err = ocfs2.FindByUUID(r.uuid, r.ScanOptions(c)); err != nil {
-			return ocf.Errorf(ocf.ErrConfigured, "%v", err)
+			return setup.SearchError("%v", err)
 		}
 	}
 	sb, err := ocfs2.Probe(dev)

@@ -126,7 +126,7 @@ func validate(c *ocf.Context) error {
 	if c.CheckLevel >= 10 && s.Mode == clusterconf.ModeGlobal {
 		for _, r := range s.Regions {
 			if _, err := ocfs2.FindByUUID(r.UUID, s.ScanOptions(c)); err != nil {
-				return ocf.Errorf(ocf.ErrConfigured, "region %s (cluster.conf line %d): %v", r.UUID, r.Line, err)
+				return setup.SearchError("region %s (cluster.conf line %d): %v", err, r.UUID, r.Line)
 			}
 		}
 	}

@@ -96,3 +96,16 @@ func (s *Setup) ScanOptions(c *ocf.Context) ocfs2.ScanOptions {
 		Warn:  func(err error) { c.Log.Warn("a device of the search did not answer", "err", err) },
 	}
 }
+
+// SearchError is the OCF error of a failed device search for a region
+// at validate-all's depth 10: a volume that is not there is a matter of
+// configuration (OCF_ERR_CONFIGURED); a device that did not answer may
+// hold it, and is this node's trouble (OCF_ERR_GENERIC), not the
+// resource's everywhere.
+func SearchError(format string, err error, a ...any) error {
+	code := ocf.ErrConfigured
+	if errors.Is(err, ocfs2.ErrNoAnswer) {
+		code = ocf.ErrGeneric
+	}
+	return ocf.Errorf(code, format, append(a, err)...)
+}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 )
 
 // hungMonitor measures the o2cb monitor, whole process, while one of the
@@ -77,7 +77,7 @@ func (b *bench) hungMonitor() []row {
 	stalled := time.Now()
 	// The next iteration of the region blocks on the device.
 	for time.Since(stalled) < 10*time.Second {
-		if slices.ContainsFunc(n.status().Regions, func(r hbd.RegionStatus) bool { return r.UUID == uuids[0] && r.IOInFlight > 0 }) {
+		if slices.ContainsFunc(n.status().Regions, func(r hbclient.RegionStatus) bool { return r.UUID == uuids[0] && r.IOInFlight > 0 }) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -110,7 +110,7 @@ func (b *bench) hungMonitor() []row {
 	// Depth 10 counts the region lost once the daemon has not read its
 	// own slot back for 3 intervals.
 	for time.Since(stalled) < 30*time.Second {
-		if slices.ContainsFunc(n.status().Regions, func(r hbd.RegionStatus) bool { return r.UUID == uuids[0] && r.OwnSlotAge > 6 }) {
+		if slices.ContainsFunc(n.status().Regions, func(r hbclient.RegionStatus) bool { return r.UUID == uuids[0] && r.OwnSlotAge > 6 }) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -26,10 +26,11 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
 var (
@@ -227,7 +228,7 @@ func (b *bench) startNode(dir, conf, name string, interval time.Duration, thresh
 	if o, err := cmd.CombinedOutput(); err != nil {
 		die("o2cb-ra daemon as %s: %v\n%s", name, err, o)
 	}
-	pb, err := os.ReadFile(filepath.Join(n.run, hbd.PIDName))
+	pb, err := os.ReadFile(filepath.Join(n.run, rundir.PIDName))
 	if err != nil {
 		die("%v", err)
 	}
@@ -238,23 +239,27 @@ func (b *bench) startNode(dir, conf, name string, interval time.Duration, thresh
 	return n
 }
 
-func (n *node) client() *hbd.Client { c := hbd.NewClient(n.run); c.Timeout = time.Minute; return c }
+func (n *node) client() *hbclient.Client {
+	c := hbclient.NewClient(n.run)
+	c.Timeout = time.Minute
+	return c
+}
 
 func (n *node) start(uuid string) time.Duration {
 	begin := time.Now()
-	if _, err := n.client().Do(context.Background(), hbd.Request{Op: hbd.OpStart, UUID: uuid, Owner: "service:bench", Consumer: true}); err != nil {
+	if _, err := n.client().Do(context.Background(), hbclient.Request{Op: hbclient.OpStart, UUID: uuid, Owner: "service:bench", Consumer: true}); err != nil {
 		die("start %s: %v", uuid, err)
 	}
 	return time.Since(begin)
 }
 
 func (n *node) stop(uuid string) {
-	if _, err := n.client().Do(context.Background(), hbd.Request{Op: hbd.OpStop, UUID: uuid, Owner: "service:bench", Consumer: true}); err != nil {
+	if _, err := n.client().Do(context.Background(), hbclient.Request{Op: hbclient.OpStop, UUID: uuid, Owner: "service:bench", Consumer: true}); err != nil {
 		die("stop %s: %v", uuid, err)
 	}
 }
 
-func (n *node) status() *hbd.Status {
+func (n *node) status() *hbclient.Status {
 	st, err := n.client().Status(context.Background())
 	if err != nil {
 		die("status of %s: %v", n.run, err)

@@ -3,7 +3,7 @@
 # corpus in testdata/fuzz/<Target>/, each for a number of executions (not
 # a duration), and prints one line a target that can be quoted:
 #
-#   fuzz: ./internal/hbd FuzzReadMessage: 3000 execs in 4s (750/s), 20 seeds, corpus 40
+#   fuzz: ./internal/hbclient FuzzReadMessage: 3000 execs in 4s (750/s), 20 seeds, corpus 40
 #
 # then a total. A failing target prints its output (and the failing input
 # that Go saved under testdata/fuzz) and makes the script exit 1.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/agents/setup"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
@@ -123,11 +123,11 @@ func validate(c *ocf.Context) error {
 // daemonError maps a daemon answer to an OCF error.
 func daemonError(r *region, err error) error {
 	switch {
-	case errors.Is(err, hbd.ErrNotRunning):
+	case errors.Is(err, hbclient.ErrNotRunning):
 		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
-	case errors.Is(err, hbd.ErrCode(hbd.CodeGlobalOwned)), errors.Is(err, hbd.ErrCode(hbd.CodeDeviceMismatch)),
-		errors.Is(err, hbd.ErrCode(hbd.CodeUnknownRegion)), errors.Is(err, hbd.ErrCode(hbd.CodeConfig)),
-		errors.Is(err, hbd.ErrCode(hbd.CodeLimit)):
+	case errors.Is(err, hbclient.ErrCode(hbclient.CodeGlobalOwned)), errors.Is(err, hbclient.ErrCode(hbclient.CodeDeviceMismatch)),
+		errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)), errors.Is(err, hbclient.ErrCode(hbclient.CodeConfig)),
+		errors.Is(err, hbclient.ErrCode(hbclient.CodeLimit)):
 		return ocf.Errorf(ocf.ErrConfigured, "region %s: %v", r.uuid, err)
 	}
 	return ocf.Errorf(ocf.ErrGeneric, "region %s: %v", r.uuid, err)
@@ -159,7 +159,7 @@ func start(c *ocf.Context) error {
 		// searches its own list.
 		dev, _ = ocfs2.FindByUUID(r.uuid, r.ScanOptions(c))
 	}
-	if _, err := r.Client.Do(c, hbd.Request{Op: hbd.OpStart, UUID: r.uuid, Device: dev, Owner: r.owner}); err != nil {
+	if _, err := r.Client.Do(c, hbclient.Request{Op: hbclient.OpStart, UUID: r.uuid, Device: dev, Owner: r.owner}); err != nil {
 		return daemonError(r, err)
 	}
 	c.Log.Info("heartbeat region started", "region", r.uuid)
@@ -187,10 +187,10 @@ func stop(c *ocf.Context) error {
 		}
 		return nil
 	}
-	_, err = r.Client.Do(c, hbd.Request{Op: hbd.OpStop, UUID: r.uuid, Owner: r.owner})
+	_, err = r.Client.Do(c, hbclient.Request{Op: hbclient.OpStop, UUID: r.uuid, Owner: r.owner})
 	switch {
-	case err == nil, errors.Is(err, hbd.ErrNotRunning), errors.Is(err, hbd.ErrCode(hbd.CodeUnknownRegion)),
-		errors.Is(err, hbd.ErrCode(hbd.CodeNotOwner)):
+	case err == nil, errors.Is(err, hbclient.ErrNotRunning), errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)),
+		errors.Is(err, hbclient.ErrCode(hbclient.CodeNotOwner)):
 		return nil
 	}
 	return daemonError(r, err)
@@ -210,24 +210,24 @@ func monitor(c *ocf.Context) error {
 	ctx, cancel := context.WithTimeout(c, time.Second)
 	defer cancel()
 	st, err := r.Client.Status(ctx)
-	if errors.Is(err, hbd.ErrNotRunning) {
+	if errors.Is(err, hbclient.ErrNotRunning) {
 		return ocf.Errorf(ocf.NotRunning, "heartbeat daemon not running")
 	}
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s does not answer: %v", r.RunDir, err)
 	}
-	i := slices.IndexFunc(st.Regions, func(x hbd.RegionStatus) bool { return x.UUID == r.uuid })
+	i := slices.IndexFunc(st.Regions, func(x hbclient.RegionStatus) bool { return x.UUID == r.uuid })
 	if i < 0 {
 		return ocf.Errorf(ocf.NotRunning, "region %s not running", r.uuid)
 	}
 	rs := st.Regions[i]
-	if r.layout == clusterconf.DefaultLayout && !slices.ContainsFunc(rs.Owners, func(o hbd.Owner) bool { return o.Name == r.owner }) {
+	if r.layout == clusterconf.DefaultLayout && !slices.ContainsFunc(rs.Owners, func(o hbclient.Owner) bool { return o.Name == r.owner }) {
 		return ocf.Errorf(ocf.NotRunning, "region %s runs, but not for %s", r.uuid, r.owner)
 	}
 	if err := r.LoadConf(c); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "region %s runs, but: %v", setup.Short(r.uuid), err)
 	}
-	if rs.State == "starting" {
+	if rs.State == hbclient.StateStarting {
 		return nil
 	}
 	if !slices.Contains(rs.LiveNodes, st.Node.Number) {

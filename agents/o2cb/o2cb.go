@@ -18,7 +18,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/agents/setup"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
@@ -199,7 +199,7 @@ func driverAll(c *ocf.Context, s *setup.Setup, regions []clusterconf.Region, act
 	var mu sync.Mutex
 	var failed []string
 	var wg sync.WaitGroup
-	env := s.DriverEnv("O2CB_HEARTBEAT_OWNER=" + hbd.OwnerGlobal)
+	env := s.DriverEnv("O2CB_HEARTBEAT_OWNER=" + hbclient.OwnerGlobal)
 	for _, r := range regions {
 		wg.Go(func() {
 			driver, err := setup.FindDriver(r.Layout)
@@ -230,7 +230,7 @@ func stop(c *ocf.Context) error {
 	s := setup.New(c)
 	st, err := s.Client.Status(c)
 	switch {
-	case errors.Is(err, hbd.ErrNotRunning):
+	case errors.Is(err, hbclient.ErrNotRunning):
 		// Nothing runs. What a daemon that died left behind is forgotten,
 		// so that the next start begins afresh.
 		if err := s.ClearStopped(); err != nil {
@@ -265,7 +265,7 @@ func stop(c *ocf.Context) error {
 // stopGlobalRegions stops every region the daemon holds for the cluster,
 // through the layout driver cluster.conf names for it when the file can
 // be read (the ocfs2 layout otherwise, which is the daemon's own).
-func stopGlobalRegions(c *ocf.Context, s *setup.Setup, st *hbd.Status) error {
+func stopGlobalRegions(c *ocf.Context, s *setup.Setup, st *hbclient.Status) error {
 	layouts := map[string]string{}
 	if conf := setup.New(c); conf.LoadConf(c) == nil {
 		for _, r := range conf.Regions {
@@ -276,7 +276,7 @@ func stopGlobalRegions(c *ocf.Context, s *setup.Setup, st *hbd.Status) error {
 	}
 	var held []clusterconf.Region
 	for _, r := range st.Regions {
-		if hasOwner(r, hbd.OwnerGlobal) {
+		if hasOwner(r, hbclient.OwnerGlobal) {
 			layout := cmp.Or(layouts[r.UUID], clusterconf.DefaultLayout)
 			held = append(held, clusterconf.Region{UUID: r.UUID, Layout: layout})
 		}
@@ -306,8 +306,8 @@ func killHungDaemon(c *ocf.Context, s *setup.Setup, statusErr error) error {
 	return nil
 }
 
-func hasOwner(r hbd.RegionStatus, name string) bool {
-	return slices.ContainsFunc(r.Owners, func(o hbd.Owner) bool { return o.Name == name })
+func hasOwner(r hbclient.RegionStatus, name string) bool {
+	return slices.ContainsFunc(r.Owners, func(o hbclient.Owner) bool { return o.Name == name })
 }
 
 // monitor tells what runs first: no daemon is OCF_NOT_RUNNING whatever
@@ -319,7 +319,7 @@ func monitor(c *ocf.Context) error {
 	ctx, cancel := context.WithTimeout(c, time.Second)
 	defer cancel()
 	st, err := s.Client.Status(ctx)
-	if errors.Is(err, hbd.ErrNotRunning) {
+	if errors.Is(err, hbclient.ErrNotRunning) {
 		return ocf.Errorf(ocf.NotRunning, "heartbeat daemon not running")
 	}
 	if err != nil {
@@ -335,16 +335,16 @@ func monitor(c *ocf.Context) error {
 		lostUUIDs = append(lostUUIDs, u)
 	}
 	for _, u := range uuids {
-		i := slices.IndexFunc(st.Regions, func(r hbd.RegionStatus) bool { return r.UUID == u })
+		i := slices.IndexFunc(st.Regions, func(r hbclient.RegionStatus) bool { return r.UUID == u })
 		switch {
 		case i < 0:
 			lose(u, "not running")
-		case st.Regions[i].State == "starting":
+		case st.Regions[i].State == hbclient.StateStarting:
 			// Not lost: a region that starts is steady or failed within a
 			// bounded number of iterations (a daemon brought back after it
 			// died resumes its regions so).
 		case !slices.Contains(st.Regions[i].LiveNodes, st.Node.Number):
-			why := st.Regions[i].State
+			why := string(st.Regions[i].State)
 			if e := st.Regions[i].Error; e != "" {
 				why += ": " + strings.TrimPrefix(e, "region "+u+": ")
 			}
@@ -374,7 +374,7 @@ func monitor(c *ocf.Context) error {
 // daemon holds for the cluster (cluster.conf may have changed since the
 // start); otherwise whatever runs (none is fine: the daemon is the
 // resource).
-func countedRegions(c *ocf.Context, s *setup.Setup, st *hbd.Status) []string {
+func countedRegions(c *ocf.Context, s *setup.Setup, st *hbclient.Status) []string {
 	var uuids []string
 	if !managed(c, s) {
 		for _, r := range st.Regions {
@@ -386,7 +386,7 @@ func countedRegions(c *ocf.Context, s *setup.Setup, st *hbd.Status) []string {
 		uuids = append(uuids, r.UUID)
 	}
 	for _, r := range st.Regions {
-		if hasOwner(r, hbd.OwnerGlobal) && !slices.Contains(uuids, r.UUID) {
+		if hasOwner(r, hbclient.OwnerGlobal) && !slices.Contains(uuids, r.UUID) {
 			uuids = append(uuids, r.UUID)
 		}
 	}
@@ -405,7 +405,7 @@ func reload(c *ocf.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Client.Do(c, hbd.Request{Op: hbd.OpReload}); err != nil {
+	if _, err := s.Client.Do(c, hbclient.Request{Op: hbclient.OpReload}); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "reload the heartbeat daemon: %v", err)
 	}
 	if !managed(c, s) {
@@ -417,12 +417,12 @@ func reload(c *ocf.Context) error {
 	}
 	var add, remove []clusterconf.Region
 	for _, r := range s.Regions {
-		if !slices.ContainsFunc(st.Regions, func(x hbd.RegionStatus) bool { return x.UUID == r.UUID && hasOwner(x, hbd.OwnerGlobal) }) {
+		if !slices.ContainsFunc(st.Regions, func(x hbclient.RegionStatus) bool { return x.UUID == r.UUID && hasOwner(x, hbclient.OwnerGlobal) }) {
 			add = append(add, r)
 		}
 	}
 	for _, r := range st.Regions {
-		if hasOwner(r, hbd.OwnerGlobal) && !slices.ContainsFunc(s.Regions, func(x clusterconf.Region) bool { return x.UUID == r.UUID }) {
+		if hasOwner(r, hbclient.OwnerGlobal) && !slices.ContainsFunc(s.Regions, func(x clusterconf.Region) bool { return x.UUID == r.UUID }) {
 			remove = append(remove, clusterconf.Region{UUID: r.UUID, Layout: clusterconf.DefaultLayout})
 		}
 	}

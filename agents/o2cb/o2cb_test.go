@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -92,7 +93,7 @@ func (s *site) writeConf(mode string, regions ...string) string {
 		clustertest.Cluster{Name: "test", Global: mode == "global", Nodes: 2, Regions: regions})
 }
 
-func (s *site) daemonPID() int { return testenv.ReadPID(filepath.Join(s.run, hbd.PIDName)) }
+func (s *site) daemonPID() int { return testenv.ReadPID(filepath.Join(s.run, rundir.PIDName)) }
 
 // params are the agent parameters of this site.
 func (s *site) params() map[string]string {
@@ -389,8 +390,8 @@ func TestStartFailureReasonIsShort(t *testing.T) {
 }
 
 // status returns the daemon's status, or nil when none answers.
-func (s *site) status() *hbd.Status {
-	st, err := hbd.NewClient(s.run).Status(s.t.Context())
+func (s *site) status() *hbclient.Status {
+	st, err := hbclient.NewClient(s.run).Status(s.t.Context())
 	if err != nil {
 		return nil
 	}
@@ -467,7 +468,7 @@ func TestHbregionBringsBackADeadDaemon(t *testing.T) {
 			after.IntervalMS, after.DeadThreshold, after.Node, before.IntervalMS, before.DeadThreshold, before.Node)
 	}
 	for _, u := range s.uuids {
-		if !slices.ContainsFunc(after.Regions, func(r hbd.RegionStatus) bool { return r.UUID == u }) {
+		if !slices.ContainsFunc(after.Regions, func(r hbclient.RegionStatus) bool { return r.UUID == u }) {
 			t.Errorf("relaunched daemon runs no region %s: %+v", u, after.Regions)
 		}
 	}
@@ -498,7 +499,7 @@ func TestStopAfterTheDaemonDied(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, "the daemon gone", func() bool { return !process.Running(pid) })
 	s.must(0, "hbregion", "stop", region)
 	s.must(0, "o2cb", "stop", nil)
-	for _, name := range []string{hbd.StateName, "daemon-launch.json"} {
+	for _, name := range []string{rundir.StateName, "daemon-launch.json"} {
 		if _, err := os.Stat(filepath.Join(s.run, name)); !os.IsNotExist(err) {
 			t.Errorf("%s after the stop: %v, want it removed", name, err)
 		}
@@ -531,10 +532,10 @@ func TestStopEndsAHungDaemon(t *testing.T) {
 
 // fakeDaemon answers every request on the site's socket with the status
 // that st returns.
-func (s *site) fakeDaemon(st func() *hbd.Status) {
+func (s *site) fakeDaemon(st func() *hbclient.Status) {
 	s.t.Helper()
 	os.MkdirAll(s.run, 0o700)
-	ln, err := net.Listen("unix", filepath.Join(s.run, hbd.SocketName))
+	ln, err := net.Listen("unix", filepath.Join(s.run, rundir.SocketName))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -546,7 +547,7 @@ func (s *site) fakeDaemon(st func() *hbd.Status) {
 				return
 			}
 			bufio.NewReader(c).ReadString('\n')
-			b, _ := json.Marshal(hbd.Response{V: hbd.ProtocolVersion, OK: true, Status: st()})
+			b, _ := json.Marshal(hbclient.Response{V: hbclient.ProtocolVersion, OK: true, Status: st()})
 			c.Write(append(b, '\n'))
 			c.Close()
 		}
@@ -560,16 +561,16 @@ func TestMonitorCountsStartingRegions(t *testing.T) {
 	s := newSite(t, "global", 0, 0)
 	uuids := []string{"00112233445566778899AABBCCDDEEFF", "FFEEDDCCBBAA99887766554433221100"}
 	s.conf = s.writeConf("global", uuids...)
-	st := &hbd.Status{Node: hbd.Node{Name: "n1", Number: 1}, Mode: "global", IntervalMS: 100, DeadThreshold: 5}
+	st := &hbclient.Status{Node: hbclient.Node{Name: "n1", Number: 1}, Mode: "global", IntervalMS: 100, DeadThreshold: 5}
 	for _, u := range uuids {
-		st.Regions = append(st.Regions, hbd.RegionStatus{UUID: u, State: "starting", Owners: []hbd.Owner{{Name: hbd.OwnerGlobal}}})
+		st.Regions = append(st.Regions, hbclient.RegionStatus{UUID: u, State: hbclient.StateStarting, Owners: []hbclient.Owner{{Name: hbclient.OwnerGlobal}}})
 	}
 	var mu sync.Mutex
-	s.fakeDaemon(func() *hbd.Status {
+	s.fakeDaemon(func() *hbclient.Status {
 		mu.Lock()
 		defer mu.Unlock()
 		b, _ := json.Marshal(st)
-		var c hbd.Status
+		var c hbclient.Status
 		json.Unmarshal(b, &c)
 		return &c
 	})
@@ -577,7 +578,7 @@ func TestMonitorCountsStartingRegions(t *testing.T) {
 		s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": q})
 	}
 	mu.Lock()
-	st.Regions[1].State = "failed"
+	st.Regions[1].State = hbclient.StateFailed
 	mu.Unlock()
 	s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": "any"})
 	errOut := s.must(1, "o2cb", "monitor", map[string]string{"region_quorum": "all"})

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 )
 
@@ -15,7 +15,7 @@ import (
 type Setup struct {
 	RunDir  string
 	Devices string
-	Client  *hbd.Client
+	Client  *hbclient.Client
 
 	// From cluster.conf, set by LoadConf.
 	Conf    *clusterconf.Config
@@ -29,7 +29,7 @@ type Setup struct {
 // directory, its daemon's client and the device list.
 func New(c *ocf.Context) *Setup {
 	s := &Setup{RunDir: c.Params.String("run_dir"), Devices: c.Params.String("devices")}
-	s.Client = hbd.NewClient(s.RunDir)
+	s.Client = hbclient.NewClient(s.RunDir)
 	return s
 }
 

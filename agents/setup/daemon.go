@@ -11,17 +11,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
 // The node's heartbeat daemon belongs to the o2cb resource: its start
@@ -73,8 +71,8 @@ func DaemonArgs(flags map[string]string) []string {
 
 // Running reports whether the daemon answers a ping.
 func (s *Setup) Running(ctx context.Context) (bool, error) {
-	_, err := s.Client.Do(ctx, hbd.Request{Op: hbd.OpPing})
-	if errors.Is(err, hbd.ErrNotRunning) {
+	_, err := s.Client.Ping(ctx)
+	if errors.Is(err, hbclient.ErrNotRunning) {
 		return false, nil
 	}
 	return err == nil, err
@@ -85,7 +83,7 @@ func (s *Setup) Running(ctx context.Context) (bool, error) {
 // OCF_ERR_PERM keeps the resource off this node only, and the reason
 // names the directory.
 func (s *Setup) PrepareRunDir() error {
-	if err := hbd.PrepareRunDir(s.RunDir); errors.Is(err, hbd.ErrUnsafeRunDir) {
+	if err := rundir.PrepareRunDir(s.RunDir); errors.Is(err, rundir.ErrUnsafeRunDir) {
 		return ocf.Errorf(ocf.ErrPerm, "%v", err)
 	} else if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
@@ -136,7 +134,7 @@ func (s *Setup) launch(c *ocf.Context, args []string) error {
 // readLaunch reads the launch record; ok is false when there is none.
 func (s *Setup) readLaunch() (l launch, ok bool, err error) {
 	path := filepath.Join(s.RunDir, LaunchName)
-	f, err := hbd.OpenOwn(path, "launch record", os.O_RDONLY, 0, nil)
+	f, err := rundir.OpenOwn(path, "launch record", os.O_RDONLY, 0, nil)
 	if errors.Is(err, fs.ErrNotExist) {
 		return l, false, nil
 	}
@@ -178,17 +176,11 @@ func (s *Setup) NeedDaemon(c *ocf.Context) error {
 	}
 	c.Log.Info("waiting for the heartbeat daemon (the o2cb resource starts it)", "run_dir", s.RunDir)
 	begin := time.Now()
-	for {
-		select {
-		case <-c.Done():
-			return ocf.Errorf(ocf.ErrGeneric, "%v: none answered on %s within %.0fs", hbd.ErrNotRunning,
-				s.RunDir, time.Since(begin).Seconds())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if up, _ := s.Running(c); up {
-			return nil
-		}
+	if err := s.Client.WaitAnswering(c, 100*time.Millisecond); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v: none answered on %s within %.0fs", hbclient.ErrNotRunning,
+			s.RunDir, time.Since(begin).Seconds())
 	}
+	return nil
 }
 
 // otherDaemonAnswers waits for a daemon that another start launched, and
@@ -208,7 +200,7 @@ func (s *Setup) otherDaemonAnswers(c *ocf.Context) bool {
 		if up, _ := s.Running(ctx); up {
 			return true
 		}
-		if pid := s.pidFile(); pid > 0 && process.Running(pid) {
+		if pid := rundir.ReadPID(s.RunDir); pid > 0 && process.Running(pid) {
 			lastLive = time.Now()
 		} else if time.Since(lastLive) > pidGrace {
 			return false
@@ -221,42 +213,17 @@ func (s *Setup) otherDaemonAnswers(c *ocf.Context) bool {
 	}
 }
 
-// pidFile is the pid the daemon's pid file names, 0 if none.
-func (s *Setup) pidFile() int {
-	b, _ := os.ReadFile(filepath.Join(s.RunDir, hbd.PIDName))
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0
-	}
-	return pid
-}
-
-// daemonHoldsRunDir reports whether a daemon holds the run directory's
-// pid lock (a daemon that runs but does not answer holds it too).
-func (s *Setup) daemonHoldsRunDir() bool {
-	f, err := os.OpenFile(filepath.Join(s.RunDir, hbd.PIDName), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
-		return errors.Is(err, unix.EWOULDBLOCK)
-	}
-	unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	return false
-}
-
 // ClearStopped forgets what a daemon that died left behind, once no
 // daemon holds the run directory: its state file (whose regions a next
 // daemon would resume, owners and all, though every owner has since been
 // stopped) and the launch record. The o2cb stop calls it: the cluster is
 // stopped on this node, and its next start begins afresh.
 func (s *Setup) ClearStopped() error {
-	if s.daemonHoldsRunDir() {
-		return fmt.Errorf("a heartbeat daemon (pid %d) holds %s but does not answer", s.pidFile(), s.RunDir)
+	if rundir.Held(s.RunDir) {
+		return fmt.Errorf("a heartbeat daemon (pid %d) holds %s but does not answer", rundir.ReadPID(s.RunDir), s.RunDir)
 	}
 	var errs []error
-	for _, name := range []string{hbd.StateName, LaunchName} {
+	for _, name := range []string{rundir.StateName, LaunchName} {
 		if err := os.Remove(filepath.Join(s.RunDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -284,8 +251,8 @@ func (s *Setup) StopDaemon(c *ocf.Context, pid int) error {
 // (its pid file is locked, and names a live `o2cb-ra daemon` process),
 // for a stop to end one that does not answer.
 func (s *Setup) HungDaemon() (int, bool) {
-	pid := s.pidFile()
-	if pid <= 0 || !s.daemonHoldsRunDir() || !process.Running(pid) {
+	pid := rundir.ReadPID(s.RunDir)
+	if pid <= 0 || !rundir.Held(s.RunDir) || !process.Running(pid) {
 		return 0, false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
@@ -302,20 +269,10 @@ func (s *Setup) KillDaemon(c *ocf.Context, pid int) error {
 }
 
 // signalAndWait sends sig to the daemon with pid and waits until it is
-// gone, within the action's deadline: the process, and its lock of the
-// run directory, which its last thread releases (the first to exit, the
-// one whose state the pid shows, may be a zombie before the others are
-// gone).
+// gone (hbclient.StopDaemon), within the action's deadline.
 func (s *Setup) signalAndWait(c *ocf.Context, pid int, sig syscall.Signal) error {
-	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return ocf.Errorf(ocf.ErrGeneric, "signal heartbeat daemon %d (%v): %v", pid, sig, err)
-	}
-	for process.Running(pid) || s.daemonHoldsRunDir() {
-		select {
-		case <-c.Done():
-			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon %d did not exit after %v in time", pid, sig)
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := hbclient.StopDaemon(c, s.RunDir, pid, sig); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
 	}
 	return nil
 }
@@ -330,7 +287,7 @@ const ownSlotStale = 3
 // would hold the monitor's process in uninterruptible sleep, and a
 // process cannot exit before its I/O ends. The daemon's reads are
 // watched by its own bounded loop.
-func CheckOwnSlot(r hbd.RegionStatus, interval time.Duration) error {
+func CheckOwnSlot(r hbclient.RegionStatus, interval time.Duration) error {
 	limit := ownSlotStale * interval
 	switch {
 	case r.OwnSlotAge < 0:

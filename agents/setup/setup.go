@@ -11,8 +11,8 @@ package setup
 
 import (
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
 // Params are the parameters of both agents; runDirGroup is run_dir's
@@ -25,7 +25,7 @@ func Params(runDirGroup string) []ocf.Param {
 			Short: "cluster configuration file", Long: "Path of the o2cb cluster configuration (the format of ocfs2-tools' o2cb)."},
 		{Name: "node_name", Type: ocf.String, EnvVar: "O2CB_NODE_NAME", Short: "this node's name in cluster.conf",
 			Long: "Name of this node in cluster.conf. Empty: the host name, matched without its domain as ocfs2-tools does."},
-		{Name: "run_dir", Type: ocf.String, Default: hbd.DefaultRunDir, EnvVar: "O2CB_RUN_DIR", UniqueGroup: runDirGroup,
+		{Name: "run_dir", Type: ocf.String, Default: rundir.DefaultRunDir, EnvVar: "O2CB_RUN_DIR", UniqueGroup: runDirGroup,
 			Short: "daemon run directory", Long: "Directory of the heartbeat daemon's socket, pid file and state. It must be owned by root and not writable by others."},
 		{Name: "devices", Type: ocf.String, EnvVar: "O2CB_HB_DEVICES", Short: "extra devices searched for regions",
 			Long: "Device paths or globs, separated by spaces or colons, searched first when a region's device is found by its UUID (e.g. file-backed regions, or to prefer multipath devices). The rest of the search is /dev/mapper/* and the devices of /proc/partitions."},

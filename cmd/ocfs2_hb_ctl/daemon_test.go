@@ -21,7 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -63,7 +64,7 @@ func startDaemon(t *testing.T, conf, imgDir string, intervalMS int) *node {
 	if err != nil {
 		t.Fatalf("o2cb-ra daemon: %v\n%s", err, out)
 	}
-	b, err := os.ReadFile(filepath.Join(n.runDir, hbd.PIDName))
+	b, err := os.ReadFile(filepath.Join(n.runDir, rundir.PIDName))
 	if err != nil {
 		t.Fatalf("o2cb-ra daemon said %q but left no pid file: %v", out, err)
 	}
@@ -74,7 +75,7 @@ func startDaemon(t *testing.T, conf, imgDir string, intervalMS int) *node {
 	t.Cleanup(func() {
 		testenv.StopProcess(t, pid, syscall.SIGTERM)
 		if t.Failed() {
-			if log, err := os.ReadFile(filepath.Join(n.runDir, hbd.LogName)); err == nil {
+			if log, err := os.ReadFile(filepath.Join(n.runDir, rundir.LogName)); err == nil {
 				t.Logf("daemon log:\n%s", log)
 			}
 		}
@@ -166,10 +167,10 @@ func (n *node) live(uuid string, want bool) {
 }
 
 // status is `o2cb-ra status --json`.
-func (n *node) status() hbd.Status {
+func (n *node) status() hbclient.Status {
 	n.t.Helper()
 	r := n.exe("", nil, n.o2cbRA, "status", "--json")
-	var st hbd.Status
+	var st hbclient.Status
 	if r.code != 0 {
 		n.t.Fatalf("o2cb-ra status --json: %v", r)
 	}
@@ -180,7 +181,7 @@ func (n *node) status() hbd.Status {
 }
 
 // region returns uuid's entry of the status, or nil.
-func (n *node) region(uuid string) *hbd.RegionStatus {
+func (n *node) region(uuid string) *hbclient.RegionStatus {
 	n.t.Helper()
 	st := n.status()
 	for i := range st.Regions {
@@ -241,7 +242,7 @@ func TestStartStop(t *testing.T) {
 	n.refs(uuid, 1)
 	n.live(uuid, true)
 	reg := n.region(uuid)
-	if reg == nil || reg.Device != img || reg.State != "steady" {
+	if reg == nil || reg.Device != img || reg.State != hbclient.StateSteady {
 		t.Fatalf("status of %s after -S: %+v, want steady on %s", uuid, reg, img)
 	}
 	gen := reg.Generation
@@ -254,7 +255,7 @@ func TestStartStop(t *testing.T) {
 	n.ctlOK(uuid+": 2 refs\n", "-I", "-d", img)
 	n.ctlOK("live\n", "-I", "-q", "-d", img)
 	reg = n.region(uuid)
-	want := []hbd.Owner{{Name: "service:svc1", Refs: 1}, {Name: "service:svc2", Refs: 1}}
+	want := []hbclient.Owner{{Name: "service:svc1", Refs: 1}, {Name: "service:svc2", Refs: 1}}
 	if reg == nil || fmt.Sprint(reg.Owners) != fmt.Sprint(want) || reg.Generation != gen {
 		t.Errorf("status after the second -S: %+v, want owners %v and generation %s (not restarted)", reg, want, gen)
 	}
@@ -303,7 +304,7 @@ func TestStartStop(t *testing.T) {
 	n.ctlOK("", "-S", "-u", uuid, "/mnt/data")
 	n.ctlOK("", "-K", "-u", uuid)
 	reg = n.region(uuid)
-	if want := []hbd.Owner{{Name: "service:/mnt/data", Refs: 1}}; reg == nil || fmt.Sprint(reg.Owners) != fmt.Sprint(want) {
+	if want := []hbclient.Owner{{Name: "service:/mnt/data", Refs: 1}}; reg == nil || fmt.Sprint(reg.Owners) != fmt.Sprint(want) {
 		t.Errorf("owners after -K -u without a service: %+v, want %v", reg, want)
 	}
 	n.ctlFails([]string{"-K", "-u", uuid}, "service:ocfs2 holds no reference")
@@ -474,7 +475,7 @@ func TestErrors(t *testing.T) {
 	twin.ctlFails([]string{"-S", "-u", uuid, "second"}, "collision")
 	twin.refs(uuid, 0)
 	deadline := time.Now().Add(3 * time.Second)
-	for reg := n.region(uuid); reg == nil || reg.State != "collision"; reg = n.region(uuid) {
+	for reg := n.region(uuid); reg == nil || reg.State != hbclient.StateCollision; reg = n.region(uuid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the first daemon's region after the twin wrote: %+v, want state collision", reg)
 		}

@@ -18,8 +18,9 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -201,7 +202,7 @@ func (n *node) startDaemon() {
 }
 
 // pid returns the pid of the daemon's pid file, 0 if none.
-func (n *node) pid() int { return testenv.ReadPID(filepath.Join(n.run, hbd.PIDName)) }
+func (n *node) pid() int { return testenv.ReadPID(filepath.Join(n.run, rundir.PIDName)) }
 
 // kill sends sig to the daemon and waits until it is gone (SIGKILL, and
 // a test failure, after 10 s).
@@ -211,15 +212,15 @@ func (n *node) kill(sig syscall.Signal) {
 }
 
 // client returns a client of the node's daemon.
-func (n *node) client() *hbd.Client {
-	c := hbd.NewClient(n.run)
+func (n *node) client() *hbclient.Client {
+	c := hbclient.NewClient(n.run)
 	c.Timeout = 5 * time.Second
 	return c
 }
 
 // status returns the daemon's status, failing the test if it does not
 // answer.
-func (n *node) status() *hbd.Status {
+func (n *node) status() *hbclient.Status {
 	n.t.Helper()
 	st, err := n.client().Status(context.Background())
 	if err != nil {
@@ -229,7 +230,7 @@ func (n *node) status() *hbd.Status {
 }
 
 // region returns the status of one region, nil if the daemon has none.
-func (n *node) region(uuid string) *hbd.RegionStatus {
+func (n *node) region(uuid string) *hbclient.RegionStatus {
 	n.t.Helper()
 	for _, r := range n.status().Regions {
 		if r.UUID == uuid {
@@ -248,7 +249,7 @@ func (n *node) sees(uuid string, peer int) bool {
 
 // log returns the daemon's log so far.
 func (n *node) log() string {
-	b, _ := os.ReadFile(filepath.Join(n.run, hbd.LogName))
+	b, _ := os.ReadFile(filepath.Join(n.run, rundir.LogName))
 	return string(b)
 }
 

@@ -24,8 +24,9 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -58,7 +59,7 @@ type refKey struct{ uuid, owner string }
 // stateRefs reads the node's state.json: the references of every owner
 // of every region.
 func (n *node) stateRefs() (map[refKey]int, error) {
-	path := filepath.Join(n.run, hbd.StateName)
+	path := filepath.Join(n.run, rundir.StateName)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -191,7 +192,7 @@ func (n *node) generations() map[string]string {
 // every resumed region is steady again with a new generation.
 func afterKill(t *testing.T, f *fault, n *node, killed time.Time, before map[refKey]int, gens map[string]string, calls []*call) {
 	t.Helper()
-	sock := filepath.Join(n.run, hbd.SocketName)
+	sock := filepath.Join(n.run, rundir.SocketName)
 	succeeded, failed, slowest := 0, 0, time.Duration(0)
 	for _, c := range calls {
 		select {
@@ -293,10 +294,10 @@ func afterKill(t *testing.T, f *fault, n *node, killed time.Time, before map[ref
 			continue
 		}
 		resumed++
-		var r *hbd.RegionStatus
+		var r *hbclient.RegionStatus
 		testenv.WaitFor(t, 20*crashInterval, "region "+u+" steady after the restart", func() bool {
 			r = n.region(u)
-			return r != nil && r.State == "steady"
+			return r != nil && r.State == hbclient.StateSteady
 		})
 		steady = max(steady, time.Since(restart))
 		if r.Generation == "" || r.Generation == gens[u] {
@@ -331,7 +332,7 @@ func TestCrashKillDuringStart(t *testing.T) {
 		return refs[c.key()] == 1
 	})
 	r := n.region(v2.UUID)
-	if r == nil || r.State == "steady" || c.finished() {
+	if r == nil || r.State == hbclient.StateSteady || c.finished() {
 		t.Fatalf("before the kill: region %s = %+v, call finished %v; want a start in flight", v2.UUID, r, c.finished())
 	}
 	killed := time.Now()
@@ -509,7 +510,7 @@ func (n *node) connections() int {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	sock := filepath.Join(n.run, hbd.SocketName)
+	sock := filepath.Join(n.run, rundir.SocketName)
 	count := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
@@ -592,7 +593,7 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 		}
 		for _, v := range c.volumes {
 			r := n.region(v.UUID)
-			if r == nil || len(r.Owners) != 1 || r.Owners[0] != (hbd.Owner{Name: hbd.OwnerGlobal, Refs: 1}) {
+			if r == nil || len(r.Owners) != 1 || r.Owners[0] != (hbclient.Owner{Name: hbclient.OwnerGlobal, Refs: 1}) {
 				t.Errorf("round %d: region %s = %+v, want owned once by the cluster", round, v.UUID, r)
 			}
 		}
@@ -631,8 +632,8 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 	}
 	t.Cleanup(func() { a.Process.Kill(); a.Wait() })
 	testenv.WaitFor(t, 10*time.Second, "agent A's daemon holding the lock", func() bool { return process.Running(n.pid()) })
-	if _, err := n.client().Status(context.Background()); !errors.Is(err, hbd.ErrNotRunning) {
-		t.Fatalf("status while A's daemon waits to listen = %v, want %v", err, hbd.ErrNotRunning)
+	if _, err := n.client().Status(context.Background()); !errors.Is(err, hbclient.ErrNotRunning) {
+		t.Fatalf("status while A's daemon waits to listen = %v, want %v", err, hbclient.ErrNotRunning)
 	}
 	b := n.agent("o2cb", "start")
 	testenv.WaitFor(t, 20*time.Second, "agent A done", func() bool {
@@ -830,7 +831,7 @@ func TestCrashPowerCutWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	const kills = 200
-	for _, kf := range []struct{ kind, name string }{{"state", hbd.StateName}, {"conf", "cluster.conf"}} {
+	for _, kf := range []struct{ kind, name string }{{"state", rundir.StateName}, {"conf", "cluster.conf"}} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, kf.name)
 		if err := writeVersion(kf.kind, path, 1); err != nil {
@@ -1098,7 +1099,7 @@ func TestCrashAtomicWriteOrder(t *testing.T) {
 	st.Process.Kill()
 	st.Wait()
 	log, _ = os.ReadFile(trace)
-	seq, n, problems = checkAtomicOrder(string(log), nd.run, hbd.StateName)
+	seq, n, problems = checkAtomicOrder(string(log), nd.run, rundir.StateName)
 	for _, p := range problems {
 		t.Error("state.json: " + p)
 	}

@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/retry"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -42,7 +43,7 @@ func threeRegions(t *testing.T, f *fault) (c *cluster, n1, n2 *node, bad *volume
 
 // waitState waits until n's region uuid is in state and returns how long
 // it took.
-func waitState(t *testing.T, n *node, uuid, state string, within time.Duration) time.Duration {
+func waitState(t *testing.T, n *node, uuid string, state hbclient.State, within time.Duration) time.Duration {
 	t.Helper()
 	return testenv.WaitFor(t, within, fmt.Sprintf("%s: region %s %s", n.name, uuid[:8], state), func() bool {
 		r := n.region(uuid)
@@ -57,7 +58,7 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 	_, n1, n2, bad, good := threeRegions(t, f)
 
 	bad.Faulty.Fail(faultdev.All, syscall.EIO)
-	took := waitState(t, n1, bad.UUID, "failed", time.Duration(threshold+5)*interval)
+	took := waitState(t, n1, bad.UUID, hbclient.StateFailed, time.Duration(threshold+5)*interval)
 	r := n1.region(bad.UUID)
 	f.observe(t, "region failed %v after the first EIO (write timeout %v): %s", took.Round(time.Millisecond),
 		time.Duration(threshold-1)*interval, r.Error)
@@ -114,9 +115,9 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 	healed := time.Now()
 	bound, retry := healBound(t, n1.region(bad.UUID), interval, threshold)
 	back := testenv.WaitFor(t, bound+loadSlack, "node 2 sees node 1 in the healed region", func() bool { return n2.sees(bad.UUID, 1) })
-	waitState(t, n1, bad.UUID, "steady", 10*interval)
+	waitState(t, n1, bad.UUID, hbclient.StateSteady, 10*interval)
 	r = n1.region(bad.UUID)
-	if r.State != "steady" || r.Generation == gen {
+	if r.State != hbclient.StateSteady || r.Generation == gen {
 		t.Errorf("healed region: state %s generation %s (was %s), want steady with a new generation", r.State, r.Generation, gen)
 	}
 	if res := n1.agent("o2cb", "monitor", "region_quorum=all"); res.code != 0 {
@@ -141,7 +142,7 @@ const loadSlack = 2 * time.Second
 // ends by MaxStartIterations intervals or the write timeout (at the
 // daemon's interval iv and dead threshold thr). It also says what the
 // status showed.
-func healBound(t *testing.T, r *hbd.RegionStatus, iv time.Duration, thr int) (time.Duration, string) {
+func healBound(t *testing.T, r *hbclient.RegionStatus, iv time.Duration, thr int) (time.Duration, string) {
 	t.Helper()
 	start := time.Duration(max(hbdisk.MaxStartIterations, thr)) * iv
 	switch {
@@ -149,9 +150,9 @@ func healBound(t *testing.T, r *hbd.RegionStatus, iv time.Duration, thr int) (ti
 		return time.Duration(*r.NextRetry*float64(time.Second)) + start,
 			fmt.Sprintf("retry %d due in %.2fs", r.Retries+1, *r.NextRetry)
 	case r.Retrying:
-		return start + hbd.Backoff{}.Pause(r.Retries) + start, fmt.Sprintf("retry %d under way", r.Retries)
+		return start + retry.Backoff{}.Pause(r.Retries) + start, fmt.Sprintf("retry %d under way", r.Retries)
 	case r.RetryBlocked != "":
-		return hbd.Backoff{}.Pause(r.Retries) + start, fmt.Sprintf("retry %d waiting (%s)", r.Retries+1, r.RetryBlocked)
+		return retry.Backoff{}.Pause(r.Retries) + start, fmt.Sprintf("retry %d waiting (%s)", r.Retries+1, r.RetryBlocked)
 	}
 	t.Fatalf("region %s %s with no retry scheduled (%+v), want the daemon retrying it", r.UUID[:8], r.State, r)
 	return 0, ""
@@ -224,7 +225,7 @@ func TestStalledWrite(t *testing.T) {
 	before, begin := iters(), time.Now()
 	lastWrite := n1.region(bad.UUID).LastWriteAge
 	bad.Faulty.Stall(faultdev.Writes, 30*time.Second)
-	took := waitState(t, n1, bad.UUID, "failed", time.Duration(threshold+5)*interval)
+	took := waitState(t, n1, bad.UUID, hbclient.StateFailed, time.Duration(threshold+5)*interval)
 	failedAfter := took + time.Duration(lastWrite*float64(time.Second))
 	timeout := time.Duration(threshold-1) * interval
 	if failedAfter < timeout-interval || failedAfter > timeout+3*interval {
@@ -236,7 +237,7 @@ func TestStalledWrite(t *testing.T) {
 	// An owner asking the daemon for the region now gets a clear
 	// refusal: the failed write has not returned. (ocfs2_hb_ctl itself
 	// would first block in its device search, reading the hung device.)
-	resp, err := n1.client().Do(t.Context(), hbd.Request{Op: hbd.OpStart, UUID: bad.UUID, Owner: hbd.OwnerGlobal})
+	resp, err := n1.client().Do(t.Context(), hbclient.Request{Op: hbclient.OpStart, UUID: bad.UUID, Owner: hbclient.OwnerGlobal})
 	if err == nil || !strings.Contains(err.Error(), "still in flight") {
 		t.Errorf("start request on the hung region = %v, %v; want a refusal saying a device call is still in flight", resp, err)
 	} else {
@@ -272,7 +273,7 @@ func TestStalledWrite(t *testing.T) {
 		}
 		f.observe(t, "good region %s: %d iterations of %d due, lateness p99 %.1f ms, node 2 sees node 1", v.UUID[:8], got, want, rs.LatenessP99)
 	}
-	if st := n1.region(bad.UUID); st.State != "failed" || !strings.Contains(st.RetryBlocked, "still in flight") || st.Retries != 0 || st.Generation != r.Generation {
+	if st := n1.region(bad.UUID); st.State != hbclient.StateFailed || !strings.Contains(st.RetryBlocked, "still in flight") || st.Retries != 0 || st.Generation != r.Generation {
 		t.Errorf("hung region while its write still hangs: state %s, retry_blocked %q, %d retries, generation %s (was %s); want failed, not retried (a call in flight), same generation",
 			st.State, st.RetryBlocked, st.Retries, st.Generation, r.Generation)
 	} else {
@@ -286,7 +287,7 @@ func TestStalledWrite(t *testing.T) {
 	bad.Faulty.Heal()
 	bound, retry := healBound(t, n1.region(bad.UUID), interval, threshold)
 	back := testenv.WaitFor(t, bound+loadSlack, "node 2 sees node 1 in the region again", func() bool { return n2.sees(bad.UUID, 1) })
-	waitState(t, n1, bad.UUID, "steady", 10*interval)
+	waitState(t, n1, bad.UUID, hbclient.StateSteady, 10*interval)
 	if r := n1.region(bad.UUID); r.Generation == gen {
 		t.Errorf("after the stall: state %s generation %s (was %s), want steady with a new generation", r.State, r.Generation, gen)
 	}
@@ -308,7 +309,7 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 	}
 	testenv.WaitFor(t, 20*interval, "node 2 sees node 1", func() bool { return n2.sees(v.UUID, 1) })
 	v.Faulty.Fail(faultdev.All, syscall.EIO)
-	waitState(t, n1, v.UUID, "failed", time.Duration(threshold+5)*interval)
+	waitState(t, n1, v.UUID, hbclient.StateFailed, time.Duration(threshold+5)*interval)
 	res := n1.agent("o2cb", "monitor")
 	if res.code != 1 || !strings.Contains(testenv.ExitReason(res.stderr), v.UUID[:8]) {
 		t.Errorf("o2cb monitor with the only region failed = %d (%q), want 1 naming %s", res.code, testenv.ExitReason(res.stderr), v.UUID[:8])
@@ -317,7 +318,7 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 	testenv.WaitFor(t, time.Duration(threshold+3)*interval, "node 2 takes node 1 for dead", func() bool { return !n2.sees(v.UUID, 1) })
 	v.Faulty.Heal()
 	time.Sleep(20 * interval)
-	if r := n1.region(v.UUID); r.State != "failed" || n2.sees(v.UUID, 1) || r.Retries != 0 || r.RetryBlocked == "" {
+	if r := n1.region(v.UUID); r.State != hbclient.StateFailed || n2.sees(v.UUID, 1) || r.Retries != 0 || r.RetryBlocked == "" {
 		t.Errorf("2 s after the device healed: state %s, node 2 sees node 1: %v, %d retries, retry_blocked %q; want still failed, never retried, saying why",
 			r.State, n2.sees(v.UUID, 1), r.Retries, r.RetryBlocked)
 	}
@@ -345,7 +346,7 @@ func TestStaleReads(t *testing.T) {
 		return r != nil && len(r.LiveNodes) == 0
 	})
 	r := n1.region(bad.UUID)
-	if r.State != "steady" || r.StaleReads == 0 {
+	if r.State != hbclient.StateSteady || r.StaleReads == 0 {
 		t.Errorf("stale region on node 1: state %s, %d stale reads; want steady (writing on) with stale reads counted", r.State, r.StaleReads)
 	}
 	f.observe(t, "node 1 saw no live node in the region %v after the fault began; state %s, %d stale reads", took.Round(time.Millisecond), r.State, r.StaleReads)
@@ -410,7 +411,7 @@ func TestHungDeviceMonitor(t *testing.T) {
 	}
 	testenv.WaitFor(t, 5*time.Second, "a device call of the hung region in flight", func() bool {
 		r := n1.region(bad.UUID)
-		return r.State == "steady" && r.IOInFlight > 0
+		return r.State == hbclient.StateSteady && r.IOInFlight > 0
 	})
 	fiveRuns("0", "")
 	testenv.WaitFor(t, 10*time.Second, "the own slot of the hung region unread for 3 intervals", func() bool { return n1.region(bad.UUID).OwnSlotAge > 6 })
@@ -421,7 +422,7 @@ func TestHungDeviceMonitor(t *testing.T) {
 		t.Errorf("o2cb monitor depth 10, region_quorum=all = %d in %v (%q), want 1 within 1s naming %s", res.code, res.took, testenv.ExitReason(res.stderr), bad.UUID[:8])
 	}
 	f.observe(t, "monitor depth 10 region_quorum=all: exit %d in %v: %s", res.code, res.took.Round(time.Millisecond), testenv.ExitReason(res.stderr))
-	if r := n1.region(bad.UUID); r.State != "steady" {
+	if r := n1.region(bad.UUID); r.State != hbclient.StateSteady {
 		t.Errorf("hung region after %v: state %s, want still steady (it fails at the 60s write timeout)", time.Since(stalled), r.State)
 	}
 }

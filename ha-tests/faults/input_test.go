@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -52,7 +53,7 @@ func openFDs(t *testing.T, pid int) int {
 
 // rawAnswer sends payload on a new connection to sock (then half-closes
 // it if closeWrite) and returns the daemon's answer, decoded.
-func rawAnswer(t *testing.T, sock string, payload []byte, closeWrite bool) (hbd.Response, string) {
+func rawAnswer(t *testing.T, sock string, payload []byte, closeWrite bool) (hbclient.Response, string) {
 	t.Helper()
 	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
 	if err != nil {
@@ -70,7 +71,7 @@ func rawAnswer(t *testing.T, sock string, payload []byte, closeWrite bool) (hbd.
 	if err != nil {
 		t.Fatalf("read the answer to %.40q: %v (got %q)", payload, err, line)
 	}
-	var resp hbd.Response
+	var resp hbclient.Response
 	if err := json.Unmarshal([]byte(line), &resp); err != nil {
 		t.Fatalf("answer %q: %v", line, err)
 	}
@@ -84,8 +85,8 @@ func TestHostileMessages(t *testing.T) {
 	n, v := oneRegion(t, f)
 	dir := n.c.dir
 	pid := n.pid()
-	sock := filepath.Join(n.run, hbd.SocketName)
-	statePath := filepath.Join(n.run, hbd.StateName)
+	sock := filepath.Join(n.run, rundir.SocketName)
+	statePath := filepath.Join(n.run, rundir.StateName)
 	stateBefore := identify(t, statePath)
 	ownersBefore := n.region(v.UUID).Owners
 	var slowest time.Duration
@@ -96,8 +97,8 @@ func TestHostileMessages(t *testing.T) {
 		begin := time.Now()
 		st, err := n.client().Status(context.Background())
 		took := time.Since(begin)
-		if err != nil || len(st.Regions) != 1 || st.Regions[0].State != "running" && st.Regions[0].State != "steady" {
-			var state string
+		if err != nil || len(st.Regions) != 1 || st.Regions[0].State != "running" && st.Regions[0].State != hbclient.StateSteady {
+			var state hbclient.State
 			if st != nil && len(st.Regions) == 1 {
 				state = st.Regions[0].State
 			}
@@ -112,9 +113,9 @@ func TestHostileMessages(t *testing.T) {
 	state0 := n.region(v.UUID).State
 	hwm0, rss0, fds0 := procKB(t, pid, "VmHWM"), procKB(t, pid, "VmRSS"), openFDs(t, pid)
 
-	over := []byte(`{"v":1,"op":"status","uuid":"` + strings.Repeat("A", hbd.MaxMessageBytes) + `"}` + "\n")
+	over := []byte(`{"v":1,"op":"status","uuid":"` + strings.Repeat("A", hbclient.MaxMessageBytes) + `"}` + "\n")
 	padded := []byte(`{"v":1,"op":"ping"}`)
-	padded = append(padded, bytes.Repeat([]byte(" "), hbd.MaxMessageBytes-1-len(padded))...)
+	padded = append(padded, bytes.Repeat([]byte(" "), hbclient.MaxMessageBytes-1-len(padded))...)
 	padded = append(padded, '\n')
 	for _, tc := range []struct {
 		name       string
@@ -122,18 +123,18 @@ func TestHostileMessages(t *testing.T) {
 		closeWrite bool
 		code, want string // code "" means the request is answered ok
 	}{
-		{"1 byte over the limit", over, false, hbd.CodeBadRequest, "exceeds the size limit"},
+		{"1 byte over the limit", over, false, hbclient.CodeBadRequest, "exceeds the size limit"},
 		{"padded to 1 byte under the limit", padded, false, "", ""},
-		{"truncated then half-closed", []byte(`{"v":1,"op":"sta`), true, hbd.CodeBadRequest, "unexpected EOF"},
-		{"invalid UTF-8", []byte("{\"v\":1,\"op\":\"st\xff\xfeatus\"}\n"), false, hbd.CodeBadRequest, "unknown operation"},
-		{"30000-deep nesting", []byte(`{"v":1,"op":"status","owner":` + strings.Repeat("[", 30000) + strings.Repeat("]", 30000) + "}\n"), false, hbd.CodeBadRequest, "exceeded max depth"},
-		{"wrong types", []byte(`{"v":"1","op":["status"],"timeout_ms":1e400}` + "\n"), false, hbd.CodeBadRequest, "cannot unmarshal"},
-		{"unknown op", []byte(`{"v":1,"op":"format"}` + "\n"), false, hbd.CodeBadRequest, `unknown operation "format"`},
-		{"unknown field", []byte(`{"v":1,"op":"stop","uuid":"` + v.UUID + `","owner":"service:mnt","force":true}` + "\n"), false, hbd.CodeBadRequest, `unknown field "force"`},
-		{"two values on a line", []byte(`{"v":1,"op":"status"} {"v":1,"op":"stop","uuid":"` + v.UUID + `","owner":"service:mnt"}` + "\n"), false, hbd.CodeBadRequest, "more than one JSON value"},
-		{"NUL bytes", append(make([]byte, 4096), '\n'), false, hbd.CodeBadRequest, "malformed message"},
-		{"wrong version", []byte(`{"v":2,"op":"stop","uuid":"` + v.UUID + `","owner":"service:mnt"}` + "\n"), false, hbd.CodeVersion, "version 2"},
-		{"owner with a control character", []byte(`{"v":1,"op":"start","uuid":"` + v.UUID + `","owner":"service:a\u0000b"}` + "\n"), false, hbd.CodeBadRequest, "control character"},
+		{"truncated then half-closed", []byte(`{"v":1,"op":"sta`), true, hbclient.CodeBadRequest, "unexpected EOF"},
+		{"invalid UTF-8", []byte("{\"v\":1,\"op\":\"st\xff\xfeatus\"}\n"), false, hbclient.CodeBadRequest, "unknown operation"},
+		{"30000-deep nesting", []byte(`{"v":1,"op":"status","owner":` + strings.Repeat("[", 30000) + strings.Repeat("]", 30000) + "}\n"), false, hbclient.CodeBadRequest, "exceeded max depth"},
+		{"wrong types", []byte(`{"v":"1","op":["status"],"timeout_ms":1e400}` + "\n"), false, hbclient.CodeBadRequest, "cannot unmarshal"},
+		{"unknown op", []byte(`{"v":1,"op":"format"}` + "\n"), false, hbclient.CodeBadRequest, `unknown operation "format"`},
+		{"unknown field", []byte(`{"v":1,"op":"stop","uuid":"` + v.UUID + `","owner":"service:mnt","force":true}` + "\n"), false, hbclient.CodeBadRequest, `unknown field "force"`},
+		{"two values on a line", []byte(`{"v":1,"op":"status"} {"v":1,"op":"stop","uuid":"` + v.UUID + `","owner":"service:mnt"}` + "\n"), false, hbclient.CodeBadRequest, "more than one JSON value"},
+		{"NUL bytes", append(make([]byte, 4096), '\n'), false, hbclient.CodeBadRequest, "malformed message"},
+		{"wrong version", []byte(`{"v":2,"op":"stop","uuid":"` + v.UUID + `","owner":"service:mnt"}` + "\n"), false, hbclient.CodeVersion, "version 2"},
+		{"owner with a control character", []byte(`{"v":1,"op":"start","uuid":"` + v.UUID + `","owner":"service:a\u0000b"}` + "\n"), false, hbclient.CodeBadRequest, "control character"},
 	} {
 		resp, line := rawAnswer(t, sock, tc.payload, tc.closeWrite)
 		switch {
@@ -176,7 +177,7 @@ func TestHostileMessages(t *testing.T) {
 	answer, rerr := bufio.NewReader(conn).ReadString('\n')
 	<-done
 	conn.Close()
-	if rerr != nil || !strings.Contains(answer, hbd.CodeBadRequest) || !strings.Contains(answer, "exceeds the size limit") {
+	if rerr != nil || !strings.Contains(answer, hbclient.CodeBadRequest) || !strings.Contains(answer, "exceeds the size limit") {
 		t.Errorf("100 MiB line: answer %q, %v; want bad_request, exceeds the size limit", answer, rerr)
 	}
 	if sent >= flood {
@@ -218,7 +219,7 @@ func TestHostileMessages(t *testing.T) {
 	minW, maxW := waits[0], waits[0]
 	for i, a := range answers {
 		minW, maxW = min(minW, waits[i]), max(maxW, waits[i])
-		if !strings.Contains(a, hbd.CodeBadRequest) || !strings.Contains(a, "no complete request line within 5s") {
+		if !strings.Contains(a, hbclient.CodeBadRequest) || !strings.Contains(a, "no complete request line within 5s") {
 			t.Fatalf("idle connection %d: answer %q, want bad_request: no complete request line within 5s", i, a)
 		}
 	}

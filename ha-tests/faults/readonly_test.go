@@ -9,15 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+	"github.com/o2cb-ra/o2cb-ra/internal/retry"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 // roSample is one status sample of the read-only test.
 type roSample struct {
 	at         time.Time // when the answer came
-	state      string
-	other      string // the other region's state
+	state      hbclient.State
+	other      hbclient.State // the other region's state
 	retries    int
 	retrying   bool
 	retryAt    time.Time // zero if none shown
@@ -67,12 +69,12 @@ func TestReadOnlyRegionBacksOff(t *testing.T) {
 	if r := n1.agent("o2cb", "start", params...); r.code != 0 {
 		t.Fatalf("o2cb start = %d: %s", r.code, r.stderr)
 	}
-	logPath := filepath.Join(n1.run, hbd.LogName)
+	logPath := filepath.Join(n1.run, rundir.LogName)
 	if _, err := os.Stat("/dev/log"); err == nil {
 		t.Fatalf("the machine has syslog (/dev/log): the daemon logs there, not to %s, and this test counts the lines of that file", logPath)
 	}
 	testenv.WaitFor(t, 20*iv, "both regions steady", func() bool {
-		return n1.region(bad.UUID).State == "steady" && n1.region(good.UUID).State == "steady"
+		return n1.region(bad.UUID).State == hbclient.StateSteady && n1.region(good.UUID).State == hbclient.StateSteady
 	})
 
 	sample := func() roSample {
@@ -83,7 +85,7 @@ func TestReadOnlyRegionBacksOff(t *testing.T) {
 			case bad.UUID:
 				s.state, s.retries, s.retrying, s.generation = r.State, r.Retries, r.Retrying, r.Generation
 				if r.RetryAt != "" {
-					at, err := time.Parse(hbd.RetryTimeFormat, r.RetryAt)
+					at, err := time.Parse(hbclient.RetryTimeFormat, r.RetryAt)
 					if err != nil {
 						t.Fatalf("retry_at %q: %v", r.RetryAt, err)
 					}
@@ -113,14 +115,14 @@ func TestReadOnlyRegionBacksOff(t *testing.T) {
 	// region steady throughout.
 	first := -1
 	for i, s := range samples {
-		if first < 0 && s.state == "failed" {
+		if first < 0 && s.state == hbclient.StateFailed {
 			first = i
 		}
-		if first >= 0 && s.state != "failed" {
+		if first >= 0 && s.state != hbclient.StateFailed {
 			t.Errorf("sample %d, %v after the fault (%v after the failure): state %s, want failed", i,
 				s.at.Sub(roAt).Round(time.Millisecond), s.at.Sub(samples[first].at).Round(time.Millisecond), s.state)
 		}
-		if s.other != "steady" {
+		if s.other != hbclient.StateSteady {
 			t.Errorf("sample %d, %v after the fault: the other region is %s, want steady", i, s.at.Sub(roAt).Round(time.Millisecond), s.other)
 		}
 	}
@@ -166,7 +168,7 @@ func TestReadOnlyRegionBacksOff(t *testing.T) {
 			t.Errorf("no sample showed when retry %d was due", k+1)
 			continue
 		}
-		pause := hbd.Backoff{}.Pause(k)
+		pause := retry.Backoff{}.Pause(k)
 		if got := due.Sub(endHi); got > pause+tol {
 			t.Errorf("retry %d due %v after a sample that already showed the previous end, want at most the pause %v", k+1, got, pause)
 		}
@@ -197,7 +199,7 @@ func TestReadOnlyRegionBacksOff(t *testing.T) {
 		b, _ := os.ReadFile(logPath)
 		t.Errorf("the daemon wrote %d log lines in the 60 s read-only, want fewer than 10:\n%s", linesRO, b)
 	}
-	f.observe(t, "daemon log (%s): %d lines in the 60 s read-only: %s", hbd.LogName, linesRO,
+	f.observe(t, "daemon log (%s): %d lines in the 60 s read-only: %s", rundir.LogName, linesRO,
 		strings.Join(logTail(t, logPath, linesBefore)[:linesRO], " / "))
 
 	// Writable again: steady at the next retry, failed until then.
@@ -205,10 +207,10 @@ func TestReadOnlyRegionBacksOff(t *testing.T) {
 	other := ""
 	back := testenv.WaitFor(t, bound+loadSlack, "the region steady again after --setrw", func() bool {
 		s := sample()
-		if s.state != "failed" && s.state != "steady" && other == "" {
+		if s.state != hbclient.StateFailed && s.state != hbclient.StateSteady && other == "" {
 			other = fmt.Sprintf("%s %v after --setrw", s.state, time.Since(rwAt).Round(time.Millisecond))
 		}
-		return s.state == "steady"
+		return s.state == hbclient.StateSteady
 	})
 	if other != "" {
 		t.Errorf("the region was %s, want failed until the retry is steady", other)

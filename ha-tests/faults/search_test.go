@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -64,7 +65,7 @@ func TestSearchHungDevice(t *testing.T) {
 	if r := n.agent("o2cb", "start", "devices="+devices); r.code != 0 {
 		t.Fatalf("o2cb start = %d, want 0: %s", r.code, r.stderr)
 	}
-	waitState(t, n, good.UUID, "steady", 20*interval)
+	waitState(t, n, good.UUID, hbclient.StateSteady, 20*interval)
 
 	env := []string{"O2CB_HB_DEVICES=" + devices}
 	depth10 := []string{"OCF_CHECK_LEVEL=10"}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/agents/setup"
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -77,7 +77,7 @@ func TestSocketRefusesNonRoot(t *testing.T) {
 		"refused with a clear permission error both times; the refusal logged with the uid; the region's owners and state.json unchanged; root still served")
 	n, v := oneRegion(t, f)
 	dir := n.c.dir
-	statePath := filepath.Join(n.run, hbd.StateName)
+	statePath := filepath.Join(n.run, rundir.StateName)
 	stateBefore := identify(t, statePath)
 	ownersBefore := n.region(v.UUID).Owners
 	traversable(t, dir)
@@ -101,7 +101,7 @@ func TestSocketRefusesNonRoot(t *testing.T) {
 	try("socket 0600 in 0700 dir", "permission denied")
 	logBefore := strings.Count(n.log(), "refused a client")
 
-	sock := filepath.Join(n.run, hbd.SocketName)
+	sock := filepath.Join(n.run, rundir.SocketName)
 	for _, p := range []struct {
 		path string
 		mode os.FileMode
@@ -268,11 +268,11 @@ func TestCreatedFileModes(t *testing.T) {
 		t.Fatalf("region %s not running after o2cb start", v.UUID)
 	}
 	want := map[string]fs.FileMode{
-		".":            fs.ModeDir | 0o700,
-		hbd.SocketName: fs.ModeSocket | 0o600,
-		hbd.PIDName:    0o600,
-		hbd.StateName:  0o600,
-		hbd.LogName:    0o600,
+		".":               fs.ModeDir | 0o700,
+		rundir.SocketName: fs.ModeSocket | 0o600,
+		rundir.PIDName:    0o600,
+		rundir.StateName:  0o600,
+		rundir.LogName:    0o600,
 		// How the o2cb start launched the daemon, for an agent that
 		// must bring back a daemon that died.
 		setup.LaunchName: 0o600,
@@ -368,10 +368,10 @@ func TestPlantedSymlinks(t *testing.T) {
 		name   string
 		refuse string // "" if the daemon starts
 	}{
-		{hbd.StateName, "state file"},
-		{hbd.LogName, "log file"},
-		{hbd.PIDName, "pid file"},
-		{hbd.SocketName, ""},
+		{rundir.StateName, "state file"},
+		{rundir.LogName, "log file"},
+		{rundir.PIDName, "pid file"},
+		{rundir.SocketName, ""},
 		{".state.json.tmp1", ""},
 	} {
 		n := c.node(1)
@@ -401,19 +401,19 @@ func TestPlantedSymlinks(t *testing.T) {
 			switch {
 			case err != nil:
 				t.Fatal(err)
-			case tc.name == hbd.SocketName && fi.Mode()&fs.ModeSocket == 0:
+			case tc.name == rundir.SocketName && fi.Mode()&fs.ModeSocket == 0:
 				t.Fatalf("%s is %v, want the daemon's socket in place of the link", link, fi.Mode())
-			case tc.name != hbd.SocketName && fi.Mode()&fs.ModeSymlink == 0:
+			case tc.name != rundir.SocketName && fi.Mode()&fs.ModeSymlink == 0:
 				t.Fatalf("%s is %v, want the planted link untouched", link, fi.Mode())
 			}
-			if fi, err := os.Lstat(filepath.Join(n.run, hbd.StateName)); err != nil || !fi.Mode().IsRegular() {
+			if fi, err := os.Lstat(filepath.Join(n.run, rundir.StateName)); err != nil || !fi.Mode().IsRegular() {
 				t.Fatalf("state.json after the start: %v, %v; want a regular file saved", fi, err)
 			}
 			st := n.status()
 			if len(st.Regions) != 0 {
 				t.Fatalf("daemon started with %d regions, want none", len(st.Regions))
 			}
-			f.observe(t, "before start, %s: daemon started, the link %s", tc.name, map[bool]string{true: "replaced by its socket", false: "left untouched, state saved beside it"}[tc.name == hbd.SocketName])
+			f.observe(t, "before start, %s: daemon started, the link %s", tc.name, map[bool]string{true: "replaced by its socket", false: "left untouched, state saved beside it"}[tc.name == rundir.SocketName])
 			n.kill(syscall.SIGTERM)
 		}
 		checkVictim("after planting " + tc.name)
@@ -424,7 +424,7 @@ func TestPlantedSymlinks(t *testing.T) {
 	n := c.node(1)
 	n.run = mkdirMode(t, filepath.Join(dir, "run-control"), 0o700)
 	n.env = append(n.env, "O2CB_RUN_DIR="+n.run)
-	if err := os.WriteFile(filepath.Join(n.run, hbd.StateName), []byte(crafted), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(n.run, rundir.StateName), []byte(crafted), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n.startDaemon()
@@ -436,8 +436,8 @@ func TestPlantedSymlinks(t *testing.T) {
 
 	// While it runs: links at state.json, the log and temporary names,
 	// then a state save.
-	state := filepath.Join(n.run, hbd.StateName)
-	for _, name := range []string{hbd.StateName, hbd.LogName, ".state.json.tmp1", ".state.json.tmp2"} {
+	state := filepath.Join(n.run, rundir.StateName)
+	for _, name := range []string{rundir.StateName, rundir.LogName, ".state.json.tmp1", ".state.json.tmp2"} {
 		tmp := filepath.Join(n.run, "planting")
 		if err := os.Symlink(victim, tmp); err != nil {
 			t.Fatal(err)

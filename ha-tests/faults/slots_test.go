@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
@@ -171,9 +171,9 @@ func newSlotRig(t *testing.T, f *fault) *slotRig {
 }
 
 // regions returns each daemon's status of the region.
-func (r *slotRig) regions() []*hbd.RegionStatus {
+func (r *slotRig) regions() []*hbclient.RegionStatus {
 	r.t.Helper()
-	var out []*hbd.RegionStatus
+	var out []*hbclient.RegionStatus
 	for _, n := range r.nodes {
 		rs := n.region(r.uuid)
 		if rs == nil {
@@ -567,7 +567,7 @@ func checkCollisionReason(t *testing.T, f *fault, agent string, res result, ours
 func foreignWriter(t *testing.T, f *fault, n *node, v *volume) (ours, foreign uint64) {
 	t.Helper()
 	rs := n.region(v.UUID)
-	if rs == nil || rs.State != string(hbdisk.Steady) {
+	if rs == nil || rs.State != hbclient.StateSteady {
 		t.Fatalf("%s: region %s = %+v, want steady", n.name, v.UUID, rs)
 	}
 	ours, err := strconv.ParseUint(strings.TrimPrefix(rs.Generation, "0x"), 16, 64)
@@ -581,7 +581,7 @@ func foreignWriter(t *testing.T, f *fault, n *node, v *volume) (ours, foreign ui
 	w := newSlotWriter(t, v, n.number, good(n.number, foreign))
 	took := testenv.WaitFor(t, 5*time.Second, "region in collision", func() bool {
 		rs = n.region(v.UUID)
-		return rs != nil && rs.State == string(hbdisk.Collision)
+		return rs != nil && rs.State == hbclient.StateCollision
 	})
 	f.observe(t, "%s: region %s in collision %v after the foreign writer began (the region ended in iteration %d after it, before counting it)",
 		n.name, v.UUID[:8], took.Round(time.Millisecond), rs.Iterations-i0+1)
@@ -597,7 +597,7 @@ func foreignWriter(t *testing.T, f *fault, n *node, v *volume) (ours, foreign ui
 			n.name, hbdisk.Slot(got).Block(), hbdisk.Slot(last).Block())
 	}
 	rs = n.region(v.UUID)
-	if rs.Writes != writes || rs.Iterations != iters || rs.State != string(hbdisk.Collision) {
+	if rs.Writes != writes || rs.Iterations != iters || rs.State != hbclient.StateCollision {
 		t.Errorf("%s: after the collision writes %d -> %d, iterations %d -> %d, state %s; want no change, collision",
 			n.name, writes, rs.Writes, iters, rs.Iterations, rs.State)
 	}
@@ -637,7 +637,7 @@ func TestForeignWriterGlobal(t *testing.T) {
 		t.Fatalf("o2cb start = %d, want 0\n%s", res.code, res.stderr)
 	}
 	ours, foreign := foreignWriter(t, f, n, v1)
-	if rs := n.region(v2.UUID); rs == nil || rs.State != string(hbdisk.Steady) || !slices.Contains(rs.LiveNodes, 1) {
+	if rs := n.region(v2.UUID); rs == nil || rs.State != hbclient.StateSteady || !slices.Contains(rs.LiveNodes, 1) {
 		t.Errorf("other region %s = %+v, want steady with node 1 live", v2.UUID, rs)
 	}
 	if res := n.agent("o2cb", "monitor", "region_quorum=any"); res.code != 0 {

@@ -29,9 +29,10 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -714,7 +715,7 @@ func (n *node) dump() {
 		tailMatching(filepath.Join(n.dir, "var/log/pacemaker/pacemaker.log"), 80,
 			"o2cb", "hb-", "error", "warning", "ocf-exit-reason", "notice: Result of", "Node "))
 	fmt.Fprintf(&b, "--- corosync.log:\n%s\n", tail(filepath.Join(n.dir, "var/log/corosync/corosync.log"), 25))
-	fmt.Fprintf(&b, "--- %s/o2hbd.log:\n%s\n", daemonRunDir, tail(n.rootPath(filepath.Join(daemonRunDir, hbd.LogName)), 40))
+	fmt.Fprintf(&b, "--- %s/o2hbd.log:\n%s\n", daemonRunDir, tail(n.rootPath(filepath.Join(daemonRunDir, rundir.LogName)), 40))
 	fmt.Fprintf(&b, "--- holder:\n%s\n", tail(n.h.log, 10))
 	t.Log(b.String())
 }
@@ -903,7 +904,7 @@ func (m *crmMon) failures(node, id string) []monFailure {
 
 // status runs `o2cb-ra status --json` inside the node; nil when no
 // daemon answers.
-func (n *node) status() (*hbd.Status, error) {
+func (n *node) status() (*hbclient.Status, error) {
 	r := n.exec(10*time.Second, n.w.o2cbRA, "status", "--json")
 	if r.code == 3 {
 		return nil, nil
@@ -911,7 +912,7 @@ func (n *node) status() (*hbd.Status, error) {
 	if r.code != 0 {
 		return nil, fmt.Errorf("o2cb-ra status: %s", r)
 	}
-	var st hbd.Status
+	var st hbclient.Status
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		return nil, fmt.Errorf("o2cb-ra status --json: %v\n%s", err, r.stdout)
 	}
@@ -919,7 +920,7 @@ func (n *node) status() (*hbd.Status, error) {
 }
 
 // regionOf is the status of region uuid, nil if the daemon does not run it.
-func regionOf(st *hbd.Status, uuid string) *hbd.RegionStatus {
+func regionOf(st *hbclient.Status, uuid string) *hbclient.RegionStatus {
 	if st == nil {
 		return nil
 	}
@@ -1150,7 +1151,7 @@ func killAndRecover(t *testing.T, obs *node, nodes []*node, global []string, ext
 				return false, fmt.Sprintf("%s: status %v", target.name, err)
 			}
 			for _, u := range global {
-				if r := regionOf(st, u); r == nil || r.State != "steady" || !slices.Contains(r.LiveNodes, target.id) {
+				if r := regionOf(st, u); r == nil || r.State != hbclient.StateSteady || !slices.Contains(r.LiveNodes, target.id) {
 					return false, fmt.Sprintf("%s: region %s %+v", target.name, u, r)
 				}
 			}
@@ -1163,7 +1164,7 @@ func killAndRecover(t *testing.T, obs *node, nodes []*node, global []string, ext
 				}
 			}
 			r := regionOf(st, extra)
-			if r == nil || r.State != "steady" || len(r.Owners) != 1 || r.Owners[0].Name != "pacemaker:hb-extra" {
+			if r == nil || r.State != hbclient.StateSteady || len(r.Owners) != 1 || r.Owners[0].Name != "pacemaker:hb-extra" {
 				return false, fmt.Sprintf("%s: hb-extra's region %+v", onHB.name, r)
 			}
 			return true, ""

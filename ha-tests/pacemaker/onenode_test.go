@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
 
@@ -60,9 +60,9 @@ func waitStarted(t *testing.T, n *node, timeout time.Duration) time.Duration {
 
 // checkOneNodeStatus waits until the daemon reports the three regions
 // steady with node 1 live in each, and checks what it reports.
-func checkOneNodeStatus(t *testing.T, n *node, rs []region) *hbd.Status {
+func checkOneNodeStatus(t *testing.T, n *node, rs []region) *hbclient.Status {
 	t.Helper()
-	var st *hbd.Status
+	var st *hbclient.Status
 	waitFor(t, 20*time.Second, "o2cb-ra status: three regions steady, node 1 live in each", func() (bool, string) {
 		var err error
 		if st, err = n.status(); err != nil || st == nil {
@@ -70,7 +70,7 @@ func checkOneNodeStatus(t *testing.T, n *node, rs []region) *hbd.Status {
 		}
 		for _, r := range rs {
 			rs := regionOf(st, r.uuid)
-			if rs == nil || rs.State != "steady" || !slices.Equal(rs.LiveNodes, []int{1}) {
+			if rs == nil || rs.State != hbclient.StateSteady || !slices.Equal(rs.LiveNodes, []int{1}) {
 				return false, fmt.Sprintf("region %s: %+v", r.uuid, rs)
 			}
 		}
@@ -83,7 +83,7 @@ func checkOneNodeStatus(t *testing.T, n *node, rs []region) *hbd.Status {
 	if st.IntervalMS != int(interval.Milliseconds()) || st.DeadThreshold != threshold {
 		t.Errorf("status: interval %d ms, dead threshold %d; want the resource's %v and %d", st.IntervalMS, st.DeadThreshold, interval, threshold)
 	}
-	owners := map[string]string{rs[0].uuid: hbd.OwnerGlobal, rs[1].uuid: hbd.OwnerGlobal, rs[2].uuid: "pacemaker:hb-extra"}
+	owners := map[string]string{rs[0].uuid: hbclient.OwnerGlobal, rs[1].uuid: hbclient.OwnerGlobal, rs[2].uuid: "pacemaker:hb-extra"}
 	for _, r := range rs {
 		got := regionOf(st, r.uuid)
 		var names []string

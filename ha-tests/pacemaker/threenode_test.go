@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -125,7 +125,7 @@ func blockdev(t *testing.T, flag, dev string) {
 // view is what a set of nodes' daemons report: for each reporting node,
 // the live nodes of each region (nil: the daemon does not run it) and
 // the region's state.
-type view map[string]map[string]*hbd.RegionStatus
+type view map[string]map[string]*hbclient.RegionStatus
 
 func (v view) String() string {
 	var b strings.Builder
@@ -166,7 +166,7 @@ func look(nodes []*node, rs []region) (view, error) {
 		if st.Node.Name != n.name || st.Node.Number != n.id {
 			return nil, fmt.Errorf("%s's daemon says it is %s (%d): the default node name is the host name", n.name, st.Node.Name, st.Node.Number)
 		}
-		v[n.name] = map[string]*hbd.RegionStatus{}
+		v[n.name] = map[string]*hbclient.RegionStatus{}
 		for _, r := range rs {
 			v[n.name][r.uuid] = regionOf(st, r.uuid)
 		}
@@ -274,7 +274,7 @@ func TestThreeNodes(t *testing.T) {
 	t.Logf("o2cb clone started and all three live in both regions on every node %v after the push", time.Since(pushed).Round(10*time.Millisecond))
 	for _, n := range nodes {
 		for _, r := range rs {
-			if got := v[n.name][r.uuid]; got.State != "steady" {
+			if got := v[n.name][r.uuid]; got.State != hbclient.StateSteady {
 				t.Errorf("%s: region %s is %s", n.name, r.uuid, got.State)
 			}
 		}
@@ -667,8 +667,8 @@ func TestThreeNodes(t *testing.T) {
 				}
 			}
 			r0, r1 := v["node3"][rs[0].uuid], v["node3"][rs[1].uuid]
-			return r0 != nil && r0.State == "failed" && !slices.Contains(r0.LiveNodes, 3) &&
-				r1 != nil && r1.State == "steady" && slices.Equal(r1.LiveNodes, []int{1, 2, 3}), v.String()
+			return r0 != nil && r0.State == hbclient.StateFailed && !slices.Contains(r0.LiveNodes, 3) &&
+				r1 != nil && r1.State == hbclient.StateSteady && slices.Equal(r1.LiveNodes, []int{1, 2, 3}), v.String()
 		})
 		t.Logf("node3's region 0 failed, seen by every node, %v after setro", time.Since(ro).Round(10*time.Millisecond))
 		// Two monitors later the clone still runs everywhere: with

@@ -20,12 +20,13 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
 // Flags shared by the commands that find the daemon or configure it; the
 // environment variables let several simulated nodes share one machine.
 var (
-	runDirFlag = &cli.StringFlag{Name: "run-dir", Value: hbd.DefaultRunDir, Usage: "daemon socket, pid and state directory", EnvVars: []string{"O2CB_RUN_DIR"}}
+	runDirFlag = &cli.StringFlag{Name: "run-dir", Value: rundir.DefaultRunDir, Usage: "daemon socket, pid and state directory", EnvVars: []string{"O2CB_RUN_DIR"}}
 	confFlag   = &cli.StringFlag{Name: "cluster-conf", Value: clusterconf.DefaultPath, Usage: "cluster configuration", EnvVars: []string{"O2CB_CLUSTER_CONF"}}
 	nodeFlag   = &cli.StringFlag{Name: "node-name", Usage: "this node's name in cluster.conf (default: the host name)", EnvVars: []string{"O2CB_NODE_NAME"}}
 	intervalMS = &cli.IntFlag{Name: "interval-ms", Value: int(hbdisk.DefaultInterval / time.Millisecond), Usage: "heartbeat interval in milliseconds", EnvVars: []string{"O2CB_HEARTBEAT_INTERVAL_MS"}}
@@ -100,11 +101,11 @@ func daemonLog(runDir string) (io.Writer, error) {
 			return w, nil
 		}
 	}
-	if err := hbd.PrepareRunDir(runDir); err != nil {
+	if err := rundir.PrepareRunDir(runDir); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(runDir, hbd.LogName)
-	f, err := hbd.OpenOwn(path, "log file", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600, nil)
+	path := filepath.Join(runDir, rundir.LogName)
+	f, err := rundir.OpenOwn(path, "log file", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 )
 
 // exitNotRunning is status's exit code when no daemon answers (as
@@ -28,10 +28,10 @@ var statusCommand = &cli.Command{
 		&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "how long to wait for the daemon"},
 	},
 	Action: func(c *cli.Context) error {
-		client := hbd.NewClient(c.String("run-dir"))
+		client := hbclient.NewClient(c.String("run-dir"))
 		client.Timeout = c.Duration("timeout")
 		st, err := client.Status(c.Context)
-		if errors.Is(err, hbd.ErrNotRunning) {
+		if errors.Is(err, hbclient.ErrNotRunning) {
 			return cli.Exit(err.Error(), exitNotRunning)
 		}
 		if err != nil {
@@ -57,7 +57,7 @@ func joinInts(ns []int) string {
 	return strings.Join(s, ",")
 }
 
-func printStatus(w io.Writer, st *hbd.Status) error {
+func printStatus(w io.Writer, st *hbclient.Status) error {
 	fmt.Fprintf(w, "node %s (number %d) in cluster %s, %s heartbeat, interval %d ms, dead threshold %d, daemon pid %d\n",
 		st.Node.Name, st.Node.Number, st.Cluster, st.Mode, st.IntervalMS, st.DeadThreshold, st.PID)
 	if len(st.Regions) == 0 {
@@ -78,7 +78,7 @@ func printStatus(w io.Writer, st *hbd.Status) error {
 			if r.LastWriteAge >= 0 {
 				age = fmt.Sprintf("%.1fs ago", r.LastWriteAge)
 			}
-			state := r.State
+			state := string(r.State)
 			if r.IOInFlight > 1 {
 				state += fmt.Sprintf(" (I/O stuck %.0fs)", r.IOInFlight)
 			}
@@ -105,7 +105,7 @@ func printStatus(w io.Writer, st *hbd.Status) error {
 // retryNote says how the daemon retries a failed region, for the STATE
 // column: "(retry 3 in 8.0s at 12:00:08)", "(retry 3 under way)" or
 // "(retry 3 waits)"; "" when it does not retry it.
-func retryNote(r hbd.RegionStatus) string {
+func retryNote(r hbclient.RegionStatus) string {
 	next := r.Retries + 1
 	switch {
 	case r.Retrying:
@@ -114,7 +114,7 @@ func retryNote(r hbd.RegionStatus) string {
 		return fmt.Sprintf(" (retry %d waits)", next)
 	case r.NextRetry != nil:
 		at := ""
-		if t, err := time.Parse(hbd.RetryTimeFormat, r.RetryAt); err == nil {
+		if t, err := time.Parse(hbclient.RetryTimeFormat, r.RetryAt); err == nil {
 			at = " at " + t.Local().Format("15:04:05")
 		}
 		return fmt.Sprintf(" (retry %d in %.1fs%s)", next, *r.NextRetry, at)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 )
 
 // status's text names how the daemon retries a failed region: the next
@@ -14,14 +14,14 @@ import (
 func TestPrintStatusRetries(t *testing.T) {
 	next := 12.34
 	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.Local)
-	st := &hbd.Status{Node: hbd.Node{Name: "n1", Number: 1}, Cluster: "c", Mode: "global", IntervalMS: 200, DeadThreshold: 31, PID: 7,
-		Regions: []hbd.RegionStatus{
-			{UUID: "AA", Device: "/dev/a", State: "failed", Error: "region AA: read-only file system", Retries: 3,
-				RetryAt: at.Format(hbd.RetryTimeFormat), NextRetry: &next},
-			{UUID: "BB", Device: "/dev/b", State: "failed", Retries: 4, Retrying: true},
-			{UUID: "CC", Device: "/dev/c", State: "failed", RetryBlocked: "this node is seen in no other steady region"},
-			{UUID: "DD", Device: "/dev/d", State: "steady", LiveNodes: []int{1}},
-			{UUID: "EE", Device: "/dev/e", State: "failed", Error: "region EE: collision"},
+	st := &hbclient.Status{Node: hbclient.Node{Name: "n1", Number: 1}, Cluster: "c", Mode: "global", IntervalMS: 200, DeadThreshold: 31, PID: 7,
+		Regions: []hbclient.RegionStatus{
+			{UUID: "AA", Device: "/dev/a", State: hbclient.StateFailed, Error: "region AA: read-only file system", Retries: 3,
+				RetryAt: at.Format(hbclient.RetryTimeFormat), NextRetry: &next},
+			{UUID: "BB", Device: "/dev/b", State: hbclient.StateFailed, Retries: 4, Retrying: true},
+			{UUID: "CC", Device: "/dev/c", State: hbclient.StateFailed, RetryBlocked: "this node is seen in no other steady region"},
+			{UUID: "DD", Device: "/dev/d", State: hbclient.StateSteady, LiveNodes: []int{1}},
+			{UUID: "EE", Device: "/dev/e", State: hbclient.StateFailed, Error: "region EE: collision"},
 		}}
 	var b bytes.Buffer
 	if err := printStatus(&b, st); err != nil {

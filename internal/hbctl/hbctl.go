@@ -56,8 +56,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/version"
 )
 
@@ -73,7 +74,7 @@ const (
 	// EnvDevices names extra devices, paths or globs separated by colons
 	// or spaces, searched first when scanning for OCFS2 volumes.
 	EnvDevices = "O2CB_HB_DEVICES"
-	// EnvRunDir is the daemon's run directory (hbd.DefaultRunDir if empty).
+	// EnvRunDir is the daemon's run directory (rundir.DefaultRunDir if empty).
 	EnvRunDir = "O2CB_RUN_DIR"
 	// EnvOwner set to "global" makes -S and -K act for the cluster.
 	EnvOwner = "O2CB_HEARTBEAT_OWNER"
@@ -128,7 +129,7 @@ type request struct {
 // owner is the daemon's name for who holds the reference of -S and -K.
 func (r request) owner() string {
 	if r.global {
-		return hbd.OwnerGlobal
+		return hbclient.OwnerGlobal
 	}
 	return "service:" + r.service
 }
@@ -209,10 +210,10 @@ func parse(args []string, ownerEnv string) (request, error) {
 	case 'S', 'K':
 		switch ownerEnv {
 		case "":
-		case hbd.OwnerGlobal:
+		case hbclient.OwnerGlobal:
 			r.global = true
 		default:
-			return request{}, usageError{fmt.Sprintf("%s=%q: the only owner known is %q", EnvOwner, ownerEnv, hbd.OwnerGlobal)}
+			return request{}, usageError{fmt.Sprintf("%s=%q: the only owner known is %q", EnvOwner, ownerEnv, hbclient.OwnerGlobal)}
 		}
 		switch {
 		case r.global:
@@ -225,7 +226,7 @@ func parse(args []string, ownerEnv string) (request, error) {
 			r.service = DefaultService // the kernel's umount calls -K -u <uuid>
 		}
 		if !r.global {
-			if err := hbd.ValidOwner(r.owner()); err != nil {
+			if err := hbclient.ValidOwner(r.owner()); err != nil {
 				return request{}, usageError{fmt.Sprintf("service %q: %v", r.service, err)}
 			}
 		}
@@ -325,9 +326,9 @@ func regionAction(r request, env func(string) string, stdout, stderr io.Writer) 
 	}
 	runDir := env(EnvRunDir)
 	if runDir == "" {
-		runDir = hbd.DefaultRunDir
+		runDir = rundir.DefaultRunDir
 	}
-	client := hbd.NewClient(runDir)
+	client := hbclient.NewClient(runDir)
 	// The daemon bounds its own wait by the request's timeout and answers
 	// not_steady after stopping what it started; the connection lasts
 	// longer, to read that answer.
@@ -335,7 +336,7 @@ func regionAction(r request, env func(string) string, stdout, stderr io.Writer) 
 	if r.action == 'S' || r.action == 'K' {
 		client.Timeout = timeout + 10*time.Second
 	}
-	req := hbd.Request{UUID: r.uuid, Timeout: int(timeout / time.Millisecond)}
+	req := hbclient.Request{UUID: r.uuid, Timeout: int(timeout / time.Millisecond)}
 	ctx := context.Background()
 
 	switch r.action {
@@ -348,10 +349,10 @@ func regionAction(r request, env func(string) string, stdout, stderr io.Writer) 
 		defer signal.Stop(sigs)
 		req.Owner, req.Consumer = r.owner(), !r.global
 		what := fmt.Sprintf("start heartbeat region %s", r.uuid)
-		req.Op, req.Device = hbd.OpStart, r.device
+		req.Op, req.Device = hbclient.OpStart, r.device
 		if r.action == 'K' {
 			what = fmt.Sprintf("stop heartbeat region %s", r.uuid)
-			req.Op, req.Device = hbd.OpStop, ""
+			req.Op, req.Device = hbclient.OpStop, ""
 		}
 		if r.global {
 			what += " for the cluster"
@@ -371,16 +372,16 @@ func regionAction(r request, env func(string) string, stdout, stderr io.Writer) 
 		return nil
 
 	case 'I':
-		req.Op = hbd.OpInfo
+		req.Op = hbclient.OpInfo
 		resp, err := client.Do(ctx, req)
 		refs, live := 0, false
 		switch {
 		case err == nil && resp.Region != nil:
-			refs, live = resp.Region.Refs, resp.Region.State == "steady"
+			refs, live = resp.Region.Refs, resp.Region.State == hbclient.StateSteady
 		case err == nil:
 			return fmt.Errorf("the heartbeat daemon answered info on region %s without the region", r.uuid)
-		case errors.Is(err, hbd.ErrCode(hbd.CodeUnknownRegion)):
-		case r.quiet && errors.Is(err, hbd.ErrNotRunning):
+		case errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)):
+		case r.quiet && errors.Is(err, hbclient.ErrNotRunning):
 			// A status probe: no daemon, so nothing is live.
 		default:
 			return fmt.Errorf("cannot read the references of region %s: %s", r.uuid, reason(err, r))
@@ -395,7 +396,7 @@ func regionAction(r request, env func(string) string, stdout, stderr io.Writer) 
 		return nil
 
 	case 'P':
-		req.Op, req.Priority = hbd.OpIOPrio, r.prio
+		req.Op, req.Priority = hbclient.OpIOPrio, r.prio
 		if _, err := client.Do(ctx, req); err != nil {
 			return fmt.Errorf("cannot set the I/O priority of region %s: %s", r.uuid, reason(err, r))
 		}
@@ -410,15 +411,15 @@ func reason(err error, r request) string {
 	msg := oneLine(err)
 	has := func(s string) bool { return strings.Contains(strings.ToLower(msg), s) }
 	switch {
-	case errors.Is(err, hbd.ErrNotRunning):
+	case errors.Is(err, hbclient.ErrNotRunning):
 		return msg
-	case errors.Is(err, hbd.ErrCode(hbd.CodeCollision)) && !has("collision"):
+	case errors.Is(err, hbclient.ErrCode(hbclient.CodeCollision)) && !has("collision"):
 		return "region in collision: " + msg
-	case errors.Is(err, hbd.ErrCode(hbd.CodeNotSteady)) && !has("steady"):
+	case errors.Is(err, hbclient.ErrCode(hbclient.CodeNotSteady)) && !has("steady"):
 		return "the region did not become steady in time: " + msg
-	case errors.Is(err, hbd.ErrCode(hbd.CodeUnknownRegion)) && r.action == 'S':
+	case errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)) && r.action == 'S':
 		return "no device holds this region: " + msg
-	case errors.Is(err, hbd.ErrCode(hbd.CodeDeviceMismatch)) && r.device != "" && !has(r.device):
+	case errors.Is(err, hbclient.ErrCode(hbclient.CodeDeviceMismatch)) && r.device != "" && !has(r.device):
 		return fmt.Sprintf("%s is not the region's device: %s", r.device, msg)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return msg + fmt.Sprintf(" (set %s to wait longer)", EnvTimeout)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 	"github.com/o2cb-ra/o2cb-ra/internal/version"
 )
@@ -234,26 +234,26 @@ func TestRunOnImages(t *testing.T) {
 }
 
 func TestReason(t *testing.T) {
-	code := func(c, msg string) error { return &hbd.Error{Code: c, Message: msg} }
-	notRunning := fmt.Errorf("%w: no daemon on /run/o2cb/o2hbd.sock", hbd.ErrNotRunning)
+	code := func(c, msg string) error { return &hbclient.Error{Code: c, Message: msg} }
+	notRunning := fmt.Errorf("%w: no daemon on /run/o2cb/o2hbd.sock", hbclient.ErrNotRunning)
 	for _, tc := range []struct {
 		err  error
 		r    request
 		want string
 	}{
 		{notRunning, request{action: 'S'}, notRunning.Error()},
-		{code(hbd.CodeCollision, "another node is heartbeating with our node number"), request{action: 'S'},
+		{code(hbclient.CodeCollision, "another node is heartbeating with our node number"), request{action: 'S'},
 			"region in collision: another node is heartbeating with our node number"},
-		{code(hbd.CodeCollision, "region X is stopped after a collision"), request{action: 'S'}, "region X is stopped after a collision"},
-		{code(hbd.CodeNotSteady, "unable to stabilize heartbeat"), request{action: 'S'},
+		{code(hbclient.CodeCollision, "region X is stopped after a collision"), request{action: 'S'}, "region X is stopped after a collision"},
+		{code(hbclient.CodeNotSteady, "unable to stabilize heartbeat"), request{action: 'S'},
 			"the region did not become steady in time: unable to stabilize heartbeat"},
-		{code(hbd.CodeNotSteady, "region X was not steady in time"), request{action: 'S'}, "region X was not steady in time"},
-		{code(hbd.CodeUnknownRegion, "no OCFS2 volume with this UUID"), request{action: 'S'},
+		{code(hbclient.CodeNotSteady, "region X was not steady in time"), request{action: 'S'}, "region X was not steady in time"},
+		{code(hbclient.CodeUnknownRegion, "no OCFS2 volume with this UUID"), request{action: 'S'},
 			"no device holds this region: no OCFS2 volume with this UUID"},
-		{code(hbd.CodeUnknownRegion, "region X is not running on this node"), request{action: 'K'}, "region X is not running on this node"},
-		{code(hbd.CodeDeviceMismatch, "bad superblock"), request{action: 'S', device: "/dev/sdx"},
+		{code(hbclient.CodeUnknownRegion, "region X is not running on this node"), request{action: 'K'}, "region X is not running on this node"},
+		{code(hbclient.CodeDeviceMismatch, "bad superblock"), request{action: 'S', device: "/dev/sdx"},
 			"/dev/sdx is not the region's device: bad superblock"},
-		{code(hbd.CodeDeviceMismatch, "/dev/sdx holds OCFS2 volume A, not B"), request{action: 'S', device: "/dev/sdx"},
+		{code(hbclient.CodeDeviceMismatch, "/dev/sdx holds OCFS2 volume A, not B"), request{action: 'S', device: "/dev/sdx"},
 			"/dev/sdx holds OCFS2 volume A, not B"},
 		{fmt.Errorf("the heartbeat daemon did not answer start in time: %w", context.DeadlineExceeded), request{action: 'S'},
 			"the heartbeat daemon did not answer start in time: context deadline exceeded (set O2CB_HB_CTL_TIMEOUT to wait longer)"},

@@ -19,8 +19,11 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/retry"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
 // Config is the daemon's configuration; zero fields take the defaults.
@@ -34,8 +37,8 @@ type Config struct {
 	Devices       []string      // paths or globs searched first for a UUID
 	Logger        *slog.Logger  // nil: discard
 	// Retry spaces the retries of a failed cluster region (recover.go);
-	// zero fields take RetryFirst and RetryMax.
-	Retry Backoff
+	// zero fields take retry.DefaultFirst and retry.DefaultMax.
+	Retry retry.Backoff
 	// Open opens a region's device for heartbeat I/O; nil:
 	// hbdisk.OpenDirect. Tests put faults in front of it.
 	Open func(path string) (hbdisk.Device, error)
@@ -112,7 +115,7 @@ func (r *region) refs() int {
 // nothing yet (see Serve).
 func New(cfg Config) (*Daemon, error) {
 	if cfg.RunDir == "" {
-		cfg.RunDir = DefaultRunDir
+		cfg.RunDir = rundir.DefaultRunDir
 	}
 	if cfg.ClusterConf == "" {
 		cfg.ClusterConf = clusterconf.DefaultPath
@@ -129,8 +132,8 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Interval < 10*time.Millisecond || cfg.Interval > time.Minute {
 		return nil, fmt.Errorf("heartbeat interval %v is outside 10ms..1m", cfg.Interval)
 	}
-	cfg.Retry = cfg.Retry.withDefaults()
-	if err := cfg.Retry.validate(); err != nil {
+	cfg.Retry = cfg.Retry.WithDefaults()
+	if err := cfg.Retry.Validate(); err != nil {
 		return nil, err
 	}
 	log := cfg.Logger
@@ -208,12 +211,12 @@ func (d *Daemon) loadClusterConf() error {
 func (d *Daemon) Reload() error {
 	v, err := d.readClusterConf()
 	if err != nil {
-		return reqError(CodeConfig, "%v", err)
+		return reqError(hbclient.CodeConfig, "%v", err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.regions) > 0 && (v.cluster != d.cluster || v.mode != d.mode || v.node.Number != d.node.Number) {
-		return reqError(CodeConfig, "cluster.conf changes cluster, heartbeat mode or this node's number (%s/%s/%d to %s/%s/%d) while regions run: stop the cluster first",
+		return reqError(hbclient.CodeConfig, "cluster.conf changes cluster, heartbeat mode or this node's number (%s/%s/%d to %s/%s/%d) while regions run: stop the cluster first",
 			d.cluster, d.mode, d.node.Number, v.cluster, v.mode, v.node.Number)
 	}
 	d.cluster, d.mode, d.node, d.nodes, d.global = v.cluster, v.mode, v.node, v.nodes, v.global
@@ -222,15 +225,15 @@ func (d *Daemon) Reload() error {
 }
 
 // reqError builds a protocol error.
-func reqError(code, format string, a ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+func reqError(code, format string, a ...any) *hbclient.Error {
+	return &hbclient.Error{Code: code, Message: fmt.Sprintf(format, a...)}
 }
 
 // normalizeOrBad normalizes a region UUID or returns a bad_request error.
 func normalizeOrBad(uuid string) (string, error) {
 	u, err := ocfs2.NormalizeUUID(uuid)
 	if err != nil {
-		return "", reqError(CodeBadRequest, "%v", err)
+		return "", reqError(hbclient.CodeBadRequest, "%v", err)
 	}
 	return u, nil
 }
@@ -244,8 +247,8 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 	if uuid, err = normalizeOrBad(uuid); err != nil {
 		return "", err
 	}
-	if err := ValidOwner(owner); err != nil {
-		return "", reqError(CodeBadRequest, "%v", err)
+	if err := hbclient.ValidOwner(owner); err != nil {
+		return "", reqError(hbclient.CodeBadRequest, "%v", err)
 	}
 	d.mu.Lock()
 	mode, cluster, configured := d.mode, d.cluster, d.global[uuid]
@@ -253,27 +256,27 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 	if mode == clusterconf.ModeGlobal && consumer {
 		return fmt.Sprintf("cluster %s uses global heartbeat: region %s is the cluster's to start", cluster, uuid), nil
 	}
-	if owner == OwnerGlobal && mode != clusterconf.ModeGlobal {
-		return "", reqError(CodeConfig, "cluster %s is in local heartbeat mode: the cluster owns no region", cluster)
+	if owner == hbclient.OwnerGlobal && mode != clusterconf.ModeGlobal {
+		return "", reqError(hbclient.CodeConfig, "cluster %s is in local heartbeat mode: the cluster owns no region", cluster)
 	}
-	if owner == OwnerGlobal && !configured {
-		return "", reqError(CodeConfig, "region %s is not a heartbeat region of cluster %s in %s", uuid, cluster, d.cfg.ClusterConf)
+	if owner == hbclient.OwnerGlobal && !configured {
+		return "", reqError(hbclient.CodeConfig, "region %s is not a heartbeat region of cluster %s in %s", uuid, cluster, d.cfg.ClusterConf)
 	}
 
 	d.mu.Lock()
 	if d.stopping {
 		d.mu.Unlock()
-		return "", reqError(CodeStopping, "the heartbeat daemon is stopping")
+		return "", reqError(hbclient.CodeStopping, "the heartbeat daemon is stopping")
 	}
 	r := d.regions[uuid]
-	if r != nil && r.owners[OwnerGlobal] > 0 && strings.HasPrefix(owner, "pacemaker:") {
+	if r != nil && r.owners[hbclient.OwnerGlobal] > 0 && strings.HasPrefix(owner, "pacemaker:") {
 		d.mu.Unlock()
-		return "", reqError(CodeGlobalOwned, "region %s is started by the o2cb cluster resource (global heartbeat); set manage_regions=false on it to manage the region as its own resource", uuid)
+		return "", reqError(hbclient.CodeGlobalOwned, "region %s is started by the o2cb cluster resource (global heartbeat); set manage_regions=false on it to manage the region as its own resource", uuid)
 	}
 	if r == nil {
 		if d.mode == clusterconf.ModeGlobal && len(d.regions) >= MaxGlobalRegions {
 			d.mu.Unlock()
-			return "", reqError(CodeLimit, "global heartbeat allows at most %d regions", MaxGlobalRegions)
+			return "", reqError(hbclient.CodeLimit, "global heartbeat allows at most %d regions", MaxGlobalRegions)
 		}
 		d.mu.Unlock()
 		vol, err := d.resolve(uuid, device)
@@ -295,13 +298,13 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 		d.mu.Lock()
 		if d.regions[uuid] != r {
 			d.mu.Unlock()
-			return "", reqError(CodeStopping, "region %s was stopped meanwhile; try again", uuid)
+			return "", reqError(hbclient.CodeStopping, "region %s was stopped meanwhile; try again", uuid)
 		}
 	}
 	if r.eng != nil && r.eng.Status().State == hbdisk.Collision {
 		msg := r.eng.Status().Err
 		d.mu.Unlock()
-		return "", reqError(CodeCollision, "region %s is stopped after a collision: %s; find the other node using number %d, then stop every owner of the region and start it again", uuid, msg, d.node.Number)
+		return "", reqError(hbclient.CodeCollision, "region %s is stopped after a collision: %s; find the other node using number %d, then stop every owner of the region and start it again", uuid, msg, d.node.Number)
 	}
 	// Services count references; the cluster and a Pacemaker resource
 	// hold one each, so that their start and stop are idempotent.
@@ -319,7 +322,7 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 		if added {
 			d.dropRef(uuid, owner)
 		}
-		return "", reqError(CodeNotSteady, "region %s on %s was not steady in time: %v", uuid, r.device, context.Cause(ctx))
+		return "", reqError(hbclient.CodeNotSteady, "region %s on %s was not steady in time: %v", uuid, r.device, context.Cause(ctx))
 	}
 	d.mu.Lock()
 	err = r.startErr
@@ -338,20 +341,20 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 func countsRefs(owner string) bool { return strings.HasPrefix(owner, "service:") }
 
 // engineError maps an engine failure to a protocol error.
-func engineError(uuid string, err error) *Error {
+func engineError(uuid string, err error) *hbclient.Error {
 	msg := err.Error()
 	if !strings.Contains(msg, uuid) {
 		msg = "region " + uuid + ": " + msg
 	}
 	switch {
 	case errors.Is(err, hbdisk.ErrCollision):
-		return reqError(CodeCollision, "%s", msg)
+		return reqError(hbclient.CodeCollision, "%s", msg)
 	case errors.Is(err, hbdisk.ErrUnsteady):
-		return reqError(CodeNotSteady, "%s", msg)
+		return reqError(hbclient.CodeNotSteady, "%s", msg)
 	case errors.Is(err, ocfs2.ErrNotOCFS2), errors.Is(err, ocfs2.ErrOtherVolume):
-		return reqError(CodeDeviceMismatch, "%s", msg)
+		return reqError(hbclient.CodeDeviceMismatch, "%s", msg)
 	}
-	return reqError(CodeIO, "%s", msg)
+	return reqError(hbclient.CodeIO, "%s", msg)
 }
 
 // searchTimeout bounds the daemon's device search. The daemon need not
@@ -367,25 +370,25 @@ func (d *Daemon) resolve(uuid, device string) (*ocfs2.Volume, error) {
 		if errors.Is(err, ocfs2.ErrNoAnswer) {
 			// A device that did not answer may hold the region: that is
 			// trouble of the device, not of the configuration.
-			return nil, reqError(CodeIO, "%v", err)
+			return nil, reqError(hbclient.CodeIO, "%v", err)
 		}
 		if err != nil {
-			return nil, reqError(CodeUnknownRegion, "%v", err)
+			return nil, reqError(hbclient.CodeUnknownRegion, "%v", err)
 		}
 		device = path
 	}
 	if !filepath.IsAbs(device) {
-		return nil, reqError(CodeBadRequest, "device %q: give an absolute path (the daemon runs in /)", device)
+		return nil, reqError(hbclient.CodeBadRequest, "device %q: give an absolute path (the daemon runs in /)", device)
 	}
 	vol, err := ocfs2.Open(device)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return nil, reqError(CodeIO, "%v", err)
+			return nil, reqError(hbclient.CodeIO, "%v", err)
 		}
-		return nil, reqError(CodeDeviceMismatch, "%v", err)
+		return nil, reqError(hbclient.CodeDeviceMismatch, "%v", err)
 	}
 	if vol.UUID != uuid {
-		return nil, reqError(CodeDeviceMismatch, "%s holds OCFS2 volume %s, not %s", device, vol.UUID, uuid)
+		return nil, reqError(hbclient.CodeDeviceMismatch, "%s holds OCFS2 volume %s, not %s", device, vol.UUID, uuid)
 	}
 	return vol, nil
 }
@@ -573,8 +576,8 @@ func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string, consumer bo
 	if uuid, err = normalizeOrBad(uuid); err != nil {
 		return "", err
 	}
-	if err := ValidOwner(owner); err != nil {
-		return "", reqError(CodeBadRequest, "%v", err)
+	if err := hbclient.ValidOwner(owner); err != nil {
+		return "", reqError(hbclient.CodeBadRequest, "%v", err)
 	}
 	d.mu.Lock()
 	if d.mode == clusterconf.ModeGlobal && consumer {
@@ -584,11 +587,11 @@ func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string, consumer bo
 	r := d.regions[uuid]
 	if r == nil {
 		d.mu.Unlock()
-		return "", reqError(CodeUnknownRegion, "region %s is not running on this node", uuid)
+		return "", reqError(hbclient.CodeUnknownRegion, "region %s is not running on this node", uuid)
 	}
 	if r.owners[owner] == 0 {
 		d.mu.Unlock()
-		return "", reqError(CodeNotOwner, "%s holds no reference on region %s (owners: %s)", owner, uuid, ownerList(r.owners))
+		return "", reqError(hbclient.CodeNotOwner, "%s holds no reference on region %s (owners: %s)", owner, uuid, ownerList(r.owners))
 	}
 	d.mu.Unlock()
 	return "", d.dropRef(uuid, owner)
@@ -625,7 +628,7 @@ func (d *Daemon) dropRef(uuid, owner string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.Interval+5*time.Second)
 	defer cancel()
 	if err := eng.Stop(ctx); err != nil {
-		return reqError(CodeIO, "%v", err)
+		return reqError(hbclient.CodeIO, "%v", err)
 	}
 	d.log.Info("region stopped: no owner left", "region", uuid)
 	return nil
@@ -643,23 +646,23 @@ func ownerList(owners map[string]int) string {
 }
 
 // regionStatus snapshots r. d.mu held; never waits on a device.
-func regionStatus(r *region, now time.Time) RegionStatus {
-	rs := RegionStatus{
+func regionStatus(r *region, now time.Time) hbclient.RegionStatus {
+	rs := hbclient.RegionStatus{
 		UUID: r.uuid, Device: r.device,
 		BlockBytes: r.vol.Heartbeat.BlockBytes, StartBlock: r.vol.Heartbeat.StartBlock, Blocks: r.vol.Heartbeat.Blocks,
-		State: string(hbdisk.Starting), LiveNodes: []int{}, Refs: r.refs(), LastWriteAge: -1, OwnSlotAge: -1,
+		State: hbclient.StateStarting, LiveNodes: []int{}, Refs: r.refs(), LastWriteAge: -1, OwnSlotAge: -1,
 	}
 	for _, o := range slices.Sorted(maps.Keys(r.owners)) {
-		rs.Owners = append(rs.Owners, Owner{Name: o, Refs: r.owners[o]})
+		rs.Owners = append(rs.Owners, hbclient.Owner{Name: o, Refs: r.owners[o]})
 	}
 	if r.eng == nil {
 		if r.startErr != nil {
-			rs.State, rs.Error = string(hbdisk.Failed), r.startErr.Error()
+			rs.State, rs.Error = hbclient.StateFailed, r.startErr.Error()
 		}
 		return rs
 	}
 	st := r.eng.Status()
-	rs.State, rs.Error = string(st.State), st.Err
+	rs.State, rs.Error = wireState(st.State), st.Err
 	if st.State == hbdisk.Starting && r.failure != "" && r.retry == nil {
 		rs.Error = "restarting after a failure: " + r.failure
 	}
@@ -685,10 +688,22 @@ func regionStatus(r *region, now time.Time) RegionStatus {
 	return rs
 }
 
+// wireState is the state of an engine as status reports it: the same
+// word (TestWireState).
+func wireState(s hbdisk.State) hbclient.State { return hbclient.State(s) }
+
+// ageSeconds is the age of t in seconds, or -1 for the zero time.
+func ageSeconds(t time.Time, now time.Time) float64 {
+	if t.IsZero() {
+		return -1
+	}
+	return now.Sub(t).Seconds()
+}
+
 // retryStatus reports a region the daemon retries: failed, until a
 // retry is steady, with the retries so far and the next one. d.mu held.
-func retryStatus(rs *RegionStatus, r *region, rt *retrying, now time.Time) {
-	rs.State, rs.Retries = string(hbdisk.Failed), rt.attempts
+func retryStatus(rs *hbclient.RegionStatus, r *region, rt *retrying, now time.Time) {
+	rs.State, rs.Retries = hbclient.StateFailed, rt.attempts
 	if r.failure != "" {
 		rs.Error = r.failure
 	}
@@ -698,24 +713,21 @@ func retryStatus(rs *RegionStatus, r *region, rt *retrying, now time.Time) {
 	case rt.blocked != "":
 		rs.RetryBlocked = rt.blocked
 	default:
-		rs.RetryAt = rt.next.Format(RetryTimeFormat)
+		rs.RetryAt = rt.next.Format(hbclient.RetryTimeFormat)
 		left := max(rt.next.Sub(now), 0).Seconds()
 		rs.NextRetry = &left
 	}
 }
 
-// RetryTimeFormat is the layout of RegionStatus.RetryAt.
-const RetryTimeFormat = "2006-01-02T15:04:05.000Z07:00"
-
 // Status returns every region and the union of live nodes.
-func (d *Daemon) Status() *Status {
+func (d *Daemon) Status() *hbclient.Status {
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := &Status{
-		Node: Node{Name: d.node.Name, Number: d.node.Number}, Cluster: d.cluster, Mode: string(d.mode),
+	st := &hbclient.Status{
+		Node: hbclient.Node{Name: d.node.Name, Number: d.node.Number}, Cluster: d.cluster, Mode: string(d.mode),
 		IntervalMS: int(d.cfg.Interval / time.Millisecond), DeadThreshold: d.cfg.DeadThreshold,
-		PID: os.Getpid(), Regions: []RegionStatus{}, LiveNodes: []int{},
+		PID: os.Getpid(), Regions: []hbclient.RegionStatus{}, LiveNodes: []int{},
 	}
 	live := map[int]bool{}
 	for _, uuid := range slices.Sorted(maps.Keys(d.regions)) {
@@ -733,7 +745,7 @@ func (d *Daemon) Status() *Status {
 }
 
 // Info returns one region.
-func (d *Daemon) Info(uuid string) (*RegionStatus, error) {
+func (d *Daemon) Info(uuid string) (*hbclient.RegionStatus, error) {
 	uuid, err := normalizeOrBad(uuid)
 	if err != nil {
 		return nil, err
@@ -742,7 +754,7 @@ func (d *Daemon) Info(uuid string) (*RegionStatus, error) {
 	defer d.mu.Unlock()
 	r := d.regions[uuid]
 	if r == nil {
-		return nil, reqError(CodeUnknownRegion, "region %s is not running on this node", uuid)
+		return nil, reqError(hbclient.CodeUnknownRegion, "region %s is not running on this node", uuid)
 	}
 	rs := regionStatus(r, time.Now())
 	return &rs, nil

@@ -14,25 +14,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
-func start(t *testing.T, c *Client, uuid, device, owner string, consumer bool) (*Response, error) {
+func start(t *testing.T, c *hbclient.Client, uuid, device, owner string, consumer bool) (*hbclient.Response, error) {
 	t.Helper()
-	return c.Do(t.Context(), Request{Op: OpStart, UUID: uuid, Device: device, Owner: owner, Consumer: consumer})
+	return c.Do(t.Context(), hbclient.Request{Op: hbclient.OpStart, UUID: uuid, Device: device, Owner: owner, Consumer: consumer})
 }
 
-func stop(t *testing.T, c *Client, uuid, owner string, consumer bool) (*Response, error) {
+func stop(t *testing.T, c *hbclient.Client, uuid, owner string, consumer bool) (*hbclient.Response, error) {
 	t.Helper()
-	return c.Do(t.Context(), Request{Op: OpStop, UUID: uuid, Owner: owner, Consumer: consumer})
+	return c.Do(t.Context(), hbclient.Request{Op: hbclient.OpStop, UUID: uuid, Owner: owner, Consumer: consumer})
 }
 
-func refs(t *testing.T, c *Client, uuid string) int {
+func refs(t *testing.T, c *hbclient.Client, uuid string) int {
 	t.Helper()
-	resp, err := c.Do(t.Context(), Request{Op: OpInfo, UUID: uuid})
-	if errors.Is(err, ErrCode(CodeUnknownRegion)) {
+	resp, err := c.Do(t.Context(), hbclient.Request{Op: hbclient.OpInfo, UUID: uuid})
+	if errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)) {
 		return 0
 	}
 	if err != nil {
@@ -55,7 +57,7 @@ func TestLocalModeOwnersAndReferences(t *testing.T) {
 	if took := time.Since(begin); took > 3*testInterval {
 		t.Errorf("start took %v, want steady within about 2 intervals (%v)", took, 2*testInterval)
 	}
-	if resp.Region == nil || resp.Region.State != "steady" || resp.Region.Device != img || !slices.Contains(resp.Region.LiveNodes, 1) {
+	if resp.Region == nil || resp.Region.State != hbclient.StateSteady || resp.Region.Device != img || !slices.Contains(resp.Region.LiveNodes, 1) {
 		t.Fatalf("start answer: %+v, want steady on %s with node 1 live", resp.Region, img)
 	}
 	if _, err := start(t, c, uuid, img, "service:/mnt/a", true); err != nil {
@@ -69,10 +71,10 @@ func TestLocalModeOwnersAndReferences(t *testing.T) {
 	if got := refs(t, c, uuid); got != 3 {
 		t.Fatalf("refs = %d, want 3", got)
 	}
-	if _, err := stop(t, c, uuid, "service:/mnt/b", true); !errors.Is(err, ErrCode(CodeNotOwner)) {
+	if _, err := stop(t, c, uuid, "service:/mnt/b", true); !errors.Is(err, hbclient.ErrCode(hbclient.CodeNotOwner)) {
 		t.Fatalf("stop by a non-owner = %v, want not_owner", err)
 	}
-	if _, err := start(t, c, uuid, "", OwnerGlobal, false); !errors.Is(err, ErrCode(CodeConfig)) {
+	if _, err := start(t, c, uuid, "", hbclient.OwnerGlobal, false); !errors.Is(err, hbclient.ErrCode(hbclient.CodeConfig)) {
 		t.Fatalf("global owner in local mode = %v, want config error", err)
 	}
 	for i, owner := range []string{"service:/mnt/a", "pacemaker:hb1", "service:/mnt/a"} {
@@ -126,13 +128,13 @@ func TestGlobalModeRules(t *testing.T) {
 	if got := refs(t, c, uuid); got != 0 {
 		t.Fatalf("consumer start changed refs to %d", got)
 	}
-	if _, err := start(t, c, other, "", OwnerGlobal, false); !errors.Is(err, ErrCode(CodeConfig)) {
+	if _, err := start(t, c, other, "", hbclient.OwnerGlobal, false); !errors.Is(err, hbclient.ErrCode(hbclient.CodeConfig)) {
 		t.Fatalf("global start of a region not in cluster.conf = %v, want config error", err)
 	}
-	if _, err := start(t, c, uuid, "", OwnerGlobal, false); err != nil {
+	if _, err := start(t, c, uuid, "", hbclient.OwnerGlobal, false); err != nil {
 		t.Fatalf("global start: %v", err)
 	}
-	if _, err := start(t, c, uuid, "", "pacemaker:hb", false); !errors.Is(err, ErrCode(CodeGlobalOwned)) ||
+	if _, err := start(t, c, uuid, "", "pacemaker:hb", false); !errors.Is(err, hbclient.ErrCode(hbclient.CodeGlobalOwned)) ||
 		!strings.Contains(err.Error(), "manage_regions=false") {
 		t.Fatalf("pacemaker start of a global region = %v, want global_owned naming manage_regions=false", err)
 	}
@@ -171,17 +173,17 @@ func TestStartErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, uuid, device, owner, code string
 	}{
-		{"bad uuid", "XYZ", "", "service:a", CodeBadRequest},
-		{"bad owner", uuid, "", "nobody", CodeBadRequest},
-		{"empty service", uuid, "", "service:", CodeBadRequest},
-		{"unknown uuid", "00112233445566778899AABBCCDDEEFF", "", "service:a", CodeUnknownRegion},
-		{"device of another volume", other, img, "service:a", CodeDeviceMismatch},
-		{"device not OCFS2", uuid, junk, "service:a", CodeDeviceMismatch},
-		{"relative device path", uuid, "a.img", "service:a", CodeBadRequest},
-		{"missing device", uuid, filepath.Join(dir, "gone.img"), "service:a", CodeIO},
+		{"bad uuid", "XYZ", "", "service:a", hbclient.CodeBadRequest},
+		{"bad owner", uuid, "", "nobody", hbclient.CodeBadRequest},
+		{"empty service", uuid, "", "service:", hbclient.CodeBadRequest},
+		{"unknown uuid", "00112233445566778899AABBCCDDEEFF", "", "service:a", hbclient.CodeUnknownRegion},
+		{"device of another volume", other, img, "service:a", hbclient.CodeDeviceMismatch},
+		{"device not OCFS2", uuid, junk, "service:a", hbclient.CodeDeviceMismatch},
+		{"relative device path", uuid, "a.img", "service:a", hbclient.CodeBadRequest},
+		{"missing device", uuid, filepath.Join(dir, "gone.img"), "service:a", hbclient.CodeIO},
 	} {
 		_, err := start(t, c, tc.uuid, tc.device, tc.owner, true)
-		if !errors.Is(err, ErrCode(tc.code)) {
+		if !errors.Is(err, hbclient.ErrCode(tc.code)) {
 			t.Errorf("%s: start = %v, want code %s", tc.name, err, tc.code)
 		}
 	}
@@ -198,7 +200,7 @@ func TestStatePersistsAndResumes(t *testing.T) {
 	cfg := Config{RunDir: run, ClusterConf: conf, NodeName: "n1", Interval: testInterval,
 		DeadThreshold: testThreshold, Devices: []string{dir + "/*.img"}, Logger: testLogger(t)}
 
-	serve := func() (*Client, func()) {
+	serve := func() (*hbclient.Client, func()) {
 		d, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -210,7 +212,7 @@ func TestStatePersistsAndResumes(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- s.Serve(ctx) }()
-		return NewClient(run), func() { cancel(); <-done }
+		return hbclient.NewClient(run), func() { cancel(); <-done }
 	}
 	c, shutdown := serve()
 	for _, o := range []string{"service:/a", "service:/a", "pacemaker:r"} {
@@ -218,12 +220,12 @@ func TestStatePersistsAndResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	resp, _ := c.Do(t.Context(), Request{Op: OpInfo, UUID: uuid})
+	resp, _ := c.Do(t.Context(), hbclient.Request{Op: hbclient.OpInfo, UUID: uuid})
 	gen1 := resp.Region.Generation
 	shutdown()
 
 	var st stateFile
-	b, err := os.ReadFile(filepath.Join(run, StateName))
+	b, err := os.ReadFile(filepath.Join(run, rundir.StateName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +235,7 @@ func TestStatePersistsAndResumes(t *testing.T) {
 	if len(st.Regions) != 1 || st.Regions[0].Owners["service:/a"] != 2 || st.Regions[0].Owners["pacemaker:r"] != 1 {
 		t.Fatalf("state file = %s", b)
 	}
-	if fi, _ := os.Stat(filepath.Join(run, StateName)); fi.Mode().Perm()&0o077 != 0 {
+	if fi, _ := os.Stat(filepath.Join(run, rundir.StateName)); fi.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("state file mode %v, want no group or other access", fi.Mode())
 	}
 
@@ -241,8 +243,8 @@ func TestStatePersistsAndResumes(t *testing.T) {
 	defer shutdown()
 	deadline := time.Now().Add(20 * testInterval)
 	for {
-		resp, err := c.Do(t.Context(), Request{Op: OpInfo, UUID: uuid})
-		if err == nil && resp.Region.State == "steady" {
+		resp, err := c.Do(t.Context(), hbclient.Request{Op: hbclient.OpInfo, UUID: uuid})
+		if err == nil && resp.Region.State == hbclient.StateSteady {
 			if resp.Region.Refs != 3 {
 				t.Fatalf("resumed refs = %d, want 3", resp.Region.Refs)
 			}
@@ -266,10 +268,10 @@ func TestSecondDaemonRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Listen(d2); !errors.Is(err, ErrAlreadyRunning) {
+	if _, err := Listen(d2); !errors.Is(err, rundir.ErrAlreadyRunning) {
 		t.Fatalf("second Listen on one run dir = %v, want ErrAlreadyRunning", err)
 	}
-	if _, err := c.Do(t.Context(), Request{Op: OpPing}); err != nil {
+	if _, err := c.Do(t.Context(), hbclient.Request{Op: hbclient.OpPing}); err != nil {
 		t.Fatalf("first daemon after the refused second: %v", err)
 	}
 }
@@ -281,12 +283,12 @@ func TestRunDirMustBePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(open, 0o777)
-	if err := PrepareRunDir(open); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+	if err := rundir.PrepareRunDir(open); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
 		t.Fatalf("PrepareRunDir(0777 dir) = %v", err)
 	}
 	link := filepath.Join(dir, "link")
 	os.Symlink(t.TempDir(), link)
-	if err := PrepareRunDir(link); err == nil {
+	if err := rundir.PrepareRunDir(link); err == nil {
 		t.Fatal("PrepareRunDir(symlink) = nil, want an error")
 	}
 }
@@ -309,21 +311,21 @@ func TestHostileMessages(t *testing.T) {
 	dir := t.TempDir()
 	conf := writeClusterConf(t, dir, "local", 2)
 	d, c := inProcess(t, conf, "")
-	sock := filepath.Join(d.cfg.RunDir, SocketName)
+	sock := filepath.Join(d.cfg.RunDir, rundir.SocketName)
 	for _, tc := range []struct {
 		name string
 		data []byte
 		code string
 	}{
-		{"oversized", append([]byte(`{"v":1,"op":"ping","uuid":"`), make([]byte, 2*MaxMessageBytes)...), CodeBadRequest},
-		{"not json", []byte("hello\n"), CodeBadRequest},
-		{"two values", []byte(`{"v":1,"op":"ping"} {"v":1}` + "\n"), CodeBadRequest},
-		{"wrong version", []byte(`{"v":7,"op":"ping"}` + "\n"), CodeVersion},
-		{"unknown op", []byte(`{"v":1,"op":"format"}` + "\n"), CodeBadRequest},
-		{"unknown field", []byte(`{"v":1,"op":"ping","x":1}` + "\n"), CodeBadRequest},
-		{"control character in owner", []byte(`{"v":1,"op":"start","uuid":"00112233445566778899AABBCCDDEEFF","owner":"service:a\u0007"}` + "\n"), CodeBadRequest},
+		{"oversized", append([]byte(`{"v":1,"op":"ping","uuid":"`), make([]byte, 2*hbclient.MaxMessageBytes)...), hbclient.CodeBadRequest},
+		{"not json", []byte("hello\n"), hbclient.CodeBadRequest},
+		{"two values", []byte(`{"v":1,"op":"ping"} {"v":1}` + "\n"), hbclient.CodeBadRequest},
+		{"wrong version", []byte(`{"v":7,"op":"ping"}` + "\n"), hbclient.CodeVersion},
+		{"unknown op", []byte(`{"v":1,"op":"format"}` + "\n"), hbclient.CodeBadRequest},
+		{"unknown field", []byte(`{"v":1,"op":"ping","x":1}` + "\n"), hbclient.CodeBadRequest},
+		{"control character in owner", []byte(`{"v":1,"op":"start","uuid":"00112233445566778899AABBCCDDEEFF","owner":"service:a\u0007"}` + "\n"), hbclient.CodeBadRequest},
 	} {
-		var resp Response
+		var resp hbclient.Response
 		line := rawExchange(t, sock, tc.data)
 		if err := json.Unmarshal([]byte(line), &resp); err != nil {
 			t.Errorf("%s: answer %q is not a response: %v", tc.name, line, err)
@@ -339,7 +341,7 @@ func TestHostileMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	if _, err := c.Do(t.Context(), Request{Op: OpPing}); err != nil {
+	if _, err := c.Do(t.Context(), hbclient.Request{Op: hbclient.OpPing}); err != nil {
 		t.Fatalf("ping beside an idle client: %v", err)
 	}
 }
@@ -354,7 +356,7 @@ func TestConcurrentReferences(t *testing.T) {
 	errs := make(chan error, 2*n)
 	for i := range n {
 		wg.Go(func() {
-			_, err := c.Do(context.Background(), Request{Op: OpStart, UUID: uuid, Owner: "service:s" + string(rune('a'+i)), Consumer: true})
+			_, err := c.Do(context.Background(), hbclient.Request{Op: hbclient.OpStart, UUID: uuid, Owner: "service:s" + string(rune('a'+i)), Consumer: true})
 			errs <- err
 		})
 	}
@@ -364,7 +366,7 @@ func TestConcurrentReferences(t *testing.T) {
 	}
 	for i := range n {
 		wg.Go(func() {
-			_, err := c.Do(context.Background(), Request{Op: OpStop, UUID: uuid, Owner: "service:s" + string(rune('a'+i)), Consumer: true})
+			_, err := c.Do(context.Background(), hbclient.Request{Op: hbclient.OpStop, UUID: uuid, Owner: "service:s" + string(rune('a'+i)), Consumer: true})
 			errs <- err
 		})
 		if i == n-2 {
@@ -372,7 +374,7 @@ func TestConcurrentReferences(t *testing.T) {
 			if got := refs(t, c, uuid); got != 1 {
 				t.Fatalf("refs with one owner left = %d", got)
 			}
-			if st, _ := c.Status(t.Context()); len(st.Regions) != 1 || st.Regions[0].State != string(hbdisk.Steady) {
+			if st, _ := c.Status(t.Context()); len(st.Regions) != 1 || st.Regions[0].State != hbclient.StateSteady {
 				t.Fatalf("region with one owner left: %+v", st.Regions)
 			}
 		}
@@ -394,11 +396,11 @@ func TestClientHangUpDropsItsReference(t *testing.T) {
 	_, uuid := image(t, dir)
 	conf := writeClusterConf(t, dir, "local", 2)
 	d, c := inProcess(t, conf, dir+"/*.img")
-	conn, err := net.Dial("unix", filepath.Join(d.cfg.RunDir, SocketName))
+	conn, err := net.Dial("unix", filepath.Join(d.cfg.RunDir, rundir.SocketName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := json.Marshal(Request{V: ProtocolVersion, Op: OpStart, UUID: uuid, Owner: "service:killed", Consumer: true})
+	req, _ := json.Marshal(hbclient.Request{V: hbclient.ProtocolVersion, Op: hbclient.OpStart, UUID: uuid, Owner: "service:killed", Consumer: true})
 	conn.Write(append(req, '\n'))
 	time.Sleep(testInterval / 2) // the start is waiting for steady
 	conn.Close()
@@ -406,27 +408,4 @@ func TestClientHangUpDropsItsReference(t *testing.T) {
 		st, err := c.Status(t.Context())
 		return err == nil && len(st.Regions) == 0
 	})
-}
-
-// A status of hundreds of regions, every node live, goes through: the
-// answer's bound is not the request's.
-func TestLargeStatusAnswer(t *testing.T) {
-	st := Status{Regions: make([]RegionStatus, 512)}
-	for i := range st.Regions {
-		st.Regions[i].UUID = strings.Repeat("A", 32)
-		for n := range 255 {
-			st.Regions[i].LiveNodes = append(st.Regions[i].LiveNodes, n)
-		}
-	}
-	var buf strings.Builder
-	if err := writeMessage(&buf, Response{V: 1, OK: true, Status: &st}, MaxResponseBytes); err != nil {
-		t.Fatal(err)
-	}
-	if buf.Len() < MaxMessageBytes {
-		t.Fatalf("test status of %d bytes is not larger than a request may be", buf.Len())
-	}
-	var resp Response
-	if err := readMessage(bufio.NewReader(strings.NewReader(buf.String())), &resp, MaxResponseBytes); err != nil || len(resp.Status.Regions) != 512 {
-		t.Fatalf("readMessage of a %d-byte status: %v", buf.Len(), err)
-	}
 }

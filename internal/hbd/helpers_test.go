@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
@@ -51,7 +52,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 // inProcess runs a daemon in this process as node n1 and returns a client
 // for it; it is shut down when the test ends.
-func inProcess(t testing.TB, conf, devices string) (*Daemon, *Client) {
+func inProcess(t testing.TB, conf, devices string) (*Daemon, *hbclient.Client) {
 	t.Helper()
 	run := filepath.Join(t.TempDir(), "run")
 	d, err := New(Config{
@@ -75,5 +76,5 @@ func inProcess(t testing.TB, conf, devices string) (*Daemon, *Client) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return d, NewClient(run)
+	return d, hbclient.NewClient(run)
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -47,7 +49,7 @@ func newNode(t *testing.T, name, conf, devices string) *node {
 	return n
 }
 
-func (n *node) client() *Client { return NewClient(n.run) }
+func (n *node) client() *hbclient.Client { return hbclient.NewClient(n.run) }
 
 func (n *node) start() {
 	n.t.Helper()
@@ -58,7 +60,7 @@ func (n *node) start() {
 	}
 }
 
-func (n *node) pid() int { return testenv.ReadPID(filepath.Join(n.run, PIDName)) }
+func (n *node) pid() int { return testenv.ReadPID(filepath.Join(n.run, rundir.PIDName)) }
 
 // signal sends sig to the daemon and waits until it is gone.
 func (n *node) signal(sig syscall.Signal) {
@@ -71,7 +73,7 @@ func (n *node) stop() { n.signal(syscall.SIGTERM) }
 // regionStart asks the node's daemon to start uuid for a service.
 func (n *node) regionStart(uuid, service string) {
 	n.t.Helper()
-	if _, err := n.client().Do(n.t.Context(), Request{Op: OpStart, UUID: uuid, Owner: "service:" + service, Consumer: true}); err != nil {
+	if _, err := n.client().Do(n.t.Context(), hbclient.Request{Op: hbclient.OpStart, UUID: uuid, Owner: "service:" + service, Consumer: true}); err != nil {
 		n.t.Fatalf("%s: start %s: %v", n.name, uuid, err)
 	}
 }
@@ -123,7 +125,7 @@ func TestThreeDaemonsTwoRegions(t *testing.T) {
 	testenv.WaitFor(t, 3*testInterval, "every node sees all three in both regions", everyone(all, nodes...))
 
 	gen := func(n *node, uuid string) string {
-		resp, err := n.client().Do(t.Context(), Request{Op: OpInfo, UUID: uuid})
+		resp, err := n.client().Do(t.Context(), hbclient.Request{Op: hbclient.OpInfo, UUID: uuid})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,16 +184,16 @@ func TestSameNodeNumberCollides(t *testing.T) {
 	b.start()
 	a.regionStart(uuid, "/a")
 	time.Sleep(testInterval / 3)
-	_, errB := b.client().Do(t.Context(), Request{Op: OpStart, UUID: uuid, Owner: "service:/b", Consumer: true})
+	_, errB := b.client().Do(t.Context(), hbclient.Request{Op: hbclient.OpStart, UUID: uuid, Owner: "service:/b", Consumer: true})
 	state := func(n *node) string {
-		resp, err := n.client().Do(t.Context(), Request{Op: OpInfo, UUID: uuid})
+		resp, err := n.client().Do(t.Context(), hbclient.Request{Op: hbclient.OpInfo, UUID: uuid})
 		if err != nil {
 			return err.Error()
 		}
-		return resp.Region.State
+		return string(resp.Region.State)
 	}
 	collided := func() bool {
-		return state(a) == "collision" || errors.Is(errB, ErrCode(CodeCollision)) || state(b) == "collision"
+		return state(a) == string(hbclient.StateCollision) || errors.Is(errB, hbclient.ErrCode(hbclient.CodeCollision)) || state(b) == string(hbclient.StateCollision)
 	}
 	took := testenv.WaitFor(t, 4*testInterval, "a collision reported", collided)
 	t.Logf("collision reported %v after the second writer started (b's start: %v)", took, errB)
@@ -203,8 +205,8 @@ func TestSameNodeNumberCollides(t *testing.T) {
 		t.Fatalf("node 1's slot still changes after the collision: %v then %v (a: %s, b: %s)", s1, s2, state(a), state(b))
 	}
 	// A new start is refused while the region sits in collision.
-	if state(a) == "collision" {
-		if _, err := a.client().Do(t.Context(), Request{Op: OpStart, UUID: uuid, Owner: "service:/c", Consumer: true}); !errors.Is(err, ErrCode(CodeCollision)) {
+	if state(a) == string(hbclient.StateCollision) {
+		if _, err := a.client().Do(t.Context(), hbclient.Request{Op: hbclient.OpStart, UUID: uuid, Owner: "service:/c", Consumer: true}); !errors.Is(err, hbclient.ErrCode(hbclient.CodeCollision)) {
 			t.Fatalf("start on a region in collision = %v, want collision", err)
 		}
 	}
@@ -220,27 +222,27 @@ func TestReadOnlyDeviceFailsItsRegionOnly(t *testing.T) {
 	conf := writeClusterConf(t, dir, "local", 2)
 	n := newNode(t, "n1", conf, loop+":"+dir+"/*.img")
 	n.start()
-	if _, err := n.client().Do(t.Context(), Request{Op: OpStart, UUID: u1, Device: loop, Owner: "service:/a", Consumer: true}); err != nil {
+	if _, err := n.client().Do(t.Context(), hbclient.Request{Op: hbclient.OpStart, UUID: u1, Device: loop, Owner: "service:/a", Consumer: true}); err != nil {
 		t.Fatal(err)
 	}
 	n.regionStart(u2, "/b")
 	testenv.Run(t, "blockdev", "--setro", loop)
 	t.Cleanup(func() { exec.Command("blockdev", "--setrw", loop).Run() })
-	info := func(u string) RegionStatus {
-		resp, err := n.client().Do(t.Context(), Request{Op: OpInfo, UUID: u})
+	info := func(u string) hbclient.RegionStatus {
+		resp, err := n.client().Do(t.Context(), hbclient.Request{Op: hbclient.OpInfo, UUID: u})
 		if err != nil {
 			t.Fatalf("info %s: %v", u, err)
 		}
 		return *resp.Region
 	}
-	took := testenv.WaitFor(t, (testThreshold+2)*testInterval, "the read-only region fails", func() bool { return info(u1).State == "failed" })
+	took := testenv.WaitFor(t, (testThreshold+2)*testInterval, "the read-only region fails", func() bool { return info(u1).State == hbclient.StateFailed })
 	t.Logf("read-only device: region failed after %v", took)
 	if r := info(u1); r.WriteErrors == 0 || !strings.Contains(r.Error, "no write") {
 		t.Errorf("failed region: %+v", r)
 	}
 	before := info(u2).Iterations
 	time.Sleep(3 * testInterval)
-	if r := info(u2); r.State != "steady" || r.Iterations-before < 2 {
+	if r := info(u2); r.State != hbclient.StateSteady || r.Iterations-before < 2 {
 		t.Errorf("the other region: %+v (iterations %d -> %d)", r, before, r.Iterations)
 	}
 	begin := time.Now()

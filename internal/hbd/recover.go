@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 )
 
@@ -39,58 +40,9 @@ import (
 // While the daemon retries a region, an owner's start is one more retry.
 //
 // A device that stays broken (read-only, EIO) must not make the region
-// flap: retries back off (Backoff), the region stays failed in status
+// flap: retries back off (package retry), the region stays failed in status
 // from its failure until a retry is steady, and a retry that fails logs
 // one debug line, not the lines of a start and a failure.
-
-// Retry backoff: the first retry of a failed region comes RetryFirst after
-// its failure, each next one twice as long after the end of the one
-// before, up to RetryMax.
-const (
-	RetryFirst = time.Second
-	RetryMax   = time.Minute
-)
-
-// maxRetryPause bounds Backoff.Max, so that doubling never overflows.
-const maxRetryPause = 24 * time.Hour
-
-// Backoff spaces the retries of a failed region. Zero fields take
-// RetryFirst and RetryMax.
-type Backoff struct {
-	First time.Duration // pause before the first retry
-	Max   time.Duration // the pauses double up to this
-}
-
-func (b Backoff) withDefaults() Backoff {
-	if b.First == 0 {
-		b.First = RetryFirst
-	}
-	if b.Max == 0 {
-		b.Max = max(RetryMax, b.First)
-	}
-	return b
-}
-
-func (b Backoff) validate() error {
-	if b.First < 0 || b.Max < b.First || b.Max > maxRetryPause {
-		return fmt.Errorf("retry backoff %v doubling to %v: want 0 < first <= max <= %v", b.First, b.Max, maxRetryPause)
-	}
-	return nil
-}
-
-// Pause is how long the daemon waits before retry n+1 of a failed
-// region, after its failure (n = 0) or after the end of retry n.
-func (b Backoff) Pause(n int) time.Duration {
-	b = b.withDefaults()
-	p := b.First
-	for range n {
-		if p >= b.Max {
-			break
-		}
-		p *= 2
-	}
-	return min(p, b.Max)
-}
 
 // retrying is the daemon retrying a failed cluster region by itself: it
 // lives from the failure until a retry is steady, the region stops, or
@@ -139,7 +91,7 @@ func ended(eng *hbdisk.Region) bool {
 // engine failed with err. d.mu held.
 func (d *Daemon) recoverable(r *region, err error) bool {
 	return err != nil && !errors.Is(err, hbdisk.ErrCollision) &&
-		d.mode == clusterconf.ModeGlobal && r.owners[OwnerGlobal] > 0
+		d.mode == clusterconf.ModeGlobal && r.owners[hbclient.OwnerGlobal] > 0
 }
 
 // lastErr is why r's last engine, or its last start, failed. d.mu held.

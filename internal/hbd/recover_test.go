@@ -15,36 +15,17 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/retry"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
-func TestBackoffPause(t *testing.T) {
-	for _, c := range []struct {
-		b    Backoff
-		want []time.Duration // Pause(0), Pause(1), ...
-	}{
-		{Backoff{}, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
-			16 * time.Second, 32 * time.Second, time.Minute, time.Minute}},
-		{Backoff{First: 300 * time.Millisecond, Max: time.Second}, []time.Duration{300 * time.Millisecond,
-			600 * time.Millisecond, time.Second, time.Second}},
-		{Backoff{First: 2 * time.Minute}, []time.Duration{2 * time.Minute, 2 * time.Minute}},
-	} {
-		for n, want := range c.want {
-			if got := c.b.Pause(n); got != want {
-				t.Errorf("%+v.Pause(%d) = %v, want %v", c.b, n, got, want)
-			}
-		}
-	}
-	if got := (Backoff{}).Pause(1 << 30); got != RetryMax {
-		t.Errorf("Pause after 2^30 retries = %v, want the cap %v", got, RetryMax)
-	}
-	for _, b := range []Backoff{{First: -time.Second}, {First: 2 * time.Second, Max: time.Second}, {Max: 48 * time.Hour}} {
-		if err := b.withDefaults().validate(); err == nil {
-			t.Errorf("backoff %+v accepted", b)
-		}
-	}
+// TestNewRefusesBadBackoff: the daemon checks its retry backoff (the
+// schedule itself is package retry's).
+func TestNewRefusesBadBackoff(t *testing.T) {
 	conf := writeClusterConf(t, t.TempDir(), "global", 1)
-	if _, err := New(Config{ClusterConf: conf, NodeName: "n1", Retry: Backoff{First: time.Minute, Max: time.Second}}); err == nil ||
+	if _, err := New(Config{ClusterConf: conf, NodeName: "n1", Retry: retry.Backoff{First: time.Minute, Max: time.Second}}); err == nil ||
 		!strings.Contains(err.Error(), "retry backoff") {
 		t.Errorf("New with a backoff whose cap is below its first pause = %v, want an error naming the retry backoff", err)
 	}
@@ -158,17 +139,17 @@ func (h recorder) since(t time.Time) []logRecord {
 // dir, whose devices open through fault; it serves no socket (the
 // synctest bubble must not wait on the network) and is shut down when
 // the test ends.
-func retryDaemon(t *testing.T, dir, conf string, fault *readOnly, log recorder, retry Backoff) *Daemon {
+func retryDaemon(t *testing.T, dir, conf string, fault *readOnly, log recorder, backoff retry.Backoff) *Daemon {
 	t.Helper()
 	run := filepath.Join(t.TempDir(), "run")
-	if err := PrepareRunDir(run); err != nil {
+	if err := rundir.PrepareRunDir(run); err != nil {
 		t.Fatal(err)
 	}
 	d, err := New(Config{
 		RunDir: run, ClusterConf: conf, NodeName: "n1",
 		Interval: testInterval, DeadThreshold: testThreshold,
 		Devices: []string{dir + "/*.img"}, Logger: slog.New(log),
-		Retry: retry, Open: fault.open,
+		Retry: backoff, Open: fault.open,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,13 +158,13 @@ func retryDaemon(t *testing.T, dir, conf string, fault *readOnly, log recorder, 
 	return d
 }
 
-func regionOf(st *Status, uuid string) RegionStatus {
+func regionOf(st *hbclient.Status, uuid string) hbclient.RegionStatus {
 	for _, r := range st.Regions {
 		if r.UUID == uuid {
 			return r
 		}
 	}
-	return RegionStatus{State: "absent"}
+	return hbclient.RegionStatus{State: "absent"}
 }
 
 // A cluster region on a device that stays read-only is failed in every
@@ -202,9 +183,9 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fault := &readOnly{path: badImg}
 		log := newRecorder()
-		d := retryDaemon(t, dir, conf, fault, log, Backoff{})
+		d := retryDaemon(t, dir, conf, fault, log, retry.Backoff{})
 		for _, u := range []string{bad, good} {
-			if _, err := d.StartRegion(t.Context(), u, "", OwnerGlobal, false); err != nil {
+			if _, err := d.StartRegion(t.Context(), u, "", hbclient.OwnerGlobal, false); err != nil {
 				t.Fatalf("start %s: %v", u, err)
 			}
 		}
@@ -216,23 +197,23 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 		var failedAt time.Time
 		gens := map[string]bool{gen0: true}
 		samples, badSamples := 0, 0
-		var last RegionStatus
+		var last hbclient.RegionStatus
 		for {
 			time.Sleep(step)
 			st := d.Status()
 			b, g := regionOf(st, bad), regionOf(st, good)
 			samples++
 			gens[b.Generation] = true
-			if g.State != "steady" {
+			if g.State != hbclient.StateSteady {
 				t.Fatalf("%v after the device became read-only: the other region is %s, want steady", time.Since(roAt), g.State)
 			}
 			first := false
-			if failedAt.IsZero() && b.State == "failed" {
+			if failedAt.IsZero() && b.State == hbclient.StateFailed {
 				failedAt, first = time.Now(), true
 			}
 			if !failedAt.IsZero() {
 				badSamples++
-				if b.State != "failed" {
+				if b.State != hbclient.StateFailed {
 					t.Fatalf("%v after the region failed: state %s (%+v), want failed while the device is read-only",
 						time.Since(failedAt), b.State, b)
 				}
@@ -249,7 +230,7 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 						b.Retrying, b.NextRetry, b.RetryAt, b.RetryBlocked)
 				}
 				if b.NextRetry != nil {
-					at, err := time.Parse(RetryTimeFormat, b.RetryAt)
+					at, err := time.Parse(hbclient.RetryTimeFormat, b.RetryAt)
 					if err != nil {
 						t.Fatalf("retry_at %q: %v", b.RetryAt, err)
 					}
@@ -311,7 +292,7 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 
 		// The device becomes writable: the next retry (due at the
 		// retry_at shown) brings the region back.
-		due, err := time.Parse(RetryTimeFormat, last.RetryAt)
+		due, err := time.Parse(hbclient.RetryTimeFormat, last.RetryAt)
 		if err != nil {
 			t.Fatalf("retry_at %q after retry %d: %v", last.RetryAt, retriesToSee, err)
 		}
@@ -320,10 +301,10 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 		for {
 			time.Sleep(step)
 			b := regionOf(d.Status(), bad)
-			if b.State == "steady" {
+			if b.State == hbclient.StateSteady {
 				break
 			}
-			if b.State != "failed" {
+			if b.State != hbclient.StateFailed {
 				t.Fatalf("%v after the device healed: state %s, want failed until the retry is steady", time.Since(healed), b.State)
 			}
 			if time.Now().After(due.Add(hbdisk.SteadyReads * testInterval)) {
@@ -370,7 +351,7 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 func TestRetryPolicyAndStatus(t *testing.T) {
 	dir := t.TempDir()
 	img, uuid := image(t, dir)
-	short := Backoff{First: 200 * time.Millisecond, Max: 400 * time.Millisecond}
+	short := retry.Backoff{First: 200 * time.Millisecond, Max: 400 * time.Millisecond}
 	for _, mode := range []string{"global", "local"} {
 		t.Run(mode, func(t *testing.T) {
 			conf := writeClusterConf(t, t.TempDir(), mode, 1, uuid)
@@ -378,7 +359,7 @@ func TestRetryPolicyAndStatus(t *testing.T) {
 				fault := &readOnly{path: img}
 				log := newRecorder()
 				d := retryDaemon(t, dir, conf, fault, log, short)
-				owner := OwnerGlobal
+				owner := hbclient.OwnerGlobal
 				if mode == "local" {
 					owner = "service:/mnt"
 				}
@@ -390,7 +371,7 @@ func TestRetryPolicyAndStatus(t *testing.T) {
 				roAt := time.Now()
 				time.Sleep(20 * short.Max)
 				r := regionOf(d.Status(), uuid)
-				if r.State != "failed" || r.Generation != gen || r.Retries != 0 || r.RetryAt != "" || r.Retrying {
+				if r.State != hbclient.StateFailed || r.Generation != gen || r.Retries != 0 || r.RetryAt != "" || r.Retrying {
 					t.Errorf("%s mode, node seen nowhere else: %+v; want failed, never retried, same generation", mode, r)
 				}
 				wantBlocked := ""
@@ -420,7 +401,7 @@ func TestRetryPolicyAndStatus(t *testing.T) {
 					t.Logf("owner's start on the read-only device: %v", err)
 				}
 				r = regionOf(d.Status(), uuid)
-				if r.State != "failed" || r.Generation == gen {
+				if r.State != hbclient.StateFailed || r.Generation == gen {
 					t.Errorf("after a failed owner's start: %+v, want failed with the start's new generation", r)
 				}
 				if mode == "global" && r.Retries != 1 {
@@ -432,7 +413,7 @@ func TestRetryPolicyAndStatus(t *testing.T) {
 					t.Fatalf("owner's start on the healed device: %v", err)
 				}
 				r = regionOf(d.Status(), uuid)
-				if r.State != "steady" || r.Retries != 0 || r.RetryBlocked != "" || r.Error != "" {
+				if r.State != hbclient.StateSteady || r.Retries != 0 || r.RetryBlocked != "" || r.Error != "" {
 					t.Errorf("after the owner's start on the healed device: %+v, want steady, no retry left", r)
 				}
 			})

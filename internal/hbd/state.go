@@ -12,11 +12,10 @@ import (
 	"slices"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
-
-// StateName is the state file's name in the run directory.
-const StateName = "state.json"
 
 // maxStateBytes bounds the state file read: thousands of regions with
 // their owners fit in a few MiB.
@@ -45,7 +44,7 @@ func (d *Daemon) saveLocked() {
 	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err == nil {
-		err = atomicfile.WriteFile(filepath.Join(d.cfg.RunDir, StateName), append(b, '\n'), 0o600)
+		err = atomicfile.WriteFile(filepath.Join(d.cfg.RunDir, rundir.StateName), append(b, '\n'), 0o600)
 	}
 	if err != nil {
 		d.log.Error("could not save the daemon state", "err", err)
@@ -61,7 +60,7 @@ var ErrUnsafeState = errors.New("unsafe state file")
 // never follows a symlink: one planted there is ErrUnsafeState.
 func loadState(path string) (stateFile, error) {
 	var st stateFile
-	f, err := OpenOwn(path, "state file", os.O_RDONLY, 0, ErrUnsafeState)
+	f, err := rundir.OpenOwn(path, "state file", os.O_RDONLY, 0, ErrUnsafeState)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
 	}
@@ -95,7 +94,7 @@ func decodeState(path string, b []byte) (stateFile, error) {
 		}
 		seen[r.UUID] = true
 		for o, n := range r.Owners {
-			if err := ValidOwner(o); err != nil || n < 1 {
+			if err := hbclient.ValidOwner(o); err != nil || n < 1 {
 				return st, fmt.Errorf("%s: region %s: bad owner %q with %d references", path, r.UUID, o, n)
 			}
 		}

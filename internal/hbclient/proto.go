@@ -1,4 +1,4 @@
-package hbd
+package hbclient
 
 import (
 	"bufio"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 )
 
 // ProtocolVersion is the version of the control protocol: JSON lines over
@@ -111,7 +110,7 @@ type RegionStatus struct {
 	BlockBytes   int     `json:"block_bytes"`
 	StartBlock   uint64  `json:"start_block"`
 	Blocks       int     `json:"blocks"`
-	State        string  `json:"state"`
+	State        State   `json:"state"`
 	Error        string  `json:"error,omitempty"`
 	Generation   string  `json:"generation,omitempty"`
 	LiveNodes    []int   `json:"live_nodes"`
@@ -144,6 +143,21 @@ type RegionStatus struct {
 	RetryBlocked string   `json:"retry_blocked,omitempty"`
 }
 
+// State is a region's state as status and info report it.
+type State string
+
+// The states of a region.
+const (
+	StateStarting  State = "starting"  // heartbeating, liveness not settled yet
+	StateSteady    State = "steady"    // heartbeating; a start waiting for it has returned
+	StateFailed    State = "failed"    // no write completed in time, or a start did not settle
+	StateCollision State = "collision" // another writer uses our node number: stopped writing
+	StateStopped   State = "stopped"   // stopped on request, after a clean-stop block
+)
+
+// RetryTimeFormat is the layout of RegionStatus.RetryAt.
+const RetryTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 // Status is the daemon's whole state as `o2cb-ra status --json` prints it.
 type Status struct {
 	Node          Node           `json:"node"`
@@ -156,8 +170,10 @@ type Status struct {
 	LiveNodes     []int          `json:"live_nodes"`
 }
 
-// writeMessage writes v as one JSON line.
-func writeMessage(w io.Writer, v any, limit int) error {
+// WriteMessage writes v as one JSON line, refusing one of limit bytes
+// or more (MaxMessageBytes for a request, MaxResponseBytes for an
+// answer).
+func WriteMessage(w io.Writer, v any, limit int) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -169,12 +185,13 @@ func writeMessage(w io.Writer, v any, limit int) error {
 	return err
 }
 
-// errTooLong is a line over the limit.
-var errTooLong = errors.New("message exceeds the size limit")
+// ErrTooLong is a line over the limit.
+var ErrTooLong = errors.New("message exceeds the size limit")
 
-// readMessage reads one JSON line into v, refusing lines over
-// limit bytes and unknown fields.
-func readMessage(r *bufio.Reader, v any, limit int) error {
+// ReadMessage reads one JSON line into v, refusing a line of limit bytes
+// or more (ErrTooLong, without reading it whole), unknown fields and a
+// second value on the line.
+func ReadMessage(r *bufio.Reader, v any, limit int) error {
 	var line []byte
 	for {
 		chunk, isPrefix, err := r.ReadLine()
@@ -185,7 +202,7 @@ func readMessage(r *bufio.Reader, v any, limit int) error {
 			return err
 		}
 		if len(line)+len(chunk) >= limit {
-			return fmt.Errorf("%w (%d bytes)", errTooLong, limit)
+			return fmt.Errorf("%w (%d bytes)", ErrTooLong, limit)
 		}
 		line = append(line, chunk...)
 		if !isPrefix {
@@ -226,11 +243,3 @@ func ValidOwner(o string) error {
 
 // OwnerGlobal owns the regions the cluster starts in global mode.
 const OwnerGlobal = "global"
-
-// ageSeconds is the age of t in seconds, or -1 for the zero time.
-func ageSeconds(t time.Time, now time.Time) float64 {
-	if t.IsZero() {
-		return -1
-	}
-	return now.Sub(t).Seconds()
-}

@@ -1,4 +1,4 @@
-package hbd
+package hbclient
 
 import (
 	"bufio"
@@ -10,13 +10,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
-
-// SocketName is the control socket's name in the run directory.
-const SocketName = "o2hbd.sock"
-
-// DefaultRunDir is where the daemon keeps its socket, pid and state.
-const DefaultRunDir = "/run/o2cb"
 
 // ErrNotRunning is returned when no daemon answers on the socket.
 var ErrNotRunning = errors.New("the o2cb heartbeat daemon is not running (start the o2cb resource first)")
@@ -45,7 +41,7 @@ type Client struct {
 
 // NewClient returns a client for the daemon of runDir.
 func NewClient(runDir string) *Client {
-	return &Client{Socket: filepath.Join(runDir, SocketName)}
+	return &Client{Socket: filepath.Join(runDir, rundir.SocketName)}
 }
 
 // Do sends req and returns the daemon's response. A failed request is an
@@ -76,17 +72,17 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 	req.V = ProtocolVersion
-	if err := writeMessage(conn, req, MaxMessageBytes); err != nil {
+	if err := WriteMessage(conn, req, MaxMessageBytes); err != nil {
 		// The daemon may have answered and hung up before reading, as it
 		// does for a peer it refuses: its answer says why.
 		var resp Response
-		if rerr := readMessage(bufio.NewReader(conn), &resp, MaxResponseBytes); rerr == nil && resp.Error != nil {
+		if rerr := ReadMessage(bufio.NewReader(conn), &resp, MaxResponseBytes); rerr == nil && resp.Error != nil {
 			return &resp, resp.Error
 		}
 		return nil, fmt.Errorf("send %s request to the heartbeat daemon on %s: %w", req.Op, c.Socket, err)
 	}
 	var resp Response
-	if err := readMessage(bufio.NewReader(conn), &resp, MaxResponseBytes); err != nil {
+	if err := ReadMessage(bufio.NewReader(conn), &resp, MaxResponseBytes); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("the heartbeat daemon on %s did not answer %s in time: %w", c.Socket, req.Op, context.Cause(ctx))
 		}
@@ -112,6 +108,19 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	}
 	if resp.Status == nil {
 		return nil, errors.New("heartbeat daemon sent a status answer without status")
+	}
+	return resp.Status, nil
+}
+
+// Ping asks whether the daemon is there; it answers with its node,
+// cluster, mode and pid (the other fields of Status are zero).
+func (c *Client) Ping(ctx context.Context) (*Status, error) {
+	resp, err := c.Do(ctx, Request{Op: OpPing})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status == nil {
+		return nil, errors.New("heartbeat daemon sent a ping answer without status")
 	}
 	return resp.Status, nil
 }

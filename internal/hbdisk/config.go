@@ -7,13 +7,6 @@ import (
 	"time"
 )
 
-// Defaults, as the kernel's o2hb.
-const (
-	DefaultInterval      = 2000 * time.Millisecond // O2HB_REGION_TIMEOUT_MS
-	DefaultDeadThreshold = 31                      // O2HB_DEFAULT_DEAD_THRESHOLD
-	deadMSPerIteration   = 2000                    // the kernel writes dead_threshold * 2000
-)
-
 // Config describes one region on one node.
 type Config struct {
 	UUID   string // region name, for messages
@@ -56,8 +49,8 @@ type Config struct {
 	QuietEnd bool
 }
 
-// NewRegion checks cfg and returns a region ready to Start.
-func NewRegion(cfg Config) (*Region, error) {
+// withDefaults returns cfg with its zero fields set to their defaults.
+func (cfg Config) withDefaults() Config {
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultInterval
 	}
@@ -67,19 +60,28 @@ func NewRegion(cfg Config) (*Region, error) {
 	if cfg.IOTimeout == 0 {
 		cfg.IOTimeout = time.Duration(cfg.DeadThreshold-1) * cfg.Interval
 	}
-	where := cfg.UUID
-	if where == "" {
-		where = cfg.Device
+	if cfg.Open == nil {
+		path := cfg.Device
+		cfg.Open = func() (Device, error) { return OpenDirect(path) }
 	}
-	if cfg.Interval < time.Millisecond {
-		return nil, fmt.Errorf("region %s: interval %v is below 1ms", where, cfg.Interval)
+	return cfg
+}
+
+// validate checks cfg, defaults set, and returns the configured node
+// numbers, ours included.
+func (cfg Config) validate() ([]int, error) {
+	if err := CheckInterval(cfg.Interval); err != nil {
+		return nil, err
+	}
+	if err := CheckDeadThreshold(cfg.DeadThreshold); err != nil {
+		return nil, err
 	}
 	if err := cfg.Geometry.validate(); err != nil {
-		return nil, fmt.Errorf("region %s: %w", where, err)
+		return nil, err
 	}
 	g := cfg.Geometry
 	if cfg.Node < 0 || cfg.Node >= g.Blocks {
-		return nil, fmt.Errorf("region %s: node %d is outside the region's slots 0..%d", where, cfg.Node, g.Blocks-1)
+		return nil, fmt.Errorf("node %d is outside the region's slots 0..%d", cfg.Node, g.Blocks-1)
 	}
 	nodes := cfg.Nodes
 	if nodes == nil {
@@ -88,32 +90,39 @@ func NewRegion(cfg Config) (*Region, error) {
 			nodes[i] = i
 		}
 	}
-	lo, hi := cfg.Node, cfg.Node
 	for _, n := range nodes {
 		if n < 0 || n >= g.Blocks {
-			return nil, fmt.Errorf("region %s: configured node %d is outside the region's slots 0..%d", where, n, g.Blocks-1)
+			return nil, fmt.Errorf("configured node %d is outside the region's slots 0..%d", n, g.Blocks-1)
 		}
-		lo, hi = min(lo, n), max(hi, n)
 	}
 	if !slices.Contains(nodes, cfg.Node) {
 		nodes = append(slices.Clone(nodes), cfg.Node)
 	}
-	if cfg.Extent != (Extent{}) && !cfg.Extent.contains(g.SlotOffset(cfg.Node), int64(g.BlockBytes)) {
-		return nil, fmt.Errorf("region %s: node %d's slot at byte %d: %w [%d, %d)", where,
-			cfg.Node, g.SlotOffset(cfg.Node), ErrOutside, cfg.Extent.Offset, cfg.Extent.Offset+cfg.Extent.Bytes)
+	if off := g.SlotOffset(cfg.Node); !g.WriteInside(cfg.Extent, off, int64(g.BlockBytes)) {
+		return nil, fmt.Errorf("node %d's slot at byte %d: %w [%d, %d)",
+			cfg.Node, off, ErrOutside, cfg.Extent.Offset, cfg.Extent.Offset+cfg.Extent.Bytes)
 	}
-	if cfg.DeadThreshold > (1<<31)/deadMSPerIteration {
-		return nil, fmt.Errorf("region %s: dead threshold %d is too large", where, cfg.DeadThreshold)
+	return nodes, nil
+}
+
+// NewRegion checks cfg and returns a region ready to Start.
+func NewRegion(cfg Config) (*Region, error) {
+	cfg = cfg.withDefaults()
+	where := cfg.UUID
+	if where == "" {
+		where = cfg.Device
 	}
+	nodes, err := cfg.validate()
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %w", where, err)
+	}
+	lo, hi := slices.Min(nodes), slices.Max(nodes)
 	deadMS := uint32(cfg.DeadThreshold * deadMSPerIteration)
 	tr, err := NewTracker(cfg.DeadThreshold, deadMS, nodes)
 	if err != nil {
 		return nil, fmt.Errorf("region %s: %w", where, err)
 	}
-	if cfg.Open == nil {
-		path := cfg.Device
-		cfg.Open = func() (Device, error) { return OpenDirect(path) }
-	}
+	g := cfg.Geometry
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -235,8 +235,7 @@ func (r *Region) continueSeq() {
 func (r *Region) write(s Slot) error {
 	g := r.cfg.Geometry
 	off, n := g.SlotOffset(r.cfg.Node), int64(len(s))
-	area := Extent{Offset: g.SlotOffset(0), Bytes: int64(g.Blocks) * int64(g.BlockBytes)}
-	if !area.contains(off, n) || (r.cfg.Extent != (Extent{}) && !r.cfg.Extent.contains(off, n)) {
+	if !g.WriteInside(r.cfg.Extent, off, n) {
 		return fmt.Errorf("slot of node %d at byte %d: %w", r.cfg.Node, off, ErrOutside)
 	}
 	w, err := r.dev.WriteAt(s, off)

@@ -43,7 +43,7 @@ func (b *bench) hungMonitor() []row {
 	}
 	loop := strings.TrimSpace(string(out))
 	// Undone in reverse at exit: heal, stop the daemons, detach, unmount.
-	undo = append(undo, func() { fsys.Close() }, func() { exec.Command("losetup", "-d", loop).Run() })
+	b.undo = append(b.undo, func() { fsys.Close() }, func() { exec.Command("losetup", "-d", loop).Run() })
 	defer file.Heal()
 
 	// A global cluster of 32 regions; node n1 finds the hung one through
@@ -57,7 +57,7 @@ func (b *bench) hungMonitor() []row {
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=o2cb", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"OCF_RESKEY_cluster_conf=" + confPath, "OCF_RESKEY_node_name=n1", "OCF_RESKEY_run_dir=" + run,
 		"OCF_RESKEY_devices=" + strings.Join(devices, ":")}
-	o2cbRA := filepath.Join(*binDir, "o2cb-ra")
+	o2cbRA := filepath.Join(b.bin, "o2cb-ra")
 	agent := func(action string, extra ...string) (time.Duration, int) {
 		wall, _, code := runProcess(append(slices.Clone(env), extra...), o2cbRA, "agent", "o2cb", action)
 		return wall, code
@@ -117,15 +117,4 @@ func (b *bench) hungMonitor() []row {
 	}
 	add("10", ", seen lost by depth 10")
 	return rows
-}
-
-// undo holds what hungMonitor must undo after its daemon has stopped,
-// run last first by undoAll: the loop device, then the FUSE mount.
-var undo []func()
-
-func undoAll() {
-	for i := len(undo) - 1; i >= 0; i-- {
-		undo[i]()
-	}
-	undo = nil
 }

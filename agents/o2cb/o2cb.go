@@ -31,13 +31,12 @@ const (
 	QuorumAll      = "all"
 )
 
-func checkRange(lo, hi int) func(string) error {
+// checkInt makes a parameter's Check of a check of its integer (the
+// parameter's type, Integer, is checked first).
+func checkInt(check func(int) error) func(string) error {
 	return func(s string) error {
 		n, _ := strconv.Atoi(strings.TrimSpace(s))
-		if n < lo || n > hi {
-			return fmt.Errorf("%d is outside %d..%d", n, lo, hi)
-		}
-		return nil
+		return check(n)
 	}
 }
 
@@ -61,10 +60,10 @@ their own regions; the agent only runs the daemon.`,
 	// Two o2cb resources must not share a run directory (one daemon each).
 	Params: append(setup.Params("run_dir"),
 		ocf.Param{Name: "dead_threshold", Type: ocf.Integer, Default: "31", EnvVar: "O2CB_DEAD_THRESHOLD",
-			Short: "heartbeat dead threshold (iterations)", Check: checkRange(hbdisk.MinDeadThreshold, 1000),
+			Short: "heartbeat dead threshold (iterations)", Check: checkInt(hbdisk.CheckDeadThreshold),
 			Long: "Iterations without a new heartbeat after which a node is dead (the kernel's O2CB_HEARTBEAT_THRESHOLD). Every node, kernel or not, must use the same value."},
 		ocf.Param{Name: "heartbeat_interval_ms", Type: ocf.Integer, Default: "2000", EnvVar: "O2CB_HEARTBEAT_INTERVAL_MS",
-			Short: "heartbeat interval (ms)", Check: checkRange(10, 60000),
+			Short: "heartbeat interval (ms)", Check: checkInt(hbdisk.CheckIntervalMS),
 			Long: "Milliseconds between heartbeat iterations. The kernel uses 2000; keep it with kernel nodes in the cluster."},
 		ocf.Param{Name: "manage_regions", Type: ocf.Boolean, Default: "true",
 			Short: "start the global heartbeat regions",

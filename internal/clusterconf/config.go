@@ -9,17 +9,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
-// Defaults and limits, from ocfs2-tools and the kernel's o2nm.
+// Defaults and limits, from ocfs2-tools and the kernel's o2nm; node
+// numbers and the regions of a cluster are bounded by hbdisk.MaxNodes and
+// hbdisk.MaxRegions.
 const (
 	DefaultPath       = "/etc/ocfs2/cluster.conf"
 	DefaultLayout     = "ocfs2" // layout of a region without a layout key
 	DefaultPort       = 7777    // o2cb add-node's default ip_port
 	MaxClusterNameLen = 16      // OCFS2_CLUSTER_NAME_LEN
 	MaxNodeNameLen    = 64      // O2NM_MAX_NAME_LEN
-	MaxNodes          = 255     // O2NM_MAX_NODES: node numbers 0 to 254
-	MaxRegions        = 32      // O2NM_MAX_REGIONS: heartbeat regions of a cluster
 	MaxPort           = 65534   // the kernel refuses 0 and 65535 and up
 )
 
@@ -233,7 +236,7 @@ func buildNode(s *stanza, what string, errs *errList) (Node, bool) {
 	}
 	if a := need(s, keyNumber, what, errs); a == nil {
 		ok = false
-	} else if v, err := parseNumber(a.value, MaxNodes-1); err != nil {
+	} else if v, err := parseNumber(a.value, hbdisk.MaxNodes-1); err != nil {
 		errs.add(a.line, ErrInvalid, "%s: number %v", what, err)
 		ok = false
 	} else {
@@ -263,8 +266,8 @@ func buildRegion(s *stanza, what string, errs *errList) (Region, bool) {
 	ok := true
 	if a := need(s, keyRegion, what, errs); a == nil {
 		ok = false
-	} else if u, err := NormalizeUUID(trimValue(a.value)); err != nil {
-		errs.add(a.line, ErrInvalid, "%s: region %v", what, err)
+	} else if u, err := ocfs2.NormalizeUUID(trimValue(a.value)); err != nil {
+		errs.add(a.line, ErrInvalid, "%s: region: %v", what, err)
 		ok = false
 	} else {
 		r.UUID = u
@@ -303,8 +306,8 @@ func (cl *Cluster) addRegionEntry(e entry[Region], errs *errList) bool {
 			return false
 		}
 	}
-	if len(cl.regions) >= MaxRegions {
-		errs.add(e.v.Line, ErrInvalid, "region %s: cluster %q already has %d heartbeat regions, the most o2cb allows", e.v.UUID, cl.name, MaxRegions)
+	if len(cl.regions) >= hbdisk.MaxRegions {
+		errs.add(e.v.Line, ErrInvalid, "region %s: cluster %q already has %d heartbeat regions, the most o2cb allows", e.v.UUID, cl.name, hbdisk.MaxRegions)
 		return false
 	}
 	cl.regions = append(cl.regions, e)
@@ -401,30 +404,6 @@ func checkLayout(s string) error {
 		}
 	}
 	return nil
-}
-
-// NormalizeUUID returns a region UUID as o2cb names regions: 32 upper-case
-// hex digits. It accepts them in any case, bare or dashed 8-4-4-4-12 as
-// blkid prints them.
-func NormalizeUUID(s string) (string, error) {
-	t := s
-	if len(t) == 36 && t[8] == '-' && t[13] == '-' && t[18] == '-' && t[23] == '-' {
-		t = t[:8] + t[9:13] + t[14:18] + t[19:23] + t[24:]
-	}
-	if len(t) != 32 {
-		return "", fmt.Errorf("%q is not a UUID (want 32 hex digits, dashes allowed as 8-4-4-4-12)", s)
-	}
-	b := []byte(t)
-	for i, c := range b {
-		switch {
-		case '0' <= c && c <= '9', 'A' <= c && c <= 'F':
-		case 'a' <= c && c <= 'f':
-			b[i] = c - 'a' + 'A'
-		default:
-			return "", fmt.Errorf("%q is not a UUID (%q is not a hex digit)", s, c)
-		}
-	}
-	return string(b), nil
 }
 
 // Clusters returns the clusters in file order.

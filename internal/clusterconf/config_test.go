@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 )
 
 const sample = `cluster:
@@ -103,8 +105,8 @@ func TestParseValidation(t *testing.T) {
 		{"node number twice", node(full) + "\nnode:\n\tcluster = a\n\tname = n2\n\tnumber = 1\n\tip_address = 10.0.0.2\n\tip_port = 7777\n",
 			[]wantErr{{12, `number 1 is taken by node "n1" (line 5)`}}},
 		{"region without region", hb(""), []wantErr{{5, "heartbeat stanza has no region"}}},
-		{"region not a UUID", hb("\tregion = /dev/sdb1\n"), []wantErr{{7, `region "/dev/sdb1" is not a UUID`}}},
-		{"region with a bad digit", hb("\tregion = G213A5E1913B4A38A17101E81BDC2267\n"), []wantErr{{7, `'G' is not a hex digit`}}},
+		{"region not a UUID", hb("\tregion = /dev/sdb1\n"), []wantErr{{7, `region: not a volume UUID: "/dev/sdb1" is not 32 hex digits`}}},
+		{"region with a bad digit", hb("\tregion = G213A5E1913B4A38A17101E81BDC2267\n"), []wantErr{{7, `region: not a volume UUID: "G213A5E1913B4A38A17101E81BDC2267": 'G' is not a hex digit`}}},
 		{"region twice, in two spellings", hb("\tregion = "+uuid+"\n") + "\nheartbeat:\n\tcluster = a\n\tregion = c213a5e1-913b-4a38-a171-01e81bdc2267\n",
 			[]wantErr{{9, "region " + uuid + ` of cluster "a" is configured twice (also at line 5)`}}},
 		{"bad layout", hb("\tregion = " + uuid + "\n\tlayout = ../x\n"), []wantErr{{8, `layout "../x"`}}},
@@ -128,7 +130,7 @@ func TestParseValidation(t *testing.T) {
 func TestParseTooManyRegions(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("cluster:\n\tname = a\n\tnode_count = 0\n\theartbeat_mode = global\n\n")
-	for i := range MaxRegions + 2 {
+	for i := range hbdisk.MaxRegions + 2 {
 		b.WriteString("heartbeat:\n\tcluster = a\n\tregion = " + strings.Repeat("0", 30) + string("0123456789ABCDEF"[i/16]) + string("0123456789ABCDEF"[i%16]) + "\n\n")
 	}
 	_, err := Parse("test.conf", strings.NewReader(b.String()))
@@ -311,24 +313,6 @@ node:
 	empty := parseString(t, "cluster:\n\tname = e\n\tnode_count = 0\n")
 	if cl, _ := empty.Cluster(""); cl.MaxNodeNumber() != -1 {
 		t.Errorf("MaxNodeNumber() of a cluster without nodes = %d, want -1", cl.MaxNodeNumber())
-	}
-}
-
-func TestNormalizeUUID(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"C213A5E1913B4A38A17101E81BDC2267", "C213A5E1913B4A38A17101E81BDC2267"},
-		{"c213a5e1913b4a38a17101e81bdc2267", "C213A5E1913B4A38A17101E81BDC2267"},
-		{"c213a5e1-913b-4a38-a171-01e81bdc2267", "C213A5E1913B4A38A17101E81BDC2267"},
-		{"c213a5e1-913b4a38-a171-01e81bdc2267", ""},
-		{"c213a5e1913b4a38a17101e81bdc226", ""},
-		{"c213a5e1913b4a38a17101e81bdc22677", ""},
-		{"z213a5e1913b4a38a17101e81bdc2267", ""},
-		{"", ""},
-	} {
-		got, err := NormalizeUUID(tt.in)
-		if got != tt.want || (err != nil) != (tt.want == "") {
-			t.Errorf("NormalizeUUID(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -56,7 +58,7 @@ var recipes = map[string][][]string{
 		for i := range 5 {
 			r = append(r, []string{"add-node", "beta", fmt.Sprintf("b%d", i), "--ip", fmt.Sprintf("10.2.0.%d", i+1), "--number", fmt.Sprint(i * 50)})
 		}
-		for i := range MaxRegions {
+		for i := range hbdisk.MaxRegions {
 			r = append(r, []string{"add-heartbeat", "beta", uuidN(300 + i)})
 		}
 		return r
@@ -82,7 +84,7 @@ func o2cbListing(t *testing.T, conf, cmd string) string {
 		for _, line := range strings.Split(strings.TrimSpace(o2cb(t, conf, cmd, "--oneline", name)), "\n") {
 			f := strings.Fields(line)
 			if len(f) == 3 && f[0] == "heartbeat:" {
-				if u, err := NormalizeUUID(f[1]); err == nil {
+				if u, err := ocfs2.NormalizeUUID(f[1]); err == nil {
 					line = strings.Join([]string{f[0], u, f[2]}, " ")
 				}
 			}
@@ -165,7 +167,7 @@ func TestSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hb, err := beta.Heartbeat(); err != nil || len(hb.Regions) != MaxRegions || beta.MaxNodeNumber() != 200 {
+	if hb, err := beta.Heartbeat(); err != nil || len(hb.Regions) != hbdisk.MaxRegions || beta.MaxNodeNumber() != 200 {
 		t.Errorf("beta: Heartbeat() = %d regions, %v; MaxNodeNumber() = %d; want 32 regions, 200", len(hb.Regions), err, beta.MaxNodeNumber())
 	}
 	c, _ = Load(filepath.Join("testdata", "o2cb-global-no-region.conf"))

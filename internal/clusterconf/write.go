@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
 // Write writes the configuration in ocfs2-tools' format. Stanzas, keys,
@@ -109,8 +111,8 @@ func (cl *Cluster) AddNode(n Node) (Node, error) {
 	switch {
 	case checkNodeName(n.Name) != nil:
 		return fail(ErrInvalid, "%v", checkNodeName(n.Name))
-	case n.Number < 0 || n.Number >= MaxNodes:
-		return fail(ErrInvalid, "number %d is out of range (0 to %d)", n.Number, MaxNodes-1)
+	case n.Number < 0 || n.Number >= hbdisk.MaxNodes:
+		return fail(ErrInvalid, "number %d is out of range (0 to %d)", n.Number, hbdisk.MaxNodes-1)
 	case !n.Address.Is4():
 		return fail(ErrInvalid, "address %v is not an IPv4 address", n.Address)
 	case n.Port < 1 || n.Port > MaxPort:
@@ -156,7 +158,7 @@ func (cl *Cluster) setNodeCount(n int) {
 // allowed) with layout ("" or DefaultLayout: no layout key, as o2cb
 // writes it).
 func (cl *Cluster) AddRegion(uuid, layout string) (Region, error) {
-	u, err := NormalizeUUID(uuid)
+	u, err := ocfs2.NormalizeUUID(uuid)
 	if err != nil {
 		return Region{}, cl.cfg.errorf(0, ErrInvalid, "add region to cluster %q: %v", cl.name, err)
 	}
@@ -171,8 +173,8 @@ func (cl *Cluster) AddRegion(uuid, layout string) (Region, error) {
 			return Region{}, cl.cfg.errorf(e.v.Line, ErrExists, "add region: cluster %q has region %s", cl.name, u)
 		}
 	}
-	if len(cl.regions) >= MaxRegions {
-		return Region{}, cl.cfg.errorf(0, ErrInvalid, "add region %s: cluster %q has %d regions, the most o2cb allows", u, cl.name, MaxRegions)
+	if len(cl.regions) >= hbdisk.MaxRegions {
+		return Region{}, cl.cfg.errorf(0, ErrInvalid, "add region %s: cluster %q has %d regions, the most o2cb allows", u, cl.name, hbdisk.MaxRegions)
 	}
 	s := &stanza{kind: kindHeartbeat}
 	s.set(keyCluster, cl.name)
@@ -190,7 +192,7 @@ func (cl *Cluster) AddRegion(uuid, layout string) (Region, error) {
 // allowed). The error wraps ErrInvalid for a malformed UUID and
 // ErrNoSuchRegion for one the cluster does not have.
 func (cl *Cluster) RemoveRegion(uuid string) error {
-	u, err := NormalizeUUID(uuid)
+	u, err := ocfs2.NormalizeUUID(uuid)
 	if err != nil {
 		return cl.cfg.errorf(0, ErrInvalid, "remove region from cluster %q: %v", cl.name, err)
 	}

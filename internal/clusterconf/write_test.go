@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -153,7 +154,7 @@ func TestBuildErrors(t *testing.T) {
 			t.Errorf("%s = %v, want %v", tt.call, tt.err, tt.want)
 		}
 	}
-	for i := 1; i < MaxRegions; i++ {
+	for i := 1; i < hbdisk.MaxRegions; i++ {
 		if _, err := cl.AddRegion(strings.Repeat("A", 30)+string("0123456789ABCDEF"[i/16])+string("0123456789ABCDEF"[i%16]), ""); err != nil {
 			t.Fatalf("AddRegion(#%d) error: %v", i+1, err)
 		}

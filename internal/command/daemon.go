@@ -29,8 +29,8 @@ var (
 	runDirFlag = &cli.StringFlag{Name: "run-dir", Value: rundir.DefaultRunDir, Usage: "daemon socket, pid and state directory", EnvVars: []string{"O2CB_RUN_DIR"}}
 	confFlag   = &cli.StringFlag{Name: "cluster-conf", Value: clusterconf.DefaultPath, Usage: "cluster configuration", EnvVars: []string{"O2CB_CLUSTER_CONF"}}
 	nodeFlag   = &cli.StringFlag{Name: "node-name", Usage: "this node's name in cluster.conf (default: the host name)", EnvVars: []string{"O2CB_NODE_NAME"}}
-	intervalMS = &cli.IntFlag{Name: "interval-ms", Value: int(hbdisk.DefaultInterval / time.Millisecond), Usage: "heartbeat interval in milliseconds", EnvVars: []string{"O2CB_HEARTBEAT_INTERVAL_MS"}}
-	threshold  = &cli.IntFlag{Name: "dead-threshold", Value: hbdisk.DefaultDeadThreshold, Usage: "iterations without a change before a node is dead", EnvVars: []string{"O2CB_DEAD_THRESHOLD"}}
+	intervalMS = &cli.IntFlag{Name: "interval-ms", Value: int(hbdisk.DefaultInterval / time.Millisecond), Usage: fmt.Sprintf("heartbeat interval in milliseconds (%d to %d)", hbdisk.MinInterval/time.Millisecond, hbdisk.MaxInterval/time.Millisecond), EnvVars: []string{"O2CB_HEARTBEAT_INTERVAL_MS"}}
+	threshold  = &cli.IntFlag{Name: "dead-threshold", Value: hbdisk.DefaultDeadThreshold, Usage: fmt.Sprintf("iterations without a change before a node is dead (%d to %d)", hbdisk.MinDeadThreshold, hbdisk.MaxDeadThreshold), EnvVars: []string{"O2CB_DEAD_THRESHOLD"}}
 )
 
 var daemonCommand = &cli.Command{

@@ -26,7 +26,7 @@ var heartbeatCommand = &cli.Command{
 	Description: "Runs one heartbeat region per device without the daemon, until interrupted,\n" +
 		"then writes the clean-stop block. For trying out and diagnosing a setup.",
 	Flags: []cli.Flag{
-		&cli.IntFlag{Name: "node", Usage: "this node's number (0..254)", Required: true},
+		&cli.IntFlag{Name: "node", Usage: fmt.Sprintf("this node's number (0..%d)", hbdisk.MaxNodes-1), Required: true},
 		&cli.StringFlag{Name: "nodes", Usage: "configured node numbers, e.g. 1,2,3 (default: every slot)"},
 		intervalMS, threshold,
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print transitions only, not the engine's log"},
@@ -69,8 +69,8 @@ func regionConfig(v *ocfs2.Volume, node int, nodes []int, interval time.Duration
 		UUID:          v.UUID,
 		Device:        v.Path,
 		Verify:        func(dev hbdisk.Device) error { return v.Recheck(hbdisk.ReaderAt(dev)) },
-		Geometry:      regionGeometry(v),
-		Extent:        hbdisk.Extent{Offset: h.ExtentOffset, Bytes: h.ExtentBytes},
+		Geometry:      h.Geometry,
+		Extent:        h.Extent,
 		Node:          node,
 		Nodes:         nodes,
 		Interval:      interval,

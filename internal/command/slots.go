@@ -26,7 +26,7 @@ var slotsCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		g := regionGeometry(v)
+		g := v.Heartbeat.Geometry
 		f, err := hbdisk.OpenDirectReadOnly(path)
 		if err != nil {
 			return err
@@ -55,10 +55,4 @@ var slotsCommand = &cli.Command{
 		}
 		return tw.Flush()
 	},
-}
-
-// regionGeometry is the heartbeat region of an OCFS2 volume in the
-// engine's terms.
-func regionGeometry(v *ocfs2.Volume) hbdisk.Geometry {
-	return hbdisk.Geometry{BlockBytes: v.Heartbeat.BlockBytes, StartBlock: v.Heartbeat.StartBlock, Blocks: v.Heartbeat.Blocks}
 }

@@ -46,7 +46,7 @@ type Config struct {
 
 // MaxGlobalRegions is the kernel's limit of regions in global mode, kept
 // so that kernel nodes can share the cluster.
-const MaxGlobalRegions = 32
+const MaxGlobalRegions = hbdisk.MaxRegions
 
 // Daemon is the node's heartbeat daemon: its regions and their owners.
 type Daemon struct {
@@ -126,11 +126,11 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.DeadThreshold == 0 {
 		cfg.DeadThreshold = hbdisk.DefaultDeadThreshold
 	}
-	if cfg.DeadThreshold < hbdisk.MinDeadThreshold {
-		return nil, fmt.Errorf("dead threshold %d is below the minimum %d", cfg.DeadThreshold, hbdisk.MinDeadThreshold)
+	if err := hbdisk.CheckDeadThreshold(cfg.DeadThreshold); err != nil {
+		return nil, err
 	}
-	if cfg.Interval < 10*time.Millisecond || cfg.Interval > time.Minute {
-		return nil, fmt.Errorf("heartbeat interval %v is outside 10ms..1m", cfg.Interval)
+	if err := hbdisk.CheckInterval(cfg.Interval); err != nil {
+		return nil, err
 	}
 	cfg.Retry = cfg.Retry.WithDefaults()
 	if err := cfg.Retry.Validate(); err != nil {
@@ -559,8 +559,8 @@ func (d *Daemon) regionConfig(r *region) hbdisk.Config {
 		Open:          open,
 		QuietEnd:      true, // watch and startEnded log how it ended
 		Verify:        func(dev hbdisk.Device) error { return vol.Recheck(hbdisk.ReaderAt(dev)) },
-		Geometry:      hbdisk.Geometry{BlockBytes: h.BlockBytes, StartBlock: h.StartBlock, Blocks: h.Blocks},
-		Extent:        hbdisk.Extent{Offset: h.ExtentOffset, Bytes: h.ExtentBytes},
+		Geometry:      h.Geometry,
+		Extent:        h.Extent,
 		Node:          d.node.Number,
 		Nodes:         d.nodes,
 		Interval:      d.cfg.Interval,

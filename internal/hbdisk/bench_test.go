@@ -56,7 +56,7 @@ func BenchmarkIteration255(b *testing.B) {
 	disk := testDisk()
 	r, err := NewRegion(Config{
 		UUID: "BENCH", Device: "memdisk", Open: func() (Device, error) { return disk.Device(), nil },
-		Geometry: tGeometry, Node: 1, Interval: time.Hour, DeadThreshold: 31,
+		Geometry: tGeometry, Node: 1, Interval: MaxInterval, DeadThreshold: 31,
 	})
 	if err != nil {
 		b.Fatal(err)

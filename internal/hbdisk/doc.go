@@ -19,6 +19,13 @@
 //
 // # Pieces
 //
+// Geometry places the slots on the device, and Geometry.WriteInside is
+// the check every write passes first: inside the slots and the extent
+// that holds them. The kernel's limits (MaxNodes, MaxRegions) and the
+// bounds of the heartbeat timing (CheckInterval, CheckDeadThreshold) are
+// defined here, once, for every package that takes a node number, a
+// region count or a timing.
+//
 // Slot encodes and decodes a slot in place. Tracker is the kernel's
 // liveness rule as a pure state machine. Region runs the loop of one node
 // on one device: every interval it reads the configured slots in one

@@ -1,4 +1,4 @@
-package hbdisk
+package hbdisk_test
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
@@ -19,7 +20,7 @@ import (
 // recorder remembers the last block that reached the device, and can
 // freeze the device so that the slots stay as they are for an oracle.
 type recorder struct {
-	Device
+	hbdisk.Device
 	mu     sync.Mutex
 	frozen bool
 	last   []byte
@@ -82,7 +83,7 @@ func debugfsHB(t *testing.T, path string) map[int]debugfsSlot {
 }
 
 // hashOutside hashes the image without the slots of nodes.
-func hashOutside(t *testing.T, img string, g Geometry, nodes []int) [32]byte {
+func hashOutside(t *testing.T, img string, g hbdisk.Geometry, nodes []int) [32]byte {
 	t.Helper()
 	b, err := os.ReadFile(img)
 	if err != nil {
@@ -121,31 +122,31 @@ func TestRealImage(t *testing.T) {
 				t.Fatalf("ocfs2.Open(%s) = %v", path, err)
 			}
 			want := max(tc.sector, 512)
-			g := Geometry{BlockBytes: v.Heartbeat.BlockBytes, StartBlock: v.Heartbeat.StartBlock, Blocks: v.Heartbeat.Blocks}
-			if g.BlockBytes != want || g.Blocks != MaxNodes {
+			g := v.Heartbeat.Geometry
+			if g.BlockBytes != want || g.Blocks != hbdisk.MaxNodes {
 				t.Fatalf("geometry of %s = %+v, want %d-byte slots, 255 blocks", path, g, want)
 			}
-			if got := g.SlotOffset(0); got != v.Heartbeat.ExtentOffset {
-				t.Fatalf("slot 0 at byte %d, heartbeat extent at %d", got, v.Heartbeat.ExtentOffset)
+			if got := g.SlotOffset(0); got != v.Heartbeat.Extent.Offset {
+				t.Fatalf("slot 0 at byte %d, heartbeat extent at %d", got, v.Heartbeat.Extent.Offset)
 			}
 			nodes := []int{0, 7, 254}
 			before := hashOutside(t, img, g, nodes)
 
 			recs := map[int]*recorder{}
-			var regions []*Region
+			var regions []*hbdisk.Region
 			for _, n := range nodes {
-				dev, err := OpenDirect(path)
+				dev, err := hbdisk.OpenDirect(path)
 				if err != nil {
 					t.Fatal(err)
 				}
 				rec := &recorder{Device: dev}
 				recs[n] = rec
-				r, err := NewRegion(Config{
+				r, err := hbdisk.NewRegion(hbdisk.Config{
 					UUID: v.UUID, Device: path,
-					Open:     func() (Device, error) { return rec, nil },
-					Verify:   func(d Device) error { return v.Recheck(ReaderAt(d)) },
+					Open:     func() (hbdisk.Device, error) { return rec, nil },
+					Verify:   func(d hbdisk.Device) error { return v.Recheck(hbdisk.ReaderAt(d)) },
 					Geometry: g,
-					Extent:   Extent{Offset: v.Heartbeat.ExtentOffset, Bytes: v.Heartbeat.ExtentBytes},
+					Extent:   v.Heartbeat.Extent,
 					Node:     n, Nodes: nodes,
 					Interval: 100 * time.Millisecond, DeadThreshold: 5,
 				})
@@ -167,14 +168,14 @@ func TestRealImage(t *testing.T) {
 			}
 			time.Sleep(400 * time.Millisecond)
 			for _, r := range regions {
-				if st := r.Status(); !slices.Equal(st.LiveNodes, nodes) || st.State != Steady {
+				if st := r.Status(); !slices.Equal(st.LiveNodes, nodes) || st.State != hbdisk.Steady {
 					t.Errorf("node %d: state %s live %v, want steady %v", st.Node, st.State, st.LiveNodes, nodes)
 				}
 			}
 			// Freeze every writer and let in-flight writes land.
-			last := map[int]Slot{}
+			last := map[int]hbdisk.Slot{}
 			for _, n := range nodes {
-				last[n] = Slot(recs[n].freeze())
+				last[n] = hbdisk.Slot(recs[n].freeze())
 			}
 			time.Sleep(50 * time.Millisecond)
 			for _, n := range nodes {
@@ -183,8 +184,8 @@ func TestRealImage(t *testing.T) {
 				}
 				b := last[n]
 				cp := slices.Clone([]byte(b))
-				cp[offCksum], cp[offCksum+1], cp[offCksum+2], cp[offCksum+3] = 0, 0, 0, 0
-				if got := crc32LE(cp); got != b.StoredChecksum() {
+				cp[hbdisk.OffCksum], cp[hbdisk.OffCksum+1], cp[hbdisk.OffCksum+2], cp[hbdisk.OffCksum+3] = 0, 0, 0, 0
+				if got := hbdisk.CRC32LE(cp); got != b.StoredChecksum() {
 					t.Errorf("node %d: independent crc %#08x, stored %#08x", n, got, b.StoredChecksum())
 				}
 			}
@@ -213,7 +214,7 @@ func TestRealImage(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, n := range nodes {
-					got := Slot(raw[g.SlotOffset(n):][:g.BlockBytes])
+					got := hbdisk.Slot(raw[g.SlotOffset(n):][:g.BlockBytes])
 					if string(got) != string(last[n]) {
 						t.Errorf("node %d's slot at byte %d is not its last block", n, g.SlotOffset(n))
 					}

@@ -586,6 +586,9 @@ func TestNewRegionRejectsBadConfig(t *testing.T) {
 		{"configured node beyond blocks", func(c *Config) { c.Geometry.Blocks = 10; c.Nodes = []int{1, 12} }},
 		{"threshold below kernel minimum", func(c *Config) { c.DeadThreshold = 2 }},
 		{"tiny interval", func(c *Config) { c.Interval = time.Microsecond }},
+		{"interval below the minimum", func(c *Config) { c.Interval = MinInterval - time.Millisecond }},
+		{"interval above the maximum", func(c *Config) { c.Interval = MaxInterval + time.Second }},
+		{"threshold above the maximum", func(c *Config) { c.DeadThreshold = MaxDeadThreshold + 1 }},
 		{"slot outside extent", func(c *Config) { c.Extent = Extent{Offset: 0, Bytes: tStart * 512} }},
 		{"absurd start block", func(c *Config) { c.Geometry.StartBlock = 1 << 62 }},
 	} {

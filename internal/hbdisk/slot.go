@@ -17,10 +17,6 @@ const (
 	headerBytes   = 28 // bytes the kernel fills; the rest of the slot is zero
 )
 
-// MaxNodes is the number of node numbers o2hb knows (O2NM_MAX_NODES):
-// node numbers are 0 to MaxNodes-1.
-const MaxNodes = 255
-
 // Errors of Slot.Validate; callers test them with errors.Is.
 var (
 	ErrSlotSize  = errors.New("slot size is not 512 to 4096 bytes, a power of two")

@@ -9,9 +9,6 @@ import (
 // (the kernel's O2HB_LIVE_THRESHOLD).
 const LiveThreshold = 2
 
-// MinDeadThreshold is the smallest dead threshold the kernel accepts.
-const MinDeadThreshold = 3
-
 // EventKind says what a tracker event reports.
 type EventKind int
 

@@ -12,7 +12,7 @@
 //	fmt.Println(v.UUID, v.Heartbeat.BlockBytes, v.Heartbeat.StartBlock)
 //	// before writing node n's slot:
 //	off := v.Heartbeat.SlotOffset(n)
-//	if !v.Heartbeat.Contains(off, int64(v.Heartbeat.BlockBytes)) { ... }
+//	if !v.Heartbeat.WriteInside(v.Heartbeat.Extent, off, int64(v.Heartbeat.BlockBytes)) { ... }
 //
 //	dev, err := ocfs2.FindByUUID("43fa4f36-ed35-4789-a313-654157458296",
 //		ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(os.Getenv("O2CB_HB_DEVICES"))})

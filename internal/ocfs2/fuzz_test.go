@@ -105,7 +105,7 @@ func FuzzReadSuperblock(f *testing.F) {
 				continue
 			}
 			if g.Blocks != 255 || g.BlockBytes != sector ||
-				!g.Contains(g.SlotOffset(0), 255*int64(sector)) || g.ExtentOffset+g.ExtentBytes > sparseSize {
+				!g.WriteInside(g.Extent, g.SlotOffset(0), 255*int64(sector)) || g.Extent.Offset+g.Extent.Bytes > sparseSize {
 				t.Fatalf("HeartbeatGeometry(sector %d) = %+v: not a region inside the device", sector, g)
 			}
 		}

@@ -3,44 +3,20 @@ package ocfs2
 import (
 	"fmt"
 	"io"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 )
 
-// HeartbeatBlocks is the number of slots of a region: one per possible
-// node (O2NM_MAX_NODES).
-const HeartbeatBlocks = 255
-
-// Geometry is a heartbeat region as o2hb (the kernel) and libocfs2 see it.
+// Geometry is a heartbeat region as o2hb (the kernel) and libocfs2 see it:
+// its slots (BlockBytes is the device's logical sector size, Blocks is
+// hbdisk.MaxNodes) and the heartbeat file's extent that holds them.
+// Before every write, heartbeat I/O checks
+// g.WriteInside(g.Extent, off, n).
 type Geometry struct {
-	BlockBytes int    // the device's logical sector size: one slot
-	StartBlock uint64 // first slot, in BlockBytes units from the device start
-	Blocks     int    // slots: HeartbeatBlocks
-	// ExtentOffset and ExtentBytes are the heartbeat file's extent on the
-	// device, in bytes. The slots lie at its start.
-	ExtentOffset, ExtentBytes int64
-}
-
-// SlotOffset returns the byte offset of node's slot on the device.
-func (g Geometry) SlotOffset(node int) int64 {
-	return (int64(g.StartBlock) + int64(node)) * int64(g.BlockBytes)
-}
-
-// Contains reports whether the n bytes at off lie inside both the
-// heartbeat file's extent and the region's slots. Heartbeat I/O must
-// check it before every write.
-func (g Geometry) Contains(off, n int64) bool {
-	if n <= 0 || off < 0 || g.BlockBytes <= 0 || g.Blocks <= 0 {
-		return false
-	}
-	end := off + n
-	if end < off { // overflow
-		return false
-	}
-	slotsStart := int64(g.StartBlock) * int64(g.BlockBytes)
-	slotsEnd := slotsStart + int64(g.Blocks)*int64(g.BlockBytes)
-	extentEnd := g.ExtentOffset + g.ExtentBytes
-	return slotsStart >= 0 && extentEnd >= g.ExtentOffset &&
-		off >= g.ExtentOffset && end <= extentEnd &&
-		off >= slotsStart && end <= slotsEnd
+	hbdisk.Geometry
+	// Extent is the heartbeat file's extent on the device, in bytes. The
+	// slots lie at its start.
+	Extent hbdisk.Extent
 }
 
 // HeartbeatGeometry finds the heartbeat region of the volume whose
@@ -94,9 +70,9 @@ func HeartbeatGeometry(r io.ReaderAt, size int64, sb *Superblock, sectorSize int
 			ErrBadHeartbeatFile, what, rec.Cpos)
 	}
 	fsBlocks := uint64(rec.Clusters) << (sb.clusterBits - sb.blockBits)
-	if fsBlocks < HeartbeatBlocks {
+	if fsBlocks < hbdisk.MaxNodes {
 		return Geometry{}, fmt.Errorf("%w: %s: its extent holds %d blocks (%d clusters), want at least %d",
-			ErrBadHeartbeatFile, what, fsBlocks, rec.Clusters, HeartbeatBlocks)
+			ErrBadHeartbeatFile, what, fsBlocks, rec.Clusters, hbdisk.MaxNodes)
 	}
 	if rec.Blkno <= superBlockBlkno {
 		return Geometry{}, fmt.Errorf("%w: %s: its extent starts at block %d, inside the volume header",
@@ -109,15 +85,12 @@ func HeartbeatGeometry(r io.ReaderAt, size int64, sb *Superblock, sectorSize int
 	}
 	off := int64(rec.Blkno) << sb.blockBits
 	g := Geometry{
-		BlockBytes:   sectorSize,
-		StartBlock:   uint64(off) / uint64(sectorSize),
-		Blocks:       HeartbeatBlocks,
-		ExtentOffset: off,
-		ExtentBytes:  int64(fsBlocks) << sb.blockBits,
+		Geometry: hbdisk.Geometry{BlockBytes: sectorSize, StartBlock: uint64(off) / uint64(sectorSize), Blocks: hbdisk.MaxNodes},
+		Extent:   hbdisk.Extent{Offset: off, Bytes: int64(fsBlocks) << sb.blockBits},
 	}
-	if !g.Contains(g.SlotOffset(0), int64(g.Blocks)*int64(g.BlockBytes)) {
+	if slots := g.Slots(); !g.WriteInside(g.Extent, slots.Offset, slots.Bytes) {
 		return Geometry{}, fmt.Errorf("%w: %s: %d slots of %d bytes at block %d do not fit its extent of %d bytes",
-			ErrBadHeartbeatFile, what, g.Blocks, g.BlockBytes, g.StartBlock, g.ExtentBytes)
+			ErrBadHeartbeatFile, what, g.Blocks, g.BlockBytes, g.StartBlock, g.Extent.Bytes)
 	}
 	return g, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -127,11 +128,8 @@ func checkImage(t *testing.T, img string, bs, cs int, label, cluster string, glo
 		t.Fatalf("debugfs.ocfs2 shows %d heartbeat extents, want 1", len(blocks))
 	}
 	want := Geometry{
-		BlockBytes:   512,
-		StartBlock:   blocks[0] * uint64(bs) / 512,
-		Blocks:       255,
-		ExtentOffset: int64(blocks[0]) * int64(bs),
-		ExtentBytes:  int64(clusters[0]) * int64(cs),
+		Geometry: hbdisk.Geometry{BlockBytes: 512, StartBlock: blocks[0] * uint64(bs) / 512, Blocks: 255},
+		Extent:   hbdisk.Extent{Offset: int64(blocks[0]) * int64(bs), Bytes: int64(clusters[0]) * int64(cs)},
 	}
 	if vol.Heartbeat != want {
 		t.Errorf("Open(%s).Heartbeat = %+v, want %+v (debugfs.ocfs2: block %d, %d clusters)",
@@ -249,11 +247,8 @@ func TestLoopDevices(t *testing.T) {
 			}
 			blocks, clusters, _ := debugfsExtents(t, img, "//heartbeat")
 			want := Geometry{
-				BlockBytes:   tc.sector,
-				StartBlock:   blocks[0] * uint64(tc.block) / uint64(tc.sector),
-				Blocks:       255,
-				ExtentOffset: int64(blocks[0]) * int64(tc.block),
-				ExtentBytes:  int64(clusters[0]) * 4096,
+				Geometry: hbdisk.Geometry{BlockBytes: tc.sector, StartBlock: blocks[0] * uint64(tc.block) / uint64(tc.sector), Blocks: 255},
+				Extent:   hbdisk.Extent{Offset: int64(blocks[0]) * int64(tc.block), Bytes: int64(clusters[0]) * 4096},
 			}
 			if vol.Heartbeat != want {
 				t.Errorf("Open(%s).Heartbeat = %+v, want %+v", dev, vol.Heartbeat, want)

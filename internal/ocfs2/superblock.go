@@ -217,18 +217,30 @@ func log2(n int) uint {
 	return k
 }
 
-// NormalizeUUID returns s as o2cb names a region: 32 upper-case hex digits.
-// It accepts any case and dashes anywhere (blkid prints
-// 43fa4f36-ed35-4789-a313-654157458296).
+// NormalizeUUID returns s as o2cb names a region: 32 upper-case hex
+// digits. It accepts them in any case, bare or dashed 8-4-4-4-12 as blkid
+// prints them (43fa4f36-ed35-4789-a313-654157458296), with white space
+// around them. It is the one check of a region UUID, wherever one comes
+// from (cluster.conf, a parameter, a request).
 func NormalizeUUID(s string) (string, error) {
-	u := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", ""))
-	if len(u) != 2*uuidLen {
-		return "", fmt.Errorf("%w: %q has %d hex digits, want 32", ErrBadUUID, s, len(u))
+	t := strings.TrimSpace(s)
+	if len(t) == 2*uuidLen+4 && t[8] == '-' && t[13] == '-' && t[18] == '-' && t[23] == '-' {
+		t = t[:8] + t[9:13] + t[14:18] + t[19:23] + t[24:]
 	}
-	if _, err := hex.DecodeString(u); err != nil {
-		return "", fmt.Errorf("%w: %q holds a character that is not a hex digit", ErrBadUUID, s)
+	if len(t) != 2*uuidLen {
+		return "", fmt.Errorf("%w: %q is not 32 hex digits, bare or dashed 8-4-4-4-12", ErrBadUUID, s)
 	}
-	return u, nil
+	b := []byte(t)
+	for i, c := range b {
+		switch {
+		case '0' <= c && c <= '9', 'A' <= c && c <= 'F':
+		case 'a' <= c && c <= 'f':
+			b[i] = c - 'a' + 'A'
+		default:
+			return "", fmt.Errorf("%w: %q: %q is not a hex digit", ErrBadUUID, s, c)
+		}
+	}
+	return string(b), nil
 }
 
 // checkMetaECC verifies, on a volume with meta-ecc, the CRC32 of the

@@ -11,51 +11,23 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
-func TestGeometry(t *testing.T) {
-	// 4 KiB blocks, heartbeat file at block 273, 1 MiB, 512-byte sectors.
-	g := Geometry{BlockBytes: 512, StartBlock: 2184, Blocks: 255, ExtentOffset: 273 * 4096, ExtentBytes: 1 << 20}
-	if got, want := g.SlotOffset(1), int64(273*4096+512); got != want {
-		t.Errorf("SlotOffset(1) = %d, want %d", got, want)
-	}
-	end := g.SlotOffset(255)
-	for _, tc := range []struct {
-		off, n int64
-		want   bool
-	}{
-		{g.SlotOffset(0), 512, true},
-		{g.SlotOffset(254), 512, true},
-		{g.SlotOffset(0), 255 * 512, true},
-		{g.SlotOffset(0) - 1, 512, false},
-		{g.SlotOffset(254) + 1, 512, false},
-		{end, 512, false}, // inside the extent, past the slots
-		{g.SlotOffset(3), 0, false},
-		{g.SlotOffset(3), -1, false},
-		{-512, 512, false},
-		{g.SlotOffset(3), 1<<63 - 1, false}, // overflow
-	} {
-		if got := g.Contains(tc.off, tc.n); got != tc.want {
-			t.Errorf("Contains(%d, %d) = %v, want %v", tc.off, tc.n, got, tc.want)
-		}
-	}
-	// Slots beyond a (corrupt) short extent are refused.
-	short := g
-	short.ExtentBytes = 100 * 512
-	if short.Contains(short.SlotOffset(200), 512) {
-		t.Errorf("Contains(slot 200) on a 100-slot extent = true, want false")
-	}
-	if (Geometry{}).Contains(0, 1) {
-		t.Errorf("Geometry{}.Contains(0, 1) = true, want false")
-	}
-}
-
 func TestNormalizeUUID(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"43fa4f36-ed35-4789-a313-654157458296", "43FA4F36ED354789A313654157458296"},
 		{"43FA4F36ED354789A313654157458296", "43FA4F36ED354789A313654157458296"},
+		{"43Fa4f36eD354789a313654157458296", "43FA4F36ED354789A313654157458296"},
 		{" 43fa4f36ed354789a313654157458296\n", "43FA4F36ED354789A313654157458296"},
+		{"\t43fa4f36-ed35-4789-a313-654157458296 ", "43FA4F36ED354789A313654157458296"},
 		{"43fa4f36ed354789a31365415745829", ""},
 		{"43fa4f36ed354789a3136541574582960", ""},
 		{"43fa4f36ed354789a31365415745829g", ""},
+		{"43fa4f36-ed35-4789-a313-65415745829g", ""},
+		{"43fa4f36-ed354789-a313-654157458296", ""},  // dashes elsewhere than 8-4-4-4-12
+		{"43fa4f36ed35-4789-a313-654157458296-", ""}, // 36 characters, dashes misplaced
+		{"-43fa4f36ed354789a313654157458296", ""},    // one dash
+		{"43fa4f36-ed35-4789-a313-6541574582", ""},   // dashed, too short
+		{"43fa4f36 ed35 4789 a313 654157458296", ""}, // spaces are not dashes
+		{"+3fa4f36ed354789a313654157458296", ""},     // hex.DecodeString takes no sign
 		{"", ""},
 	} {
 		got, err := NormalizeUUID(tc.in)

@@ -398,13 +398,16 @@ To run it under Pacemaker, on every node:
 
 and write the same /etc/ocfs2/cluster.conf on each, with ocfs2-tools' o2cb as
 in step 1 (without --config-file; add-heartbeat with the volume's UUID, which
-tunefs.ocfs2 -Q '%U\n' DEVICE prints). Then, once, with pcs:
+tunefs.ocfs2 -Q '%U\n' DEVICE prints). Then, once, with fencing configured
+(the o2cb start refuses stonith-enabled=false), with pcs:
 
+    pcs property set no-quorum-policy=freeze
     pcs resource create o2cb ocf:ocfs2:o2cb region_quorum=any \
         op monitor interval=10s on-fail=fence clone interleave=true
 
 or with crmsh:
 
+    crm configure property no-quorum-policy=freeze
     crm configure primitive o2cb ocf:ocfs2:o2cb params region_quorum=any \
         op monitor interval=10s timeout=20s on-fail=fence
     crm configure clone o2cb-clone o2cb meta interleave=true

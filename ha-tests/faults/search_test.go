@@ -119,7 +119,7 @@ func TestSearchHungDevice(t *testing.T) {
 		if msg == "" {
 			msg = strings.TrimSpace(r.stderr)
 		}
-		f.observe(t, "%s: exit %d in %v: %s", what, r.code, r.took.Round(time.Millisecond), msg)
+		f.observe(t, "%s: exit %d in %v: %s", what, r.code, r.took.Round(time.Millisecond), strings.ReplaceAll(msg, dir, "$TMP"))
 	}
 	hung := []string{bad.Device, "did not answer"}
 	check("ocfs2_hb_ctl -S -u (service mnt)", n.run1(n.hbCtl, env, "-S", "-u", good.UUID, "mnt"), 0, nil, append([]string{"warning"}, hung...))

@@ -266,8 +266,8 @@ func stop(c *ocf.Context) error {
 // be read (the ocfs2 layout otherwise, which is the daemon's own).
 func stopGlobalRegions(c *ocf.Context, s *setup.Setup, st *hbclient.Status) error {
 	layouts := map[string]string{}
-	if conf := setup.New(c); conf.LoadConf(c) == nil {
-		for _, r := range conf.Regions {
+	if s.LoadConf(c) == nil {
+		for _, r := range s.Regions {
 			layouts[r.UUID] = r.Layout
 		}
 	} else {

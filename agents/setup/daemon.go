@@ -222,8 +222,13 @@ func (s *Setup) ClearStopped() error {
 	if rundir.Held(s.RunDir) {
 		return fmt.Errorf("a heartbeat daemon (pid %d) holds %s but does not answer", rundir.ReadPID(s.RunDir), s.RunDir)
 	}
+	return s.remove(rundir.StateName, LaunchName)
+}
+
+// remove removes the named files of the run directory that exist.
+func (s *Setup) remove(names ...string) error {
 	var errs []error
-	for _, name := range []string{rundir.StateName, LaunchName} {
+	for _, name := range names {
 		if err := os.Remove(filepath.Join(s.RunDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -241,7 +246,7 @@ func (s *Setup) StopDaemon(c *ocf.Context, pid int) error {
 		return err
 	}
 	c.Log.Info("heartbeat daemon stopped", "pid", pid)
-	if err := os.Remove(filepath.Join(s.RunDir, LaunchName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.remove(LaunchName); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
 	}
 	return nil

@@ -4,7 +4,6 @@
 package hbregion
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -207,14 +206,9 @@ func monitor(c *ocf.Context) error {
 		}
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c, time.Second)
-	defer cancel()
-	st, err := r.Client.Status(ctx)
-	if errors.Is(err, hbclient.ErrNotRunning) {
-		return ocf.Errorf(ocf.NotRunning, "heartbeat daemon not running")
-	}
+	st, err := r.MonitorStatus(c)
 	if err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s does not answer: %v", r.RunDir, err)
+		return err
 	}
 	i := slices.IndexFunc(st.Regions, func(x hbclient.RegionStatus) bool { return x.UUID == r.uuid })
 	if i < 0 {

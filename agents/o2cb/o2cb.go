@@ -7,7 +7,6 @@ package o2cb
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -315,14 +314,9 @@ func hasOwner(r hbclient.RegionStatus, name string) bool {
 // trouble with cluster.conf is a failure naming the file and line.
 func monitor(c *ocf.Context) error {
 	s := setup.New(c)
-	ctx, cancel := context.WithTimeout(c, time.Second)
-	defer cancel()
-	st, err := s.Client.Status(ctx)
-	if errors.Is(err, hbclient.ErrNotRunning) {
-		return ocf.Errorf(ocf.NotRunning, "heartbeat daemon not running")
-	}
+	st, err := s.MonitorStatus(c)
 	if err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s does not answer: %v", s.RunDir, err)
+		return err
 	}
 	if err := s.LoadConf(c); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon runs, but: %v", err)

@@ -78,6 +78,22 @@ func (s *Setup) Running(ctx context.Context) (bool, error) {
 	return err == nil, err
 }
 
+// MonitorStatus is the daemon's status for a monitor, which must answer
+// within a second: no daemon is OCF_NOT_RUNNING, one that does not answer
+// in time OCF_ERR_GENERIC.
+func (s *Setup) MonitorStatus(c *ocf.Context) (*hbclient.Status, error) {
+	ctx, cancel := context.WithTimeout(c, time.Second)
+	defer cancel()
+	st, err := s.Client.Status(ctx)
+	if errors.Is(err, hbclient.ErrNotRunning) {
+		return nil, ocf.Errorf(ocf.NotRunning, "heartbeat daemon not running")
+	}
+	if err != nil {
+		return nil, ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s does not answer: %v", s.RunDir, err)
+	}
+	return st, nil
+}
+
 // PrepareRunDir makes sure the run directory exists and is safe. An
 // unsafe one is a matter of ownership and mode on this node:
 // OCF_ERR_PERM keeps the resource off this node only, and the reason

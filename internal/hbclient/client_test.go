@@ -58,3 +58,20 @@ func TestLargeStatusAnswer(t *testing.T) {
 		t.Fatalf("readMessage of a %d-byte status: %v", buf.Len(), err)
 	}
 }
+
+func TestErrorNamesItsRegionOnce(t *testing.T) {
+	for _, c := range []struct {
+		e    Error
+		want string
+	}{
+		{Error{Code: CodeIO, Message: "write timed out"}, "write timed out"},
+		{Error{Code: CodeIO, Message: "write timed out", Region: "0123456789ABCDEF0123456789ABCDEF"}, "region 0123456789ABCDEF0123456789ABCDEF: write timed out"},
+	} {
+		if got := c.e.Error(); got != c.want {
+			t.Errorf("%+v: Error() = %q, want %q", c.e, got, c.want)
+		}
+		if !errors.Is(&c.e, ErrCode(CodeIO)) || errors.Is(&c.e, ErrCode(CodeConfig)) {
+			t.Errorf("%+v: errors.Is does not match by code", c.e)
+		}
+	}
+}

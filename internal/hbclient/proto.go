@@ -75,12 +75,22 @@ type Response struct {
 }
 
 // Error is a failed request: a code to test and a message for people.
+// Region is the UUID of the region the failure is about, if one is;
+// Message then does not repeat it, so that each reader can name the
+// region its own way (Error in full, the agents in short).
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Region  string `json:"region,omitempty"`
 }
 
-func (e *Error) Error() string { return e.Message }
+// Error is the message, after "region <UUID>: " when it is about one.
+func (e *Error) Error() string {
+	if e.Region != "" {
+		return "region " + e.Region + ": " + e.Message
+	}
+	return e.Message
+}
 
 // Is lets errors.Is match an *Error by code.
 func (e *Error) Is(target error) bool {

@@ -211,12 +211,12 @@ func (d *Daemon) loadClusterConf() error {
 func (d *Daemon) Reload() error {
 	v, err := d.readClusterConf()
 	if err != nil {
-		return reqError(hbclient.CodeConfig, "%v", err)
+		return mark(ErrConfig, err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.regions) > 0 && (v.cluster != d.cluster || v.mode != d.mode || v.node.Number != d.node.Number) {
-		return reqError(hbclient.CodeConfig, "cluster.conf changes cluster, heartbeat mode or this node's number (%s/%s/%d to %s/%s/%d) while regions run: stop the cluster first",
+		return fail(ErrConfig, "cluster.conf changes cluster, heartbeat mode or this node's number (%s/%s/%d to %s/%s/%d) while regions run: stop the cluster first",
 			d.cluster, d.mode, d.node.Number, v.cluster, v.mode, v.node.Number)
 	}
 	d.cluster, d.mode, d.node, d.nodes, d.global = v.cluster, v.mode, v.node, v.nodes, v.global
@@ -224,16 +224,11 @@ func (d *Daemon) Reload() error {
 	return nil
 }
 
-// reqError builds a protocol error.
-func reqError(code, format string, a ...any) *hbclient.Error {
-	return &hbclient.Error{Code: code, Message: fmt.Sprintf(format, a...)}
-}
-
-// normalizeOrBad normalizes a region UUID or returns a bad_request error.
+// normalizeOrBad normalizes a region UUID or returns an ErrBadRequest.
 func normalizeOrBad(uuid string) (string, error) {
 	u, err := ocfs2.NormalizeUUID(uuid)
 	if err != nil {
-		return "", reqError(hbclient.CodeBadRequest, "%v", err)
+		return "", mark(ErrBadRequest, err)
 	}
 	return u, nil
 }
@@ -248,7 +243,7 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 		return "", err
 	}
 	if err := hbclient.ValidOwner(owner); err != nil {
-		return "", reqError(hbclient.CodeBadRequest, "%v", err)
+		return "", mark(ErrBadRequest, err)
 	}
 	d.mu.Lock()
 	mode, cluster, configured := d.mode, d.cluster, d.global[uuid]
@@ -257,26 +252,26 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 		return fmt.Sprintf("cluster %s uses global heartbeat: region %s is the cluster's to start", cluster, uuid), nil
 	}
 	if owner == hbclient.OwnerGlobal && mode != clusterconf.ModeGlobal {
-		return "", reqError(hbclient.CodeConfig, "cluster %s is in local heartbeat mode: the cluster owns no region", cluster)
+		return "", fail(ErrConfig, "cluster %s is in local heartbeat mode: the cluster owns no region", cluster)
 	}
 	if owner == hbclient.OwnerGlobal && !configured {
-		return "", reqError(hbclient.CodeConfig, "region %s is not a heartbeat region of cluster %s in %s", uuid, cluster, d.cfg.ClusterConf)
+		return "", regionFail(uuid, ErrConfig, "not a heartbeat region of cluster %s in %s", cluster, d.cfg.ClusterConf)
 	}
 
 	d.mu.Lock()
 	if d.stopping {
 		d.mu.Unlock()
-		return "", reqError(hbclient.CodeStopping, "the heartbeat daemon is stopping")
+		return "", fail(ErrStopping, "the heartbeat daemon is stopping")
 	}
 	r := d.regions[uuid]
 	if r != nil && r.owners[hbclient.OwnerGlobal] > 0 && strings.HasPrefix(owner, "pacemaker:") {
 		d.mu.Unlock()
-		return "", reqError(hbclient.CodeGlobalOwned, "region %s is started by the o2cb cluster resource (global heartbeat); set manage_regions=false on it to manage the region as its own resource", uuid)
+		return "", regionFail(uuid, ErrGlobalOwned, "started by the o2cb cluster resource (global heartbeat); set manage_regions=false on it to manage the region as its own resource")
 	}
 	if r == nil {
 		if d.mode == clusterconf.ModeGlobal && len(d.regions) >= MaxGlobalRegions {
 			d.mu.Unlock()
-			return "", reqError(hbclient.CodeLimit, "global heartbeat allows at most %d regions", MaxGlobalRegions)
+			return "", fail(ErrLimit, "global heartbeat allows at most %d regions", MaxGlobalRegions)
 		}
 		d.mu.Unlock()
 		vol, err := d.resolve(uuid, device)
@@ -298,13 +293,13 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 		d.mu.Lock()
 		if d.regions[uuid] != r {
 			d.mu.Unlock()
-			return "", reqError(hbclient.CodeStopping, "region %s was stopped meanwhile; try again", uuid)
+			return "", regionFail(uuid, ErrStopping, "stopped meanwhile; try again")
 		}
 	}
 	if r.eng != nil && r.eng.Status().State == hbdisk.Collision {
 		msg := r.eng.Status().Err
 		d.mu.Unlock()
-		return "", reqError(hbclient.CodeCollision, "region %s is stopped after a collision: %s; find the other node using number %d, then stop every owner of the region and start it again", uuid, msg, d.node.Number)
+		return "", regionFail(uuid, ErrCollision, "stopped after a collision: %s; find the other node using number %d, then stop every owner of the region and start it again", msg, d.node.Number)
 	}
 	// Services count references; the cluster and a Pacemaker resource
 	// hold one each, so that their start and stop are idempotent.
@@ -322,7 +317,7 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 		if added {
 			d.dropRef(uuid, owner)
 		}
-		return "", reqError(hbclient.CodeNotSteady, "region %s on %s was not steady in time: %v", uuid, r.device, context.Cause(ctx))
+		return "", regionFail(uuid, ErrNotSteady, "not steady in time on %s: %v", r.device, context.Cause(ctx))
 	}
 	d.mu.Lock()
 	err = r.startErr
@@ -331,7 +326,7 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 		if added {
 			d.dropRef(uuid, owner)
 		}
-		return "", engineError(uuid, err)
+		return "", ofRegion(uuid, err)
 	}
 	return "", nil
 }
@@ -339,23 +334,6 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 // countsRefs reports whether an owner holds a count of references (a
 // service: each mount or tool run adds one) rather than one.
 func countsRefs(owner string) bool { return strings.HasPrefix(owner, "service:") }
-
-// engineError maps an engine failure to a protocol error.
-func engineError(uuid string, err error) *hbclient.Error {
-	msg := err.Error()
-	if !strings.Contains(msg, uuid) {
-		msg = "region " + uuid + ": " + msg
-	}
-	switch {
-	case errors.Is(err, hbdisk.ErrCollision):
-		return reqError(hbclient.CodeCollision, "%s", msg)
-	case errors.Is(err, hbdisk.ErrUnsteady):
-		return reqError(hbclient.CodeNotSteady, "%s", msg)
-	case errors.Is(err, ocfs2.ErrNotOCFS2), errors.Is(err, ocfs2.ErrOtherVolume):
-		return reqError(hbclient.CodeDeviceMismatch, "%s", msg)
-	}
-	return reqError(hbclient.CodeIO, "%s", msg)
-}
 
 // searchTimeout bounds the daemon's device search. The daemon need not
 // answer within an agent's second, as the agents' own searches must: a
@@ -370,25 +348,25 @@ func (d *Daemon) resolve(uuid, device string) (*ocfs2.Volume, error) {
 		if errors.Is(err, ocfs2.ErrNoAnswer) {
 			// A device that did not answer may hold the region: that is
 			// trouble of the device, not of the configuration.
-			return nil, reqError(hbclient.CodeIO, "%v", err)
+			return nil, mark(ErrIO, err)
 		}
 		if err != nil {
-			return nil, reqError(hbclient.CodeUnknownRegion, "%v", err)
+			return nil, mark(ErrUnknownRegion, err)
 		}
 		device = path
 	}
 	if !filepath.IsAbs(device) {
-		return nil, reqError(hbclient.CodeBadRequest, "device %q: give an absolute path (the daemon runs in /)", device)
+		return nil, fail(ErrBadRequest, "device %q: give an absolute path (the daemon runs in /)", device)
 	}
 	vol, err := ocfs2.Open(device)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return nil, reqError(hbclient.CodeIO, "%v", err)
+			return nil, mark(ErrIO, err)
 		}
-		return nil, reqError(hbclient.CodeDeviceMismatch, "%v", err)
+		return nil, mark(ErrDeviceMismatch, err)
 	}
 	if vol.UUID != uuid {
-		return nil, reqError(hbclient.CodeDeviceMismatch, "%s holds OCFS2 volume %s, not %s", device, vol.UUID, uuid)
+		return nil, regionFail(uuid, ErrDeviceMismatch, "%s holds OCFS2 volume %s instead", device, vol.UUID)
 	}
 	return vol, nil
 }
@@ -415,7 +393,7 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 	}
 	done := make(chan struct{})
 	if r.eng != nil && stillHung(r.eng) {
-		r.starting, r.startErr = done, fmt.Errorf("region %s on %s: %w", r.uuid, r.device, errHung)
+		r.starting, r.startErr = done, &hbdisk.RegionError{UUID: r.uuid, Err: fmt.Errorf("device %s: %w", r.device, errHung)}
 		close(done)
 		return done
 	}
@@ -533,7 +511,7 @@ func (d *Daemon) watch(r *region, eng *hbdisk.Region) {
 	d.mu.Lock()
 	auto := d.recoverable(r, err)
 	if r.eng == eng {
-		r.failure = err.Error()
+		r.failure = message(r.uuid, err)
 	}
 	d.mu.Unlock()
 	if auto {
@@ -577,7 +555,7 @@ func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string, consumer bo
 		return "", err
 	}
 	if err := hbclient.ValidOwner(owner); err != nil {
-		return "", reqError(hbclient.CodeBadRequest, "%v", err)
+		return "", mark(ErrBadRequest, err)
 	}
 	d.mu.Lock()
 	if d.mode == clusterconf.ModeGlobal && consumer {
@@ -587,11 +565,11 @@ func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string, consumer bo
 	r := d.regions[uuid]
 	if r == nil {
 		d.mu.Unlock()
-		return "", reqError(hbclient.CodeUnknownRegion, "region %s is not running on this node", uuid)
+		return "", regionFail(uuid, ErrUnknownRegion, "not running on this node")
 	}
 	if r.owners[owner] == 0 {
 		d.mu.Unlock()
-		return "", reqError(hbclient.CodeNotOwner, "%s holds no reference on region %s (owners: %s)", owner, uuid, ownerList(r.owners))
+		return "", regionFail(uuid, ErrNotOwner, "%s holds no reference on the region (owners: %s)", owner, ownerList(r.owners))
 	}
 	d.mu.Unlock()
 	return "", d.dropRef(uuid, owner)
@@ -628,7 +606,7 @@ func (d *Daemon) dropRef(uuid, owner string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.Interval+5*time.Second)
 	defer cancel()
 	if err := eng.Stop(ctx); err != nil {
-		return reqError(hbclient.CodeIO, "%v", err)
+		return mark(ErrIO, err)
 	}
 	d.log.Info("region stopped: no owner left", "region", uuid)
 	return nil
@@ -657,7 +635,7 @@ func regionStatus(r *region, now time.Time) hbclient.RegionStatus {
 	}
 	if r.eng == nil {
 		if r.startErr != nil {
-			rs.State, rs.Error = hbclient.StateFailed, r.startErr.Error()
+			rs.State, rs.Error = hbclient.StateFailed, message(r.uuid, r.startErr)
 		}
 		return rs
 	}
@@ -754,7 +732,7 @@ func (d *Daemon) Info(uuid string) (*hbclient.RegionStatus, error) {
 	defer d.mu.Unlock()
 	r := d.regions[uuid]
 	if r == nil {
-		return nil, reqError(hbclient.CodeUnknownRegion, "region %s is not running on this node", uuid)
+		return nil, regionFail(uuid, ErrUnknownRegion, "not running on this node")
 	}
 	rs := regionStatus(r, time.Now())
 	return &rs, nil

@@ -213,7 +213,7 @@ func (d *Daemon) startEnded(r *region, eng *hbdisk.Region, err error, loud *atom
 		if err == nil {
 			r.failure = ""
 		} else {
-			r.failure = err.Error()
+			r.failure = message(r.uuid, err)
 		}
 	}
 	rt := r.retry

@@ -154,7 +154,7 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	defer conn.Close()
 	if uid, ok := peerAllowed(conn); !ok {
 		s.d.log.Warn("refused a client that is neither root nor the daemon's user", "uid", uid)
-		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, Error: reqError(hbclient.CodePermission, "permission denied: uid %d may not use the heartbeat daemon", uid)}, hbclient.MaxResponseBytes)
+		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, Error: wireError(fail(ErrPermission, "permission denied: uid %d may not use the heartbeat daemon", uid))}, hbclient.MaxResponseBytes)
 		return
 	}
 	conn.SetReadDeadline(time.Now().Add(readTimeout))
@@ -163,7 +163,7 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			err = fmt.Errorf("no complete request line within %v", readTimeout)
 		}
-		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, Error: reqError(hbclient.CodeBadRequest, "%v", err)}, hbclient.MaxResponseBytes)
+		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, Error: wireError(mark(ErrBadRequest, err))}, hbclient.MaxResponseBytes)
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
@@ -187,7 +187,7 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 func (d *Daemon) Handle(ctx context.Context, req hbclient.Request) hbclient.Response {
 	resp := hbclient.Response{V: hbclient.ProtocolVersion}
 	if req.V != hbclient.ProtocolVersion {
-		resp.Error = reqError(hbclient.CodeVersion, "protocol version %d is not spoken here (version %d is)", req.V, hbclient.ProtocolVersion)
+		resp.Error = wireError(fail(ErrVersion, "protocol version %d is not spoken here (version %d is)", req.V, hbclient.ProtocolVersion))
 		return resp
 	}
 	if req.Timeout > 0 {
@@ -217,14 +217,10 @@ func (d *Daemon) Handle(ctx context.Context, req hbclient.Request) hbclient.Resp
 	case hbclient.OpReload:
 		err = d.Reload()
 	default:
-		err = reqError(hbclient.CodeBadRequest, "unknown operation %q", req.Op)
+		err = fail(ErrBadRequest, "unknown operation %q", req.Op)
 	}
 	if err != nil {
-		var e *hbclient.Error
-		if !errors.As(err, &e) {
-			e = reqError(hbclient.CodeIO, "%v", err)
-		}
-		resp.Error = e
+		resp.Error = wireError(err)
 		return resp
 	}
 	resp.OK = true
@@ -236,7 +232,7 @@ func (d *Daemon) Handle(ctx context.Context, req hbclient.Request) hbclient.Resp
 // with ionice -c1.
 func (d *Daemon) SetIOPriority(uuid string, prio int) error {
 	if prio < 0 || prio > 7 {
-		return reqError(hbclient.CodeBadRequest, "I/O priority %d is outside 0..7", prio)
+		return fail(ErrBadRequest, "I/O priority %d is outside 0..7", prio)
 	}
 	uuid, err := normalizeOrBad(uuid)
 	if err != nil {
@@ -250,13 +246,13 @@ func (d *Daemon) SetIOPriority(uuid string, prio int) error {
 	}
 	d.mu.Unlock()
 	if eng == nil {
-		return reqError(hbclient.CodeUnknownRegion, "region %s is not running on this node", uuid)
+		return regionFail(uuid, ErrUnknownRegion, "not running on this node")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.Interval+5*time.Second)
 	defer cancel()
 	tid, err := eng.SetIOPriority(ctx, hbdisk.IOPriorityRealtime(prio))
 	if err != nil {
-		return reqError(hbclient.CodeIO, "%v", err)
+		return mark(ErrIO, err)
 	}
 	d.log.Info("I/O priority raised", "region", uuid, "thread", tid, "class", "realtime", "level", prio)
 	return nil

@@ -13,36 +13,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 )
 
-// Recovery of failed regions.
-//
-// A region fails when its device does not complete a write within the
-// write timeout ((dead_threshold-1) intervals) or a start does not settle.
-// What happens next follows the kernel's o2hb:
-//
-//   - Global mode: the kernel keeps heartbeating on a region that timed
-//     out, as long as the node keeps its quorum of regions, and the region
-//     comes back by itself when the device answers again. The daemon does
-//     the same for the cluster's regions: it retries a failed region
-//     (a full start with a new generation) once the failed device call
-//     has returned, while this node is still seen in another steady
-//     region, so that no peer ever took it for dead. When no other region
-//     sees this node, nothing restarts by itself: the o2cb monitor fails
-//     and the cluster manager recovers (and fences) the node.
-//   - Local mode: the kernel fences the node when any region times out.
-//     The daemon cannot fence; a failed region stays failed, the monitor
-//     reports it, and it restarts only when an owner starts it again.
-//   - A region in collision never restarts by itself (DESIGN: an operator
-//     must find the other writer first).
-//
-// An owner's start (ocfs2_hb_ctl -S, o2cb start, hbregion start) always
-// restarts a failed region, unless a device call of the failed engine is
-// still hung: a new engine would only add a thread blocked on the device.
-// While the daemon retries a region, an owner's start is one more retry.
-//
-// A device that stays broken (read-only, EIO) must not make the region
-// flap: retries back off (package retry), the region stays failed in status
-// from its failure until a retry is steady, and a retry that fails logs
-// one debug line, not the lines of a start and a failure.
+// Recovery of failed regions: the policy is in the package doc (doc.go).
 
 // retrying is the daemon retrying a failed cluster region by itself: it
 // lives from the failure until a retry is steady, the region stops, or

@@ -13,11 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
+	"golang.org/x/sys/unix"
 )
 
 // readTimeout bounds how long a client may take to send its request.
@@ -76,35 +74,6 @@ func Listen(d *Daemon) (*Server, error) {
 	d.log.Info("heartbeat daemon listening", "socket", sock, "cluster", d.cluster, "mode", d.mode,
 		"node", d.node.Name, "number", d.node.Number, "interval", d.cfg.Interval, "dead_threshold", d.cfg.DeadThreshold)
 	return s, nil
-}
-
-// resume starts every region of the state file with its owners, each in
-// the background with a new generation.
-func (d *Daemon) resume() error {
-	st, err := loadState(filepath.Join(d.cfg.RunDir, rundir.StateName))
-	if err != nil {
-		return err
-	}
-	for _, sr := range st.Regions {
-		vol, err := d.resolve(sr.UUID, sr.Device)
-		if err != nil {
-			// The device may have moved: search by UUID.
-			if vol, err = d.resolve(sr.UUID, ""); err != nil {
-				d.log.Error("cannot resume region", "region", sr.UUID, "device", sr.Device, "err", err)
-				continue
-			}
-		}
-		d.mu.Lock()
-		r := &region{uuid: sr.UUID, device: vol.Path, vol: vol, owners: sr.Owners}
-		d.regions[sr.UUID] = r
-		d.ensureRunning(r)
-		d.mu.Unlock()
-		d.log.Info("resuming region", "region", sr.UUID, "device", vol.Path, "owners", ownerList(sr.Owners))
-	}
-	d.mu.Lock()
-	d.saveLocked()
-	d.mu.Unlock()
-	return nil
 }
 
 // Serve answers clients until ctx ends, then stops every region cleanly
@@ -181,81 +150,6 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	if err := hbclient.WriteMessage(conn, resp, hbclient.MaxResponseBytes); err != nil {
 		s.d.log.Warn("could not answer a client", "op", req.Op, "err", err)
 	}
-}
-
-// Handle answers one request.
-func (d *Daemon) Handle(ctx context.Context, req hbclient.Request) hbclient.Response {
-	resp := hbclient.Response{V: hbclient.ProtocolVersion}
-	if req.V != hbclient.ProtocolVersion {
-		resp.Error = wireError(fail(ErrVersion, "protocol version %d is not spoken here (version %d is)", req.V, hbclient.ProtocolVersion))
-		return resp
-	}
-	if req.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.Timeout)*time.Millisecond)
-		defer cancel()
-	}
-	var err error
-	switch req.Op {
-	case hbclient.OpPing:
-		d.mu.Lock()
-		resp.Status = &hbclient.Status{Node: hbclient.Node{Name: d.node.Name, Number: d.node.Number}, Cluster: d.cluster, Mode: string(d.mode), PID: os.Getpid()}
-		d.mu.Unlock()
-	case hbclient.OpStatus:
-		resp.Status = d.Status()
-	case hbclient.OpInfo:
-		resp.Region, err = d.Info(req.UUID)
-	case hbclient.OpStart:
-		resp.Note, err = d.StartRegion(ctx, req.UUID, req.Device, req.Owner, req.Consumer)
-		if err == nil && resp.Note == "" {
-			resp.Region, _ = d.Info(req.UUID)
-		}
-	case hbclient.OpStop:
-		resp.Note, err = d.StopRegion(ctx, req.UUID, req.Owner, req.Consumer)
-	case hbclient.OpIOPrio:
-		err = d.SetIOPriority(req.UUID, req.Priority)
-	case hbclient.OpReload:
-		err = d.Reload()
-	default:
-		err = fail(ErrBadRequest, "unknown operation %q", req.Op)
-	}
-	if err != nil {
-		resp.Error = wireError(err)
-		return resp
-	}
-	resp.OK = true
-	return resp
-}
-
-// SetIOPriority gives region uuid's I/O thread the real-time I/O class at
-// level prio (0 highest, 7 lowest), as ocfs2-tools' ocfs2_hb_ctl -P does
-// with ionice -c1.
-func (d *Daemon) SetIOPriority(uuid string, prio int) error {
-	if prio < 0 || prio > 7 {
-		return fail(ErrBadRequest, "I/O priority %d is outside 0..7", prio)
-	}
-	uuid, err := normalizeOrBad(uuid)
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	r := d.regions[uuid]
-	var eng *hbdisk.Region
-	if r != nil {
-		eng = r.eng
-	}
-	d.mu.Unlock()
-	if eng == nil {
-		return regionFail(uuid, ErrUnknownRegion, "not running on this node")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.Interval+5*time.Second)
-	defer cancel()
-	tid, err := eng.SetIOPriority(ctx, hbdisk.IOPriorityRealtime(prio))
-	if err != nil {
-		return mark(ErrIO, err)
-	}
-	d.log.Info("I/O priority raised", "region", uuid, "thread", tid, "class", "realtime", "level", prio)
-	return nil
 }
 
 // Run runs the daemon in the foreground until SIGTERM or SIGINT.

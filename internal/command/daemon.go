@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
@@ -54,7 +55,7 @@ func daemonConfig(c *cli.Context) hbd.Config {
 		NodeName:      c.String("node-name"),
 		Interval:      time.Duration(c.Int("interval-ms")) * time.Millisecond,
 		DeadThreshold: c.Int("dead-threshold"),
-		Devices:       ocfs2.SplitDeviceList(c.String("devices")),
+		Source:        backend.Userspace{Devices: ocfs2.SplitDeviceList(c.String("devices"))},
 	}
 }
 

@@ -6,9 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
-	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/retry"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
@@ -21,14 +21,13 @@ type Config struct {
 	NodeName      string        // this node's name; "" matches the host name
 	Interval      time.Duration // heartbeat interval; hbdisk.DefaultInterval
 	DeadThreshold int           // iterations; hbdisk.DefaultDeadThreshold
-	Devices       []string      // paths or globs searched first for a UUID
 	Logger        *slog.Logger  // nil: discard
 	// Retry spaces the retries of a failed cluster region (recover.go);
 	// zero fields take retry.DefaultFirst and retry.DefaultMax.
 	Retry retry.Backoff
-	// Open opens a region's device for heartbeat I/O; nil:
-	// hbdisk.OpenDirect. Tests put faults in front of it.
-	Open func(path string) (hbdisk.Device, error)
+	// Source resolves and runs the regions; nil: backend.Userspace{},
+	// our writer on OCFS2 volumes found by the default search.
+	Source backend.Source
 }
 
 // MaxGlobalRegions is the kernel's limit of regions in global mode, kept
@@ -38,6 +37,7 @@ const MaxGlobalRegions = hbdisk.MaxRegions
 // Daemon is the node's heartbeat daemon: its regions and their owners.
 type Daemon struct {
 	cfg     Config
+	src     backend.Source
 	log     *slog.Logger
 	cluster string
 	mode    clusterconf.Mode
@@ -57,10 +57,10 @@ type Daemon struct {
 // region is one heartbeat region with its owners.
 type region struct {
 	uuid   string
-	device string
-	vol    *ocfs2.Volume
+	device string         // spec.Device
+	spec   backend.Spec   // as the source resolved it
 	owners map[string]int // owner -> references
-	eng    *hbdisk.Region // nil before the first start
+	eng    backend.Engine // nil before the first start
 	phase  int            // of Phases, once started
 	// starting is closed when the current engine start has ended;
 	// startErr is its result.
@@ -103,7 +103,11 @@ func New(cfg Config) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log, regions: map[string]*region{}, global: map[string]bool{}, epoch: time.Now(), quit: make(chan struct{})}
+	src := cfg.Source
+	if src == nil {
+		src = backend.Userspace{}
+	}
+	d := &Daemon{cfg: cfg, src: src, log: log, regions: map[string]*region{}, global: map[string]bool{}, epoch: time.Now(), quit: make(chan struct{})}
 	if err := d.loadClusterConf(); err != nil {
 		return nil, err
 	}
@@ -118,7 +122,7 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 		close(d.quit)
 	}
 	d.stopping = true
-	var engs []*hbdisk.Region
+	var engs []backend.Engine
 	for _, r := range d.regions {
 		if r.eng != nil {
 			engs = append(engs, r.eng)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
@@ -198,7 +199,7 @@ func TestStatePersistsAndResumes(t *testing.T) {
 	conf := writeClusterConf(t, dir, "local", 2)
 	run := filepath.Join(t.TempDir(), "run")
 	cfg := Config{RunDir: run, ClusterConf: conf, NodeName: "n1", Interval: testInterval,
-		DeadThreshold: testThreshold, Devices: []string{dir + "/*.img"}, Logger: testLogger(t)}
+		DeadThreshold: testThreshold, Source: backend.Userspace{Devices: []string{dir + "/*.img"}}, Logger: testLogger(t)}
 
 	serve := func() (*hbclient.Client, func()) {
 		d, err := New(cfg)

@@ -9,7 +9,10 @@
 //
 // The Daemon's methods (StartRegion, StopRegion, Status, Info,
 // SetIOPriority, Reload) are the requests of the protocol; Handle maps a
-// request to them and their errors to wire codes (errors.go).
+// request to them and their errors to wire codes (errors.go). Where a
+// region's device and slots are, and what heartbeats on it, is the
+// Source of Config (package backend; nil: our userspace writer on OCFS2
+// volumes).
 //
 // # Owners
 //

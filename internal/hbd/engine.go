@@ -10,44 +10,37 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
-	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
-// searchTimeout bounds the daemon's device search. The daemon need not
-// answer within an agent's second, as the agents' own searches must: a
-// healthy device slow under load must not be taken for a missing region.
-const searchTimeout = 5 * time.Second
-
-// resolve finds and checks the device of uuid: the given one, or the
-// first found by the search of ocfs2.Scan.
-func (d *Daemon) resolve(uuid, device string) (*ocfs2.Volume, error) {
-	if device == "" {
-		path, err := ocfs2.FindByUUID(uuid, ocfs2.ScanOptions{Extra: d.cfg.Devices, Timeout: searchTimeout})
-		if errors.Is(err, ocfs2.ErrNoAnswer) {
-			// A device that did not answer may hold the region: that is
-			// trouble of the device, not of the configuration.
-			return nil, mark(ErrIO, err)
-		}
-		if err != nil {
-			return nil, mark(ErrUnknownRegion, err)
-		}
-		device = path
+// resolve finds and checks the device of uuid through the source: the
+// given one, or, device "", the first found holding it.
+func (d *Daemon) resolve(uuid, device string) (backend.Spec, error) {
+	notAbs := func(device string) error {
+		return fail(ErrBadRequest, "device %q: give an absolute path (the daemon runs in /)", device)
 	}
-	if !filepath.IsAbs(device) {
-		return nil, fail(ErrBadRequest, "device %q: give an absolute path (the daemon runs in /)", device)
+	if device != "" && !filepath.IsAbs(device) {
+		return backend.Spec{}, notAbs(device)
 	}
-	vol, err := ocfs2.Open(device)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return nil, mark(ErrIO, err)
-		}
-		return nil, mark(ErrDeviceMismatch, err)
+	spec, err := d.src.Resolve(uuid, device)
+	switch {
+	case err == nil && !filepath.IsAbs(spec.Device):
+		return backend.Spec{}, notAbs(spec.Device)
+	case err == nil:
+		return spec, nil
+	case errors.Is(err, backend.ErrNoAnswer):
+		// A device that did not answer may hold the region: that is
+		// trouble of the device, not of the configuration.
+		return backend.Spec{}, mark(ErrIO, err)
+	case errors.Is(err, backend.ErrNotFound):
+		return backend.Spec{}, mark(ErrUnknownRegion, err)
+	case errors.Is(err, backend.ErrOtherRegion):
+		return backend.Spec{}, ofRegion(uuid, mark(ErrDeviceMismatch, err))
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		return backend.Spec{}, mark(ErrIO, err)
 	}
-	if vol.UUID != uuid {
-		return nil, regionFail(uuid, ErrDeviceMismatch, "%s holds OCFS2 volume %s instead", device, vol.UUID)
-	}
-	return vol, nil
+	return backend.Spec{}, mark(ErrDeviceMismatch, err)
 }
 
 // ensureRunning starts r's engine unless it is running or starting, and
@@ -78,9 +71,9 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 	}
 	r.phase = d.freePhase(r)
 	d.ensureProcs(r)
-	cfg := d.regionConfig(r)
-	cfg.Logger = slog.New(gate{d.log.Handler(), loud})
-	eng, err := hbdisk.NewRegion(cfg)
+	p := d.params(r)
+	p.Logger = slog.New(gate{d.log.Handler(), loud})
+	eng, err := d.src.Run(r.spec, p)
 	r.starting = done
 	if err != nil {
 		d.startEnded(r, nil, err, loud)
@@ -103,7 +96,7 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 
 // watch logs how a running region ends and, where the policy of
 // recover.go says so, restarts it.
-func (d *Daemon) watch(r *region, eng *hbdisk.Region) {
+func (d *Daemon) watch(r *region, eng backend.Engine) {
 	<-eng.Done()
 	err := eng.Err()
 	if err == nil {
@@ -123,28 +116,15 @@ func (d *Daemon) watch(r *region, eng *hbdisk.Region) {
 		"state", eng.Status().State, "err", err)
 }
 
-// regionConfig is the engine configuration of r on this node.
-func (d *Daemon) regionConfig(r *region) hbdisk.Config {
-	vol := r.vol
-	h := vol.Heartbeat
-	var open func() (hbdisk.Device, error)
-	if d.cfg.Open != nil {
-		path := r.device
-		open = func() (hbdisk.Device, error) { return d.cfg.Open(path) }
-	}
-	return hbdisk.Config{
-		UUID:          r.uuid,
-		Device:        r.device,
-		Open:          open,
-		QuietEnd:      true, // watch and startEnded log how it ended
-		Verify:        func(dev hbdisk.Device) error { return vol.Recheck(hbdisk.ReaderAt(dev)) },
-		Geometry:      h.Geometry,
-		Extent:        h.Extent,
+// params is how this node runs r.
+func (d *Daemon) params(r *region) backend.Params {
+	return backend.Params{
 		Node:          d.node.Number,
 		Nodes:         d.nodes,
 		Interval:      d.cfg.Interval,
 		Anchor:        d.anchor(r.phase),
 		DeadThreshold: d.cfg.DeadThreshold,
 		Logger:        d.log,
+		QuietEnd:      true, // watch and startEnded log how it ended
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 )
@@ -66,7 +67,7 @@ func (d *Daemon) SetIOPriority(uuid string, prio int) error {
 	}
 	d.mu.Lock()
 	r := d.regions[uuid]
-	var eng *hbdisk.Region
+	var eng backend.Engine
 	if r != nil {
 		eng = r.eng
 	}

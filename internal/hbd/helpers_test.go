@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
@@ -58,7 +59,7 @@ func inProcess(t testing.TB, conf, devices string) (*Daemon, *hbclient.Client) {
 	d, err := New(Config{
 		RunDir: run, ClusterConf: conf, NodeName: "n1",
 		Interval: testInterval, DeadThreshold: testThreshold,
-		Devices: []string{devices}, Logger: testLogger(t),
+		Source: backend.Userspace{Devices: []string{devices}}, Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)

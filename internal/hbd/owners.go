@@ -65,22 +65,22 @@ func (d *Daemon) StartRegion(ctx context.Context, uuid, device, owner string, co
 			return "", fail(ErrLimit, "global heartbeat allows at most %d regions", MaxGlobalRegions)
 		}
 		d.mu.Unlock()
-		vol, err := d.resolve(uuid, device)
+		spec, err := d.resolve(uuid, device)
 		if err != nil {
 			return "", err
 		}
 		d.mu.Lock()
 		if r = d.regions[uuid]; r == nil {
-			r = &region{uuid: uuid, device: vol.Path, vol: vol, owners: map[string]int{}}
+			r = &region{uuid: uuid, device: spec.Device, spec: spec, owners: map[string]int{}}
 			d.regions[uuid] = r
 		}
 	} else if device != "" && !sameDevice(device, r.device) {
 		d.mu.Unlock()
-		vol, err := d.resolve(uuid, device)
+		spec, err := d.resolve(uuid, device)
 		if err != nil {
 			return "", err
 		}
-		d.log.Info("region requested through another path of its device", "region", uuid, "device", r.device, "requested", vol.Path)
+		d.log.Info("region requested through another path of its device", "region", uuid, "device", r.device, "requested", spec.Device)
 		d.mu.Lock()
 		if d.regions[uuid] != r {
 			d.mu.Unlock()

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
-	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
 // phaseDaemon is a daemon with only what placing regions needs.
@@ -54,8 +53,8 @@ func TestRegionsSharePhasesUpToTheirRoom(t *testing.T) {
 			t.Errorf("anchor(%d) = epoch + %v, want + %v", p, got, want)
 		}
 	}
-	if got := d.regionConfig(&region{phase: 3, vol: &ocfs2.Volume{}}).Anchor; !got.Equal(d.anchor(3)) {
-		t.Errorf("region config anchor = %v, want phase 3's %v", got, d.anchor(3))
+	if got := d.params(&region{phase: 3}).Anchor; !got.Equal(d.anchor(3)) {
+		t.Errorf("region params anchor = %v, want phase 3's %v", got, d.anchor(3))
 	}
 
 	// At the shortest interval each region has a phase of its own, and

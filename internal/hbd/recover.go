@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
@@ -39,7 +40,7 @@ var errHung = errors.New("a device call of the failed heartbeat is still in flig
 
 // stillHung reports whether eng has ended but one of its device calls
 // has not returned.
-func stillHung(eng *hbdisk.Region) bool {
+func stillHung(eng backend.Engine) bool {
 	select {
 	case <-eng.Done():
 		return eng.Status().IOInFlight > 0
@@ -49,7 +50,7 @@ func stillHung(eng *hbdisk.Region) bool {
 }
 
 // ended reports whether eng has ended (failed or stopped).
-func ended(eng *hbdisk.Region) bool {
+func ended(eng backend.Engine) bool {
 	select {
 	case <-eng.Done():
 		return true
@@ -96,7 +97,7 @@ func (d *Daemon) seenElsewhere(r *region) bool {
 // is steady, the region stops or may no longer restart by itself, or the
 // daemon stops. Each retry is a full start: superblock check, new
 // generation, steady reads (ensureRunning, startEnded).
-func (d *Daemon) recover(r *region, failed *hbdisk.Region) {
+func (d *Daemon) recover(r *region, failed backend.Engine) {
 	err := failed.Err()
 	d.mu.Lock()
 	if d.stopping || d.regions[r.uuid] != r || r.eng != failed {
@@ -178,7 +179,7 @@ func (d *Daemon) tryRetry(r *region, rt *retrying) {
 
 // startEnded records the end of a start of r's engine eng (nil: none was
 // made) with err, and, if it was a retry, what follows it. d.mu held.
-func (d *Daemon) startEnded(r *region, eng *hbdisk.Region, err error, loud *atomic.Bool) {
+func (d *Daemon) startEnded(r *region, eng backend.Engine, err error, loud *atomic.Bool) {
 	if eng == nil || r.eng == eng {
 		r.startErr = err
 		if err == nil {

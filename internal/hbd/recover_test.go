@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/retry"
@@ -148,8 +149,8 @@ func retryDaemon(t *testing.T, dir, conf string, fault *readOnly, log recorder, 
 	d, err := New(Config{
 		RunDir: run, ClusterConf: conf, NodeName: "n1",
 		Interval: testInterval, DeadThreshold: testThreshold,
-		Devices: []string{dir + "/*.img"}, Logger: slog.New(log),
-		Retry: backoff, Open: fault.open,
+		Source: backend.Userspace{Devices: []string{dir + "/*.img"}, Open: fault.open},
+		Logger: slog.New(log), Retry: backoff,
 	})
 	if err != nil {
 		t.Fatal(err)

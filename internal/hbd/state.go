@@ -42,20 +42,20 @@ func (d *Daemon) resume() error {
 		return err
 	}
 	for _, sr := range st.Regions {
-		vol, err := d.resolve(sr.UUID, sr.Device)
+		spec, err := d.resolve(sr.UUID, sr.Device)
 		if err != nil {
 			// The device may have moved: search by UUID.
-			if vol, err = d.resolve(sr.UUID, ""); err != nil {
+			if spec, err = d.resolve(sr.UUID, ""); err != nil {
 				d.log.Error("cannot resume region", "region", sr.UUID, "device", sr.Device, "err", err)
 				continue
 			}
 		}
 		d.mu.Lock()
-		r := &region{uuid: sr.UUID, device: vol.Path, vol: vol, owners: sr.Owners}
+		r := &region{uuid: sr.UUID, device: spec.Device, spec: spec, owners: sr.Owners}
 		d.regions[sr.UUID] = r
 		d.ensureRunning(r)
 		d.mu.Unlock()
-		d.log.Info("resuming region", "region", sr.UUID, "device", vol.Path, "owners", ownerList(sr.Owners))
+		d.log.Info("resuming region", "region", sr.UUID, "device", spec.Device, "owners", ownerList(sr.Owners))
 	}
 	d.mu.Lock()
 	d.saveLocked()

@@ -57,7 +57,7 @@ func (d *Daemon) Info(uuid string) (*hbclient.RegionStatus, error) {
 func regionStatus(r *region, now time.Time) hbclient.RegionStatus {
 	rs := hbclient.RegionStatus{
 		UUID: r.uuid, Device: r.device,
-		BlockBytes: r.vol.Heartbeat.BlockBytes, StartBlock: r.vol.Heartbeat.StartBlock, Blocks: r.vol.Heartbeat.Blocks,
+		BlockBytes: r.spec.Geometry.BlockBytes, StartBlock: r.spec.Geometry.StartBlock, Blocks: r.spec.Geometry.Blocks,
 		State: hbclient.StateStarting, LiveNodes: []int{}, Refs: r.refs(), LastWriteAge: -1, OwnSlotAge: -1,
 	}
 	for _, o := range slices.Sorted(maps.Keys(r.owners)) {

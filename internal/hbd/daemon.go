@@ -25,6 +25,11 @@ type Config struct {
 	// Retry spaces the retries of a failed cluster region (recover.go);
 	// zero fields take retry.DefaultFirst and retry.DefaultMax.
 	Retry retry.Backoff
+	// Procs is told, at each start of a region, how many Ps
+	// (GOMAXPROCS) the regions want (phases.go); nil: the daemon asks
+	// for none. It is called with the daemon's lock held and must not
+	// call the daemon.
+	Procs func(want int)
 	// Source resolves and runs the regions; nil: backend.Userspace{},
 	// our writer on OCFS2 volumes found by the default search.
 	Source backend.Source

@@ -2,8 +2,6 @@ package hbd
 
 import (
 	"math/bits"
-	"os"
-	"runtime"
 	"slices"
 	"time"
 )
@@ -68,26 +66,24 @@ const MaxProcs = 64
 // 0.1 to 1 ms.
 const procHold = time.Millisecond
 
-// ensureProcs makes sure that the runtime has enough Ps (GOMAXPROCS) for
-// the regions of the largest phase, r's included, to begin their
-// iterations within 1% of the interval. A region's loop keeps its P
+// ensureProcs asks Config.Procs for enough Ps (GOMAXPROCS) for the
+// regions of the largest phase, r's included, to begin their iterations
+// within 1% of the interval. A region's loop keeps its P
 // while a device call blocks, until the call returns or the runtime's
 // monitor takes the P back (20 µs to 10 ms later); the regions of a
 // phase become runnable at once, so that with only as many Ps as CPUs,
 // those behind blocked calls began their iterations tens of milliseconds
 // late (256 regions at 200 ms on 2 CPUs: p99 11% of the interval, 1.8%
 // with 16 Ps). A blocked call uses no CPU, so Ps beyond the CPUs cost
-// little. It only ever raises GOMAXPROCS, and leaves a GOMAXPROCS set in
-// the environment alone. d.mu held.
+// little. Whether and how the process follows is the hook's (the daemon
+// command only ever raises GOMAXPROCS, and leaves a GOMAXPROCS set in the
+// environment alone). d.mu held.
 func (d *Daemon) ensureProcs(r *region) {
-	if os.Getenv("GOMAXPROCS") != "" {
+	if d.cfg.Procs == nil {
 		return
 	}
 	use := d.phaseUse(r)
 	use[r.phase]++
 	budget := max(d.cfg.Interval/100, time.Microsecond)
-	want := min(int((time.Duration(slices.Max(use[:]))*procHold+budget-1)/budget), MaxProcs)
-	if want > runtime.GOMAXPROCS(0) {
-		runtime.GOMAXPROCS(want)
-	}
+	d.cfg.Procs(min(int((time.Duration(slices.Max(use[:]))*procHold+budget-1)/budget), MaxProcs))
 }

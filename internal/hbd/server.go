@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
@@ -150,18 +148,4 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	if err := hbclient.WriteMessage(conn, resp, hbclient.MaxResponseBytes); err != nil {
 		s.d.log.Warn("could not answer a client", "op", req.Op, "err", err)
 	}
-}
-
-// Run runs the daemon in the foreground until SIGTERM or SIGINT.
-func Run(ctx context.Context, d *Daemon, ready func(error)) error {
-	s, err := Listen(d)
-	if ready != nil {
-		ready(err)
-	}
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	return s.Serve(ctx)
 }

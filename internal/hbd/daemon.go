@@ -55,6 +55,10 @@ type Daemon struct {
 	stopping bool
 	saveErr  error
 	quit     chan struct{} // closed when the daemon stops
+	// wg counts the daemon's goroutines: engine starts, watches and the
+	// retries of recover.go, which run in the watches. Shutdown waits
+	// for them.
+	wg sync.WaitGroup
 
 	epoch time.Time // origin of the regions' phase grids
 }
@@ -120,7 +124,8 @@ func New(cfg Config) (*Daemon, error) {
 }
 
 // Shutdown stops every region cleanly, keeping the state file so that a
-// restart resumes them.
+// restart resumes them, and returns once every goroutine of the daemon
+// has ended, or, should a device call hang past it, when ctx ends.
 func (d *Daemon) Shutdown(ctx context.Context) {
 	d.mu.Lock()
 	if !d.stopping {
@@ -143,4 +148,14 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	ended := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		d.log.Warn("heartbeat daemon stopped with a region's goroutine still waiting on its device", "err", context.Cause(ctx))
+	}
 }

@@ -54,6 +54,12 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 		}
 	}
 	done := make(chan struct{})
+	if d.stopping {
+		// Shutdown has taken the engines to stop: start no other.
+		r.starting, r.startErr = done, fail(ErrStopping, "the heartbeat daemon is stopping")
+		close(done)
+		return done
+	}
 	if r.eng != nil && stillHung(r.eng) {
 		r.starting, r.startErr = done, &hbdisk.RegionError{UUID: r.uuid, Err: fmt.Errorf("device %s: %w", r.device, errHung)}
 		close(done)
@@ -81,16 +87,16 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 		return done
 	}
 	r.eng, r.startErr = eng, nil
-	go func() {
+	d.wg.Go(func() {
 		err := eng.Start(context.Background())
 		d.mu.Lock()
 		d.startEnded(r, eng, err, loud)
 		d.mu.Unlock()
 		close(done)
 		if err == nil {
-			go d.watch(r, eng)
+			d.wg.Go(func() { d.watch(r, eng) })
 		}
-	}()
+	})
 	return done
 }
 

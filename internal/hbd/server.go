@@ -75,12 +75,18 @@ func Listen(d *Daemon) (*Server, error) {
 }
 
 // Serve answers clients until ctx ends, then stops every region cleanly
-// and releases the run directory.
+// and releases the run directory. It returns once the goroutines of the
+// server (one per connection and its hang-up watch) and of the daemon
+// (Shutdown) have ended.
 func (s *Server) Serve(ctx context.Context) error {
-	go func() {
-		<-ctx.Done()
+	accepting := make(chan struct{})
+	s.wg.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-accepting:
+		}
 		s.ln.Close()
-	}()
+	})
 	var err error
 	for {
 		conn, aerr := s.ln.AcceptUnix()
@@ -92,6 +98,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		s.wg.Go(func() { s.handle(ctx, conn) })
 	}
+	close(accepting)
 	s.d.log.Info("heartbeat daemon stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 2*s.d.cfg.Interval+10*time.Second)
 	defer cancel()
@@ -138,11 +145,11 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	// for steady) cancels it: its reference is dropped, not left behind.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
+	s.wg.Go(func() {
 		var b [1]byte
 		conn.Read(b[:]) // returns on hang-up, or when handle closes conn
 		cancel()
-	}()
+	})
 	resp := s.d.Handle(ctx, req)
 	conn.SetWriteDeadline(time.Now().Add(readTimeout))
 	if err := hbclient.WriteMessage(conn, resp, hbclient.MaxResponseBytes); err != nil {

@@ -2,6 +2,7 @@ package hbd
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -66,8 +67,12 @@ func TestSameNodeNumberCollisionStaysStopped(t *testing.T) {
 						continue
 					}
 					inCollision++
-					if r := regionOf(d.Status(), uuid); r.Retries != 0 || r.Retrying || r.RetryAt != "" {
+					r := regionOf(d.Status(), uuid)
+					if r.Retries != 0 || r.Retrying || r.RetryAt != "" {
 						t.Errorf("region in collision is retried: %+v", r)
+					}
+					if !strings.Contains(r.Error, "another node is heartbeating with our node number") || strings.HasPrefix(r.Error, "region "+uuid) {
+						t.Errorf("status error of the region in collision %q: want the collision, not the region's name", r.Error)
 					}
 					_, err := callStart(t, d, uuid, "", owner, consumer)
 					if !errors.Is(err, hbclient.ErrCode(hbclient.CodeCollision)) {

@@ -206,6 +206,9 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 				if !strings.Contains(b.Error, "read-only file system") && !strings.Contains(b.Error, "operation not permitted") {
 					t.Fatalf("failed region's error %q names neither EROFS nor EPERM", b.Error)
 				}
+				if strings.HasPrefix(b.Error, "region "+bad) {
+					t.Fatalf("failed region's error %q names the region, which status has beside it", b.Error)
+				}
 				// The sample at the very instant of the failure may
 				// come before the daemon has seen it.
 				if first && b.Retries == 0 && !b.Retrying && b.RetryAt == "" {

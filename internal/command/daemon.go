@@ -9,13 +9,16 @@ import (
 	"log/syslog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
@@ -54,7 +57,8 @@ func daemonConfig(c *cli.Context) hbd.Config {
 		NodeName:      c.String("node-name"),
 		Interval:      time.Duration(c.Int("interval-ms")) * time.Millisecond,
 		DeadThreshold: c.Int("dead-threshold"),
-		Devices:       ocfs2.SplitDeviceList(c.String("devices")),
+		Procs:         raiseProcs,
+		Source:        backend.Userspace{Devices: ocfs2.SplitDeviceList(c.String("devices"))},
 	}
 }
 
@@ -90,7 +94,28 @@ func runDaemon(c *cli.Context) error {
 		}
 		return err
 	}
-	return hbd.Run(c.Context, d, ready)
+	s, err := hbd.Listen(d)
+	if ready != nil {
+		ready(err)
+	}
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return s.Serve(ctx)
+}
+
+// raiseProcs gives the runtime want Ps (GOMAXPROCS) as the daemon asks
+// for them: it only ever raises GOMAXPROCS, and leaves a GOMAXPROCS set
+// in the environment alone.
+func raiseProcs(want int) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	if want > runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(want)
+	}
 }
 
 // daemonLog is where a detached daemon logs: syslog when the machine has

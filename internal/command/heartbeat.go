@@ -15,8 +15,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
-	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
 var heartbeatCommand = &cli.Command{
@@ -62,22 +62,6 @@ func parseNodes(s string) ([]int, error) {
 	return out, nil
 }
 
-// regionConfig is the engine configuration of node's heartbeat on v.
-func regionConfig(v *ocfs2.Volume, node int, nodes []int, interval time.Duration, threshold int) hbdisk.Config {
-	h := v.Heartbeat
-	return hbdisk.Config{
-		UUID:          v.UUID,
-		Device:        v.Path,
-		Verify:        func(dev hbdisk.Device) error { return v.Recheck(hbdisk.ReaderAt(dev)) },
-		Geometry:      h.Geometry,
-		Extent:        h.Extent,
-		Node:          node,
-		Nodes:         nodes,
-		Interval:      interval,
-		DeadThreshold: threshold,
-	}
-}
-
 func runHeartbeat(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("heartbeat: give at least one device or image", 2)
@@ -94,22 +78,24 @@ func runHeartbeat(c *cli.Context) error {
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	var regions []*hbdisk.Region
+	var src backend.Userspace
+	var regions []backend.Engine
 	for _, path := range c.Args().Slice() {
-		v, err := ocfs2.Open(path)
+		spec, err := backend.Inspect(path)
 		if err != nil {
 			return err
 		}
-		cfg := regionConfig(v, c.Int("node"), nodes, interval, c.Int("dead-threshold"))
-		cfg.Logger = logger
-		short := v.UUID[:8]
-		cfg.OnEvent = func(e hbdisk.Event) {
-			switch e.Kind {
-			case hbdisk.NodeUp, hbdisk.NodeDown:
-				out.printf("%s region %s: %s\n", time.Now().Format("15:04:05.000"), short, e)
-			}
-		}
-		r, err := hbdisk.NewRegion(cfg)
+		short := spec.UUID[:8]
+		r, err := src.Run(spec, backend.Params{
+			Node: c.Int("node"), Nodes: nodes, Interval: interval, DeadThreshold: c.Int("dead-threshold"),
+			Logger: logger,
+			OnEvent: func(e hbdisk.Event) {
+				switch e.Kind {
+				case hbdisk.NodeUp, hbdisk.NodeDown:
+					out.printf("%s region %s: %s\n", time.Now().Format("15:04:05.000"), short, e)
+				}
+			},
+		})
 		if err != nil {
 			return err
 		}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
-	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
 var slotsCommand = &cli.Command{
@@ -22,11 +22,11 @@ var slotsCommand = &cli.Command{
 			return cli.Exit("slots: give one device or image", 2)
 		}
 		path := c.Args().First()
-		v, err := ocfs2.Open(path)
+		spec, err := backend.Inspect(path)
 		if err != nil {
 			return err
 		}
-		g := v.Heartbeat.Geometry
+		g := spec.Geometry
 		f, err := hbdisk.OpenDirectReadOnly(path)
 		if err != nil {
 			return err
@@ -38,7 +38,7 @@ var slotsCommand = &cli.Command{
 		}
 		w := c.App.Writer
 		fmt.Fprintf(w, "region %s on %s: label %q, block_bytes %d, start_block %d, %d slots\n",
-			v.UUID, path, v.Label, g.BlockBytes, g.StartBlock, g.Blocks)
+			spec.UUID, path, spec.Label, g.BlockBytes, g.StartBlock, g.Blocks)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "node\tseq\tgeneration\tdead_ms\tchecksum\tblock")
 		for n, s := range slots {

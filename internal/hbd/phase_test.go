@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
-	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
-// phaseDaemon is a daemon with only what placing regions needs.
-func phaseDaemon(t *testing.T, interval time.Duration) (d *Daemon, add func(n int) []int) {
+// phaseDaemon is a daemon with only what placing regions needs; asked
+// returns the Ps it last asked for (0: none yet).
+func phaseDaemon(t *testing.T, interval time.Duration) (d *Daemon, add func(n int) []int, asked func() int) {
 	t.Helper()
-	d = &Daemon{cfg: Config{Interval: interval}, regions: map[string]*region{}, epoch: time.Unix(1000, 0)}
+	want := 0
+	d = &Daemon{cfg: Config{Interval: interval, Procs: func(n int) { want = n }}, regions: map[string]*region{}, epoch: time.Unix(1000, 0)}
 	eng, err := hbdisk.NewRegion(hbdisk.Config{Device: "none", Geometry: hbdisk.Geometry{BlockBytes: 512, Blocks: 4}, Node: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -29,16 +30,15 @@ func phaseDaemon(t *testing.T, interval time.Duration) (d *Daemon, add func(n in
 			phases = append(phases, r.phase)
 		}
 		return phases
-	}
+	}, func() int { return want }
 }
 
 // Regions fill a phase up to interval/PhaseShare, then take the next one;
 // the phases in use are spread evenly over the interval.
 func TestRegionsSharePhasesUpToTheirRoom(t *testing.T) {
-	t.Setenv("GOMAXPROCS", "1") // leave the runtime alone
 	iv := 200 * time.Millisecond
 	room := int(iv / PhaseShare)
-	d, add := phaseDaemon(t, iv)
+	d, add, _ := phaseDaemon(t, iv)
 	got := add(2*room + 1)
 	want := slices.Concat(slices.Repeat([]int{0}, room), slices.Repeat([]int{1}, room), []int{2})
 	if !slices.Equal(got, want) {
@@ -54,13 +54,13 @@ func TestRegionsSharePhasesUpToTheirRoom(t *testing.T) {
 			t.Errorf("anchor(%d) = epoch + %v, want + %v", p, got, want)
 		}
 	}
-	if got := d.regionConfig(&region{phase: 3, vol: &ocfs2.Volume{}}).Anchor; !got.Equal(d.anchor(3)) {
-		t.Errorf("region config anchor = %v, want phase 3's %v", got, d.anchor(3))
+	if got := d.params(&region{phase: 3}).Anchor; !got.Equal(d.anchor(3)) {
+		t.Errorf("region params anchor = %v, want phase 3's %v", got, d.anchor(3))
 	}
 
 	// At the shortest interval each region has a phase of its own, and
 	// once every phase is full the least used takes the next.
-	_, add = phaseDaemon(t, 10*time.Millisecond)
+	_, add, _ = phaseDaemon(t, 10*time.Millisecond)
 	got = add(Phases + 2)
 	for p := range Phases {
 		if got[p] != p {
@@ -72,42 +72,47 @@ func TestRegionsSharePhasesUpToTheirRoom(t *testing.T) {
 	}
 }
 
-// The daemon has enough Ps for the regions of its largest phase to begin
-// within 1% of the interval, each call holding a P for procHold, so that
-// a region's iteration does not wait for Ps held by blocked device calls;
-// a GOMAXPROCS from the environment is left alone.
+// The daemon asks for enough Ps for the regions of its largest phase to
+// begin within 1% of the interval, each call holding a P for procHold,
+// so that a region's iteration does not wait for Ps held by blocked
+// device calls. (The daemon command's hook only ever raises GOMAXPROCS
+// and leaves one from the environment alone: TestRaiseProcs.)
 func TestProcsFollowTheLargestPhase(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	t.Setenv("GOMAXPROCS", "")
 	iv := 400 * procHold // 4 ms of it for a phase to begin: 4 Ps for 16
-	_, add := phaseDaemon(t, iv)
+	_, add, asked := phaseDaemon(t, iv)
 	room := int(iv / PhaseShare)
 	add(4)
-	if got := runtime.GOMAXPROCS(0); got != 1 {
-		t.Errorf("4 regions: GOMAXPROCS %d, want 1 (as it was)", got)
+	if got := asked(); got != 1 {
+		t.Errorf("4 regions: asked for %d Ps, want 1", got)
 	}
 	add(1)
-	if got := runtime.GOMAXPROCS(0); got != 2 {
-		t.Errorf("5 regions: GOMAXPROCS %d, want 2", got)
+	if got := asked(); got != 2 {
+		t.Errorf("5 regions: asked for %d Ps, want 2", got)
 	}
 	add(3*room - 5)
-	if got, want := runtime.GOMAXPROCS(0), (room+3)/4; got != want {
-		t.Errorf("%d regions, %d a phase: GOMAXPROCS %d, want %d", 3*room, room, got, want)
+	if got, want := asked(), (room+3)/4; got != want {
+		t.Errorf("%d regions, %d a phase: asked for %d Ps, want %d", 3*room, room, got, want)
 	}
-	_, add = phaseDaemon(t, 2*time.Second)
+	_, add, asked = phaseDaemon(t, 2*time.Second)
 	add(32)
-	if got, want := runtime.GOMAXPROCS(0), (room+3)/4; got != want {
-		t.Errorf("32 regions at 2 s: GOMAXPROCS %d, want %d as it was", got, want)
+	if got := asked(); got != 2 {
+		t.Errorf("32 regions at 2 s, all on one phase: asked for %d Ps, want 2", got)
 	}
-	_, add = phaseDaemon(t, 10*time.Millisecond)
+	_, add, asked = phaseDaemon(t, 10*time.Millisecond)
 	add(MaxProcs * Phases)
-	if got := runtime.GOMAXPROCS(0); got != MaxProcs {
-		t.Errorf("%d regions at 10 ms: GOMAXPROCS %d, want at most %d", MaxProcs*Phases, got, MaxProcs)
+	if got := asked(); got != MaxProcs {
+		t.Errorf("%d regions at 10 ms: asked for %d Ps, want at most %d", MaxProcs*Phases, got, MaxProcs)
 	}
-	runtime.GOMAXPROCS(1)
-	t.Setenv("GOMAXPROCS", "1")
-	add(1)
-	if got := runtime.GOMAXPROCS(0); got != 1 {
-		t.Errorf("GOMAXPROCS=1 in the environment: GOMAXPROCS %d, want 1", got)
+	// Without a hook the daemon asks for nothing, and touches nothing.
+	before := runtime.GOMAXPROCS(0)
+	d := &Daemon{cfg: Config{Interval: 10 * time.Millisecond}, regions: map[string]*region{}}
+	for i := range 2 * MaxProcs * Phases {
+		r := &region{uuid: fmt.Sprint(i)}
+		d.regions[r.uuid] = r
+		r.phase = d.freePhase(r)
+		d.ensureProcs(r)
+	}
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("with no Procs hook, GOMAXPROCS went from %d to %d", before, got)
 	}
 }

@@ -8,41 +8,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 )
 
-// Recovery of failed regions.
-//
-// A region fails when its device does not complete a write within the
-// write timeout ((dead_threshold-1) intervals) or a start does not settle.
-// What happens next follows the kernel's o2hb:
-//
-//   - Global mode: the kernel keeps heartbeating on a region that timed
-//     out, as long as the node keeps its quorum of regions, and the region
-//     comes back by itself when the device answers again. The daemon does
-//     the same for the cluster's regions: it retries a failed region
-//     (a full start with a new generation) once the failed device call
-//     has returned, while this node is still seen in another steady
-//     region, so that no peer ever took it for dead. When no other region
-//     sees this node, nothing restarts by itself: the o2cb monitor fails
-//     and the cluster manager recovers (and fences) the node.
-//   - Local mode: the kernel fences the node when any region times out.
-//     The daemon cannot fence; a failed region stays failed, the monitor
-//     reports it, and it restarts only when an owner starts it again.
-//   - A region in collision never restarts by itself (DESIGN: an operator
-//     must find the other writer first).
-//
-// An owner's start (ocfs2_hb_ctl -S, o2cb start, hbregion start) always
-// restarts a failed region, unless a device call of the failed engine is
-// still hung: a new engine would only add a thread blocked on the device.
-// While the daemon retries a region, an owner's start is one more retry.
-//
-// A device that stays broken (read-only, EIO) must not make the region
-// flap: retries back off (package retry), the region stays failed in status
-// from its failure until a retry is steady, and a retry that fails logs
-// one debug line, not the lines of a start and a failure.
+// Recovery of failed regions: the policy is in the package doc (doc.go).
 
 // retrying is the daemon retrying a failed cluster region by itself: it
 // lives from the failure until a retry is steady, the region stops, or
@@ -68,7 +40,7 @@ var errHung = errors.New("a device call of the failed heartbeat is still in flig
 
 // stillHung reports whether eng has ended but one of its device calls
 // has not returned.
-func stillHung(eng *hbdisk.Region) bool {
+func stillHung(eng backend.Engine) bool {
 	select {
 	case <-eng.Done():
 		return eng.Status().IOInFlight > 0
@@ -78,7 +50,7 @@ func stillHung(eng *hbdisk.Region) bool {
 }
 
 // ended reports whether eng has ended (failed or stopped).
-func ended(eng *hbdisk.Region) bool {
+func ended(eng backend.Engine) bool {
 	select {
 	case <-eng.Done():
 		return true
@@ -125,7 +97,7 @@ func (d *Daemon) seenElsewhere(r *region) bool {
 // is steady, the region stops or may no longer restart by itself, or the
 // daemon stops. Each retry is a full start: superblock check, new
 // generation, steady reads (ensureRunning, startEnded).
-func (d *Daemon) recover(r *region, failed *hbdisk.Region) {
+func (d *Daemon) recover(r *region, failed backend.Engine) {
 	err := failed.Err()
 	d.mu.Lock()
 	if d.stopping || d.regions[r.uuid] != r || r.eng != failed {
@@ -207,13 +179,13 @@ func (d *Daemon) tryRetry(r *region, rt *retrying) {
 
 // startEnded records the end of a start of r's engine eng (nil: none was
 // made) with err, and, if it was a retry, what follows it. d.mu held.
-func (d *Daemon) startEnded(r *region, eng *hbdisk.Region, err error, loud *atomic.Bool) {
+func (d *Daemon) startEnded(r *region, eng backend.Engine, err error, loud *atomic.Bool) {
 	if eng == nil || r.eng == eng {
 		r.startErr = err
 		if err == nil {
 			r.failure = ""
 		} else {
-			r.failure = err.Error()
+			r.failure = message(r.uuid, err)
 		}
 	}
 	rt := r.retry

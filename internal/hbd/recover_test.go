@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,10 +14,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/backend"
+	"github.com/o2cb-ra/o2cb-ra/internal/backend/memsource"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/retry"
-	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
 // TestNewRefusesBadBackoff: the daemon checks its retry backoff (the
@@ -31,32 +31,29 @@ func TestNewRefusesBadBackoff(t *testing.T) {
 	}
 }
 
-// readOnly puts a switchable read-only fault in front of one device, as
-// blockdev --setro does to a block device: opening it fails with EROFS,
-// writes through a handle opened before fail with EPERM, reads work. It
-// records when the device is opened.
+// readOnly puts a switchable read-only fault in front of one region's
+// device (a memsource.Source's Open), as blockdev --setro does to a block
+// device: opening it fails with EROFS, writes through a handle opened
+// before fail with EPERM, reads work. It records when the device is
+// opened.
 type readOnly struct {
-	path  string
+	uuid  string
 	on    atomic.Bool
 	mu    sync.Mutex
 	opens []time.Time
 }
 
-func (f *readOnly) open(path string) (hbdisk.Device, error) {
-	if path != f.path {
-		return hbdisk.OpenDirect(path)
+func (f *readOnly) open(spec backend.Spec, dev hbdisk.Device) (hbdisk.Device, error) {
+	if spec.UUID != f.uuid {
+		return dev, nil
 	}
 	f.mu.Lock()
 	f.opens = append(f.opens, time.Now())
 	f.mu.Unlock()
 	if f.on.Load() {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.EROFS}
+		return nil, &fs.PathError{Op: "open", Path: spec.Device, Err: syscall.EROFS}
 	}
-	dev, err := hbdisk.OpenDirect(path)
-	if err != nil {
-		return nil, err
-	}
-	return roDevice{dev, f}, nil
+	return roDevice{dev, f, spec.Device}, nil
 }
 
 // firstOpenAfter returns the first open strictly after t.
@@ -73,12 +70,13 @@ func (f *readOnly) firstOpenAfter(t time.Time) (time.Time, bool) {
 
 type roDevice struct {
 	hbdisk.Device
-	f *readOnly
+	f    *readOnly
+	path string
 }
 
 func (d roDevice) WriteAt(p []byte, off int64) (int, error) {
 	if d.f.on.Load() {
-		return 0, &fs.PathError{Op: "write", Path: d.f.path, Err: syscall.EPERM}
+		return 0, &fs.PathError{Op: "write", Path: d.path, Err: syscall.EPERM}
 	}
 	return d.Device.WriteAt(p, off)
 }
@@ -135,27 +133,14 @@ func (h recorder) since(t time.Time) []logRecord {
 	return out
 }
 
-// retryDaemon is a daemon of node n1 in this process, on images under
-// dir, whose devices open through fault; it serves no socket (the
+// retryDaemon is a daemon of node n1 in this process on the regions of
+// src, whose devices open through fault; it serves no socket (the
 // synctest bubble must not wait on the network) and is shut down when
 // the test ends.
-func retryDaemon(t *testing.T, dir, conf string, fault *readOnly, log recorder, backoff retry.Backoff) *Daemon {
+func retryDaemon(t *testing.T, conf string, src *memsource.Source, fault *readOnly, log recorder, backoff retry.Backoff) *Daemon {
 	t.Helper()
-	run := filepath.Join(t.TempDir(), "run")
-	if err := rundir.PrepareRunDir(run); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(Config{
-		RunDir: run, ClusterConf: conf, NodeName: "n1",
-		Interval: testInterval, DeadThreshold: testThreshold,
-		Devices: []string{dir + "/*.img"}, Logger: slog.New(log),
-		Retry: backoff, Open: fault.open,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Shutdown(context.Background()) })
-	return d
+	src.Open = fault.open
+	return memDaemon(t, conf, "n1", src, func(c *Config) { c.Logger, c.Retry = slog.New(log), backoff })
 }
 
 func regionOf(st *hbclient.Status, uuid string) hbclient.RegionStatus {
@@ -175,15 +160,16 @@ func regionOf(st *hbclient.Status, uuid string) hbclient.RegionStatus {
 // writable again, the next retry brings the region back, steady without
 // ever showing starting.
 func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
-	dir := t.TempDir()
-	badImg, bad := image(t, dir)
-	_, good := image(t, dir)
-	conf := writeClusterConf(t, dir, "global", 1, bad, good)
+	bad, good := memUUID1, memUUID2
+	conf := writeClusterConf(t, t.TempDir(), "global", 1, bad, good)
 	const retriesToSee = 8 // the last three at the 60 s cap
 	synctest.Test(t, func(t *testing.T) {
-		fault := &readOnly{path: badImg}
+		src := memsource.New()
+		src.Add(bad, nil)
+		src.Add(good, nil)
+		fault := &readOnly{uuid: bad}
 		log := newRecorder()
-		d := retryDaemon(t, dir, conf, fault, log, retry.Backoff{})
+		d := retryDaemon(t, conf, src, fault, log, retry.Backoff{})
 		for _, u := range []string{bad, good} {
 			if _, err := d.StartRegion(t.Context(), u, "", hbclient.OwnerGlobal, false); err != nil {
 				t.Fatalf("start %s: %v", u, err)
@@ -219,6 +205,9 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 				}
 				if !strings.Contains(b.Error, "read-only file system") && !strings.Contains(b.Error, "operation not permitted") {
 					t.Fatalf("failed region's error %q names neither EROFS nor EPERM", b.Error)
+				}
+				if strings.HasPrefix(b.Error, "region "+bad) {
+					t.Fatalf("failed region's error %q names the region, which status has beside it", b.Error)
 				}
 				// The sample at the very instant of the failure may
 				// come before the daemon has seen it.
@@ -312,6 +301,10 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 			}
 		}
 		back := time.Now()
+		// Let the retry's start end (startEnded logs it) before reading
+		// the log: with no device call to wait for, status may see the
+		// engine steady first.
+		synctest.Wait()
 		if began, _ := fault.firstOpenAfter(healed); began.Sub(due).Abs() > time.Millisecond {
 			t.Errorf("the recovering retry began at %v, want at the retry_at shown, %v", began, due)
 		}
@@ -349,16 +342,18 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 // an owner's start is then its retry. In local mode nothing retries.
 // The backoff is shortened through the configuration.
 func TestRetryPolicyAndStatus(t *testing.T) {
-	dir := t.TempDir()
-	img, uuid := image(t, dir)
+	uuid := memUUID1
+	img := memsource.Device(uuid)
 	short := retry.Backoff{First: 200 * time.Millisecond, Max: 400 * time.Millisecond}
 	for _, mode := range []string{"global", "local"} {
 		t.Run(mode, func(t *testing.T) {
 			conf := writeClusterConf(t, t.TempDir(), mode, 1, uuid)
 			synctest.Test(t, func(t *testing.T) {
-				fault := &readOnly{path: img}
+				src := memsource.New()
+				src.Add(uuid, nil)
+				fault := &readOnly{uuid: uuid}
 				log := newRecorder()
-				d := retryDaemon(t, dir, conf, fault, log, short)
+				d := retryDaemon(t, conf, src, fault, log, short)
 				owner := hbclient.OwnerGlobal
 				if mode == "local" {
 					owner = "service:/mnt"

@@ -7,17 +7,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
-	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
+	"golang.org/x/sys/unix"
 )
 
 // readTimeout bounds how long a client may take to send its request.
@@ -78,42 +74,19 @@ func Listen(d *Daemon) (*Server, error) {
 	return s, nil
 }
 
-// resume starts every region of the state file with its owners, each in
-// the background with a new generation.
-func (d *Daemon) resume() error {
-	st, err := loadState(filepath.Join(d.cfg.RunDir, rundir.StateName))
-	if err != nil {
-		return err
-	}
-	for _, sr := range st.Regions {
-		vol, err := d.resolve(sr.UUID, sr.Device)
-		if err != nil {
-			// The device may have moved: search by UUID.
-			if vol, err = d.resolve(sr.UUID, ""); err != nil {
-				d.log.Error("cannot resume region", "region", sr.UUID, "device", sr.Device, "err", err)
-				continue
-			}
-		}
-		d.mu.Lock()
-		r := &region{uuid: sr.UUID, device: vol.Path, vol: vol, owners: sr.Owners}
-		d.regions[sr.UUID] = r
-		d.ensureRunning(r)
-		d.mu.Unlock()
-		d.log.Info("resuming region", "region", sr.UUID, "device", vol.Path, "owners", ownerList(sr.Owners))
-	}
-	d.mu.Lock()
-	d.saveLocked()
-	d.mu.Unlock()
-	return nil
-}
-
 // Serve answers clients until ctx ends, then stops every region cleanly
-// and releases the run directory.
+// and releases the run directory. It returns once the goroutines of the
+// server (one per connection and its hang-up watch) and of the daemon
+// (Shutdown) have ended.
 func (s *Server) Serve(ctx context.Context) error {
-	go func() {
-		<-ctx.Done()
+	accepting := make(chan struct{})
+	s.wg.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-accepting:
+		}
 		s.ln.Close()
-	}()
+	})
 	var err error
 	for {
 		conn, aerr := s.ln.AcceptUnix()
@@ -125,6 +98,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		s.wg.Go(func() { s.handle(ctx, conn) })
 	}
+	close(accepting)
 	s.d.log.Info("heartbeat daemon stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 2*s.d.cfg.Interval+10*time.Second)
 	defer cancel()
@@ -154,7 +128,7 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	defer conn.Close()
 	if uid, ok := peerAllowed(conn); !ok {
 		s.d.log.Warn("refused a client that is neither root nor the daemon's user", "uid", uid)
-		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, Error: reqError(hbclient.CodePermission, "permission denied: uid %d may not use the heartbeat daemon", uid)}, hbclient.MaxResponseBytes)
+		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, Error: wireError(fail(ErrPermission, "permission denied: uid %d may not use the heartbeat daemon", uid))}, hbclient.MaxResponseBytes)
 		return
 	}
 	conn.SetReadDeadline(time.Now().Add(readTimeout))
@@ -163,7 +137,7 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			err = fmt.Errorf("no complete request line within %v", readTimeout)
 		}
-		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, Error: reqError(hbclient.CodeBadRequest, "%v", err)}, hbclient.MaxResponseBytes)
+		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, Error: wireError(mark(ErrBadRequest, err))}, hbclient.MaxResponseBytes)
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
@@ -171,107 +145,14 @@ func (s *Server) handle(ctx context.Context, conn *net.UnixConn) {
 	// for steady) cancels it: its reference is dropped, not left behind.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
+	s.wg.Go(func() {
 		var b [1]byte
 		conn.Read(b[:]) // returns on hang-up, or when handle closes conn
 		cancel()
-	}()
+	})
 	resp := s.d.Handle(ctx, req)
 	conn.SetWriteDeadline(time.Now().Add(readTimeout))
 	if err := hbclient.WriteMessage(conn, resp, hbclient.MaxResponseBytes); err != nil {
 		s.d.log.Warn("could not answer a client", "op", req.Op, "err", err)
 	}
-}
-
-// Handle answers one request.
-func (d *Daemon) Handle(ctx context.Context, req hbclient.Request) hbclient.Response {
-	resp := hbclient.Response{V: hbclient.ProtocolVersion}
-	if req.V != hbclient.ProtocolVersion {
-		resp.Error = reqError(hbclient.CodeVersion, "protocol version %d is not spoken here (version %d is)", req.V, hbclient.ProtocolVersion)
-		return resp
-	}
-	if req.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.Timeout)*time.Millisecond)
-		defer cancel()
-	}
-	var err error
-	switch req.Op {
-	case hbclient.OpPing:
-		d.mu.Lock()
-		resp.Status = &hbclient.Status{Node: hbclient.Node{Name: d.node.Name, Number: d.node.Number}, Cluster: d.cluster, Mode: string(d.mode), PID: os.Getpid()}
-		d.mu.Unlock()
-	case hbclient.OpStatus:
-		resp.Status = d.Status()
-	case hbclient.OpInfo:
-		resp.Region, err = d.Info(req.UUID)
-	case hbclient.OpStart:
-		resp.Note, err = d.StartRegion(ctx, req.UUID, req.Device, req.Owner, req.Consumer)
-		if err == nil && resp.Note == "" {
-			resp.Region, _ = d.Info(req.UUID)
-		}
-	case hbclient.OpStop:
-		resp.Note, err = d.StopRegion(ctx, req.UUID, req.Owner, req.Consumer)
-	case hbclient.OpIOPrio:
-		err = d.SetIOPriority(req.UUID, req.Priority)
-	case hbclient.OpReload:
-		err = d.Reload()
-	default:
-		err = reqError(hbclient.CodeBadRequest, "unknown operation %q", req.Op)
-	}
-	if err != nil {
-		var e *hbclient.Error
-		if !errors.As(err, &e) {
-			e = reqError(hbclient.CodeIO, "%v", err)
-		}
-		resp.Error = e
-		return resp
-	}
-	resp.OK = true
-	return resp
-}
-
-// SetIOPriority gives region uuid's I/O thread the real-time I/O class at
-// level prio (0 highest, 7 lowest), as ocfs2-tools' ocfs2_hb_ctl -P does
-// with ionice -c1.
-func (d *Daemon) SetIOPriority(uuid string, prio int) error {
-	if prio < 0 || prio > 7 {
-		return reqError(hbclient.CodeBadRequest, "I/O priority %d is outside 0..7", prio)
-	}
-	uuid, err := normalizeOrBad(uuid)
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	r := d.regions[uuid]
-	var eng *hbdisk.Region
-	if r != nil {
-		eng = r.eng
-	}
-	d.mu.Unlock()
-	if eng == nil {
-		return reqError(hbclient.CodeUnknownRegion, "region %s is not running on this node", uuid)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.Interval+5*time.Second)
-	defer cancel()
-	tid, err := eng.SetIOPriority(ctx, hbdisk.IOPriorityRealtime(prio))
-	if err != nil {
-		return reqError(hbclient.CodeIO, "%v", err)
-	}
-	d.log.Info("I/O priority raised", "region", uuid, "thread", tid, "class", "realtime", "level", prio)
-	return nil
-}
-
-// Run runs the daemon in the foreground until SIGTERM or SIGINT.
-func Run(ctx context.Context, d *Daemon, ready func(error)) error {
-	s, err := Listen(d)
-	if ready != nil {
-		ready(err)
-	}
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	return s.Serve(ctx)
 }

@@ -34,6 +34,35 @@ type stateRegion struct {
 	Owners map[string]int `json:"owners"`
 }
 
+// resume starts every region of the state file with its owners, each in
+// the background with a new generation.
+func (d *Daemon) resume() error {
+	st, err := loadState(filepath.Join(d.cfg.RunDir, rundir.StateName))
+	if err != nil {
+		return err
+	}
+	for _, sr := range st.Regions {
+		spec, err := d.resolve(sr.UUID, sr.Device)
+		if err != nil {
+			// The device may have moved: search by UUID.
+			if spec, err = d.resolve(sr.UUID, ""); err != nil {
+				d.log.Error("cannot resume region", "region", sr.UUID, "device", sr.Device, "err", err)
+				continue
+			}
+		}
+		d.mu.Lock()
+		r := &region{uuid: sr.UUID, device: spec.Device, spec: spec, owners: sr.Owners}
+		d.regions[sr.UUID] = r
+		d.ensureRunning(r)
+		d.mu.Unlock()
+		d.log.Info("resuming region", "region", sr.UUID, "device", spec.Device, "owners", ownerList(sr.Owners))
+	}
+	d.mu.Lock()
+	d.saveLocked()
+	d.mu.Unlock()
+	return nil
+}
+
 // saveLocked writes the state file atomically. d.mu held. A failure is
 // logged and kept for status; the regions run on.
 func (d *Daemon) saveLocked() {

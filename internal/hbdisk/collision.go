@@ -44,6 +44,6 @@ func (r *Region) collisionError(got Slot) error {
 	default:
 		what = fmt.Sprintf("seq %d in our slot, we wrote %d (gen %s)", got.Seq(), r.lastSeq, short(r.gen))
 	}
-	return fmt.Errorf("region %s: %s: %w; on %s we wrote seq %d generation %#x, found seq %d generation %#x node %d",
-		r.cfg.UUID, what, ErrCollision, r.cfg.Device, r.lastSeq, r.gen, got.Seq(), got.Generation(), got.Node())
+	return regionErrorf(r.cfg.UUID, "%s: %w; on %s we wrote seq %d generation %#x, found seq %d generation %#x node %d",
+		what, ErrCollision, r.cfg.Device, r.lastSeq, r.gen, got.Seq(), got.Generation(), got.Node())
 }

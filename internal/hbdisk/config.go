@@ -114,13 +114,13 @@ func NewRegion(cfg Config) (*Region, error) {
 	}
 	nodes, err := cfg.validate()
 	if err != nil {
-		return nil, fmt.Errorf("region %s: %w", where, err)
+		return nil, &RegionError{UUID: where, Err: err}
 	}
 	lo, hi := slices.Min(nodes), slices.Max(nodes)
 	deadMS := uint32(cfg.DeadThreshold * deadMSPerIteration)
 	tr, err := NewTracker(cfg.DeadThreshold, deadMS, nodes)
 	if err != nil {
-		return nil, fmt.Errorf("region %s: %w", where, err)
+		return nil, &RegionError{UUID: where, Err: err}
 	}
 	g := cfg.Geometry
 	log := cfg.Logger

@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // Device is the I/O seam of a region: the real one is an O_DIRECT file
-// (OpenDirect), tests use a MemDisk or wrap either to inject faults.
+// (OpenDirect), tests use an in-memory disk (package memdisk) or wrap
+// either to inject faults.
 // Offsets and lengths are multiples of the slot size and buffers come from
 // AlignedBuffer.
 type Device interface {
@@ -88,113 +88,6 @@ func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return done, nil
 }
-
-// MemDisk is an in-memory disk that several simulated nodes share, with
-// faults on command. Each node gets its own handle from Device.
-type MemDisk struct {
-	mu       sync.Mutex
-	data     []byte
-	readErr  error
-	writeErr error
-	stall    chan struct{} // non-nil: I/O blocks until it is closed
-	writes   int
-}
-
-// NewMemDisk returns a zeroed disk of size bytes.
-func NewMemDisk(size int) *MemDisk { return &MemDisk{data: make([]byte, size)} }
-
-// Device returns a handle on the disk; closing it leaves the disk intact.
-func (d *MemDisk) Device() Device { return memHandle{d} }
-
-// FailReads makes every read fail with err (nil: reads work again).
-func (d *MemDisk) FailReads(err error) { d.mu.Lock(); d.readErr = err; d.mu.Unlock() }
-
-// FailWrites makes every write fail with err (nil: writes work again).
-func (d *MemDisk) FailWrites(err error) { d.mu.Lock(); d.writeErr = err; d.mu.Unlock() }
-
-// Stall makes every I/O block until the returned function is called.
-func (d *MemDisk) Stall() (release func()) {
-	ch := make(chan struct{})
-	d.mu.Lock()
-	d.stall = ch
-	d.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			d.mu.Lock()
-			d.stall = nil
-			d.mu.Unlock()
-			close(ch)
-		})
-	}
-}
-
-// Bytes returns a copy of the disk's content.
-func (d *MemDisk) Bytes() []byte {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]byte(nil), d.data...)
-}
-
-// WriteRaw writes p at off with no fault applied: a foreign writer.
-func (d *MemDisk) WriteRaw(p []byte, off int64) {
-	d.mu.Lock()
-	copy(d.data[off:], p)
-	d.mu.Unlock()
-}
-
-// Writes returns how many writes the disk has taken through handles.
-func (d *MemDisk) Writes() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.writes
-}
-
-type memHandle struct{ d *MemDisk }
-
-func (h memHandle) wait() {
-	h.d.mu.Lock()
-	ch := h.d.stall
-	h.d.mu.Unlock()
-	if ch != nil {
-		<-ch
-	}
-}
-
-func (h memHandle) ReadAt(p []byte, off int64) (int, error) {
-	h.wait()
-	d := h.d
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.readErr != nil {
-		return 0, d.readErr
-	}
-	if off < 0 || off >= int64(len(d.data)) {
-		return 0, io.EOF
-	}
-	n := copy(p, d.data[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (h memHandle) WriteAt(p []byte, off int64) (int, error) {
-	h.wait()
-	d := h.d
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.writeErr != nil {
-		return 0, d.writeErr
-	}
-	if off < 0 || off+int64(len(p)) > int64(len(d.data)) {
-		return 0, fmt.Errorf("write of %d bytes at %d beyond the %d-byte disk", len(p), off, len(d.data))
-	}
-	d.writes++
-	return copy(d.data[off:], p), nil
-}
-
-func (h memHandle) Close() error { return nil }
 
 // ReadSlots reads the slots of nodes lo to hi (inclusive) in one read, as
 // a region iteration does, and returns them in node order.

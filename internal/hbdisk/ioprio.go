@@ -45,12 +45,12 @@ func (r *Region) SetIOPriority(ctx context.Context, ioprio int) (tid int, err er
 	select {
 	case r.prio <- req:
 	case <-r.done:
-		return 0, fmt.Errorf("region %s: %w", r.cfg.UUID, ErrStopped)
+		return 0, &RegionError{UUID: r.cfg.UUID, Err: ErrStopped}
 	case <-ctx.Done():
-		return 0, fmt.Errorf("region %s: set I/O priority: %w", r.cfg.UUID, context.Cause(ctx))
+		return 0, regionErrorf(r.cfg.UUID, "set I/O priority: %w", context.Cause(ctx))
 	}
 	if err := <-req.result; err != nil {
-		return 0, fmt.Errorf("region %s: %w", r.cfg.UUID, err)
+		return 0, &RegionError{UUID: r.cfg.UUID, Err: err}
 	}
 	return int(r.tid.Load()), nil
 }

@@ -184,8 +184,8 @@ func (r *Region) iterate(due time.Time) error {
 
 	r.logIO(readErr, writeErr)
 	if stillStarting && iterations >= MaxStartIterations {
-		return fmt.Errorf("region %s: %w after %d iterations (%d clean): last errors: read: %v, write: %v",
-			r.cfg.UUID, ErrUnsteady, iterations, r.clean, readErr, writeErr)
+		return regionErrorf(r.cfg.UUID, "%w after %d iterations (%d clean): last errors: read: %v, write: %v",
+			ErrUnsteady, iterations, r.clean, readErr, writeErr)
 	}
 	if time.Since(r.lastGood) >= r.cfg.IOTimeout {
 		return r.timeoutErr()
@@ -282,8 +282,8 @@ func (r *Region) timeoutErr() error {
 	if since := r.ioSince.Load(); since != 0 {
 		last += fmt.Sprintf("; a device call has been in flight for %v", time.Since(time.Unix(0, since)).Round(time.Millisecond))
 	}
-	return fmt.Errorf("region %s: %w: no write to %s completed for %v; last error: %s",
-		r.cfg.UUID, ErrIOTimeout, r.cfg.Device, r.cfg.IOTimeout, last)
+	return regionErrorf(r.cfg.UUID, "%w: no write to %s completed for %v; last error: %s",
+		ErrIOTimeout, r.cfg.Device, r.cfg.IOTimeout, last)
 }
 
 // hang is the watchdog: a device call has outlived the failure deadline.

@@ -97,7 +97,7 @@ func newGeneration() uint64 {
 // Start must be called once.
 func (r *Region) Start(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
-		return fmt.Errorf("region %s: already started", r.cfg.UUID)
+		return regionErrorf(r.cfg.UUID, "already started")
 	}
 	r.gen = newGeneration()
 	now := time.Now()
@@ -116,13 +116,13 @@ func (r *Region) Start(ctx context.Context) error {
 		return nil
 	case <-r.done:
 		if r.err == nil {
-			return fmt.Errorf("region %s: start: %w before it was steady", r.cfg.UUID, ErrStopped)
+			return regionErrorf(r.cfg.UUID, "start: %w before it was steady", ErrStopped)
 		}
 		return r.err
 	case <-ctx.Done():
 		r.requestStop()
 		<-r.done
-		return fmt.Errorf("region %s: start: %w", r.cfg.UUID, context.Cause(ctx))
+		return regionErrorf(r.cfg.UUID, "start: %w", context.Cause(ctx))
 	}
 }
 
@@ -138,7 +138,7 @@ func (r *Region) Stop(ctx context.Context) error {
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("region %s: stop: device call still in flight: %w", r.cfg.UUID, context.Cause(ctx))
+		return regionErrorf(r.cfg.UUID, "stop: device call still in flight: %w", context.Cause(ctx))
 	}
 }
 
@@ -179,7 +179,7 @@ func (r *Region) finish(err error) {
 	r.st.State = st
 	r.st.LiveNodes = nil
 	if err != nil {
-		r.st.Err = err.Error()
+		r.st.Err = Message(r.cfg.UUID, err)
 	}
 	r.mu.Unlock()
 	switch {

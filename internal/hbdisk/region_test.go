@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk/memdisk"
 )
 
 const (
@@ -23,7 +25,7 @@ const (
 
 var tGeometry = Geometry{BlockBytes: 512, StartBlock: tStart, Blocks: MaxNodes}
 
-func testDisk() *MemDisk { return NewMemDisk((tStart + MaxNodes + 8) * 512) }
+func testDisk() *memdisk.Disk { return memdisk.New((tStart + MaxNodes + 8) * 512) }
 
 // eventLog collects a region's events with the (fake) time they happened.
 type eventLog struct {

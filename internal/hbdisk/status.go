@@ -24,7 +24,7 @@ type Status struct {
 	Node       int
 	Geometry   Geometry
 	State      State
-	Err        string // why the region failed or stopped writing
+	Err        string // why the region failed or stopped writing; UUID names the region
 	Generation uint64
 	Seq        uint64 // last sequence number written
 	LiveNodes  []int  // nodes live in this region, ours included once seen

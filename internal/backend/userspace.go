@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,7 +37,7 @@ func (u Userspace) Resolve(uuid, device string) (Spec, error) {
 		}
 		path, err := ocfs2.FindByUUID(uuid, ocfs2.ScanOptions{Extra: u.Devices, Timeout: timeout})
 		if err != nil {
-			return Spec{}, &notFound{err}
+			return Spec{}, searchFailed(uuid, err)
 		}
 		device = path
 	}
@@ -52,10 +53,23 @@ func (u Userspace) Resolve(uuid, device string) (Spec, error) {
 
 // notFound is a failed search: its text is the search's, and it wraps
 // ErrNotFound beside the search's own errors (ErrNoAnswer among them).
-type notFound struct{ err error }
+type notFound struct {
+	msg string
+	err error
+}
 
-func (e *notFound) Error() string   { return e.err.Error() }
+func (e *notFound) Error() string   { return e.msg }
 func (e *notFound) Unwrap() []error { return []error{ErrNotFound, e.err} }
+
+// searchFailed is the failed search for region uuid as an error of the
+// region: the region a field, the search's reason the message.
+func searchFailed(uuid string, err error) error {
+	var se *ocfs2.SearchError
+	if errors.As(err, &se) {
+		return &hbdisk.RegionError{UUID: se.UUID, Err: &notFound{se.Reason(), err}}
+	}
+	return &notFound{err.Error(), err} // a bad UUID: no region to name
+}
 
 // Inspect reads the OCFS2 volume on path: the spec of its heartbeat
 // region, whatever its UUID, whose Verify checks that a device opened

@@ -2,9 +2,11 @@ package backend
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,12 +38,26 @@ func TestResolveDeviceErrors(t *testing.T) {
 }
 
 // A failed search is ErrNotFound, and still the search's error: one of
-// a device that did not answer is ErrNoAnswer as well.
+// a device that did not answer is ErrNoAnswer as well. A search for a
+// region is an error of that region, whose message does not name it.
 func TestNotFoundKeepsTheSearchError(t *testing.T) {
-	search := errors.Join(ocfs2.ErrUUIDNotFound, ocfs2.ErrNoAnswer)
-	err := error(&notFound{search})
-	if !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrNoAnswer) || !errors.Is(err, ocfs2.ErrUUIDNotFound) || err.Error() != search.Error() {
-		t.Errorf("notFound(%v) = %q: want ErrNotFound, ErrNoAnswer and ErrUUIDNotFound with the search's text", search, err)
+	const u = "0123456789ABCDEF0123456789ABCDEF"
+	search := &ocfs2.SearchError{UUID: u, Searched: 3, Err: fmt.Errorf("/dev/sdz %w", ocfs2.ErrNoAnswer)}
+	err := searchFailed(u, search)
+	var re *hbdisk.RegionError
+	if !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrNoAnswer) || !errors.Is(err, ocfs2.ErrUUIDNotFound) {
+		t.Errorf("searchFailed(%v) = %q: want ErrNotFound, ErrNoAnswer and ErrUUIDNotFound", search, err)
+	}
+	if !errors.As(err, &re) || re.UUID != u || strings.Contains(re.Err.Error(), u) ||
+		!strings.Contains(re.Err.Error(), "3 devices searched") || !strings.Contains(re.Err.Error(), "/dev/sdz did not answer") {
+		t.Errorf("searchFailed(%v) = %#v: want an error of region %s whose message says what the search said, without the UUID", search, err, u)
+	}
+	if err.Error() != "region "+u+": "+search.Reason() {
+		t.Errorf("searchFailed(%v).Error() = %q", search, err)
+	}
+	bad := errors.New("not a UUID")
+	if err := searchFailed("x", bad); !errors.Is(err, ErrNotFound) || err.Error() != bad.Error() || errors.As(err, &re) {
+		t.Errorf("searchFailed(x, %v) = %#v: want ErrNotFound with the text alone", bad, err)
 	}
 }
 

@@ -25,7 +25,10 @@
 //
 //	{"v":1,"op":"start","uuid":"00112233445566778899AABBCCDDEEFF","owner":"service:/mnt","timeout_ms":9000}
 //	{"v":1,"ok":true,"region":{"uuid":"00112233...","state":"steady",...}}
-//	{"v":1,"ok":false,"error":{"code":"collision","message":"region 00112233...: ..."}}
+//	{"v":1,"ok":false,"error":{"code":"collision","message":"stopped after a collision: ...","region":"00112233..."}}
+//
+// An error about one region names it in the field region, not in its
+// message; Error.Error puts the two together.
 //
 //	op      request fields                       answer
 //	ping    -                                    status: node, cluster, mode, pid

@@ -231,6 +231,34 @@ func FindByUUID(uuid string, opts ScanOptions) (string, error) {
 			return paths[i], nil
 		}
 	}
-	err = fmt.Errorf("%w: %s (%d devices searched)", ErrUUIDNotFound, u, len(paths))
-	return "", errors.Join(err, noAnswer(paths, got, opts.Timeout), listErr)
+	return "", &SearchError{UUID: u, Searched: len(paths), Err: errors.Join(noAnswer(paths, got, opts.Timeout), listErr)}
 }
+
+// SearchError is a search by UUID that found no device holding the
+// volume. It is ErrUUIDNotFound for errors.Is, and whatever went wrong on
+// the way (ErrNoAnswer of a device, a failed listing) too.
+type SearchError struct {
+	UUID     string // the volume searched for
+	Searched int    // how many devices were searched
+	Err      error  // what went wrong on the way; nil if nothing did
+}
+
+// Error names the volume, then says what Reason says.
+func (e *SearchError) Error() string {
+	return e.text(fmt.Sprintf("%v: %s (%d devices searched)", ErrUUIDNotFound, e.UUID, e.Searched))
+}
+
+// Reason is the error without the volume's UUID, for a caller that names
+// the region itself.
+func (e *SearchError) Reason() string {
+	return e.text(fmt.Sprintf("%v (%d devices searched)", ErrUUIDNotFound, e.Searched))
+}
+
+func (e *SearchError) text(head string) string {
+	if e.Err == nil {
+		return head
+	}
+	return head + "\n" + e.Err.Error()
+}
+
+func (e *SearchError) Unwrap() []error { return []error{ErrUUIDNotFound, e.Err} }

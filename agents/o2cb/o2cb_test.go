@@ -160,65 +160,12 @@ func (s *site) hbctl(global bool, args ...string) {
 	}
 }
 
+// TestExitCodes is the row of the exit-code table that needs devices:
+// validate-all at depth 10 resolves every region's device. The
+// parameter and cluster.conf rows run in-process, without root, in
+// TestExitCodesInProcess (exitcodes_test.go, and hbregion's).
 func TestExitCodes(t *testing.T) {
 	s := newSite(t, "local", 1, 0)
-	bad := filepath.Join(s.dir, "bad.conf")
-	os.WriteFile(bad, []byte("cluster:\n\tname = test\n\theartbeat_mode = sideways\n\tnode_count = 2\n"), 0o644)
-	noRegions := filepath.Join(s.dir, "noregions.conf")
-	conf, _ := os.ReadFile(s.conf)
-	os.WriteFile(noRegions, []byte(strings.Replace(string(conf), "heartbeat_mode = local", "heartbeat_mode = global", 1)), 0o644)
-	missing := filepath.Join(s.dir, "missing.conf")
-	// hbregion's start waits for a daemon that is not there until its
-	// deadline: this one is short.
-	short := "OCF_RESKEY_CRM_meta_timeout=3000"
-	for _, tc := range []struct {
-		agent, action string
-		mod           map[string]string
-		code          int
-		reason        string
-		env           []string
-	}{
-		{"o2cb", "validate-all", nil, 0, "", nil},
-		{"o2cb", "start", map[string]string{"region_quorum": "some"}, 6, "parameter region_quorum", nil},
-		{"o2cb", "start", map[string]string{"dead_threshold": "2"}, 6, "parameter dead_threshold", nil},
-		{"o2cb", "validate-all", map[string]string{"heartbeat_interval_ms": "fast"}, 6, "not an integer", nil},
-		{"o2cb", "validate-all", map[string]string{"manage_regions": "perhaps"}, 6, "not a boolean", nil},
-		// This node's cluster.conf is this node's trouble: a start fails
-		// here only (OCF_ERR_GENERIC), naming the file and line;
-		// validate-all judges the configuration (OCF_ERR_CONFIGURED).
-		{"o2cb", "start", map[string]string{"cluster_conf": bad}, 1, bad + ":3:", nil},
-		{"o2cb", "validate-all", map[string]string{"cluster_conf": bad}, 6, bad + ":3:", nil},
-		{"o2cb", "start", map[string]string{"cluster_conf": noRegions}, 1, "no heartbeat region", nil},
-		{"o2cb", "start", map[string]string{"cluster_conf": missing}, 5, missing, nil},
-		{"o2cb", "validate-all", map[string]string{"cluster_conf": missing}, 5, missing, nil},
-		{"o2cb", "start", map[string]string{"node_name": "n9"}, 2, "n9", nil},
-		{"o2cb", "start", map[string]string{"cluster": "other"}, 1, "other", nil},
-		{"o2cb", "validate-all", nil, 6, "globally-unique=false", []string{"OCF_RESKEY_CRM_meta_globally_unique=true"}},
-		{"o2cb", "start", nil, 6, "globally-unique=false", []string{"OCF_RESKEY_CRM_meta_globally_unique=true"}},
-		// Monitors and probes tell what runs: no daemon is "not running",
-		// whatever cluster.conf says, on a node outside the cluster too.
-		{"o2cb", "monitor", nil, 7, "", nil},
-		{"o2cb", "monitor", map[string]string{"cluster_conf": missing}, 7, "", nil},
-		{"o2cb", "monitor", map[string]string{"cluster_conf": bad}, 7, "", nil},
-		{"o2cb", "monitor", map[string]string{"node_name": "n9"}, 7, "", []string{"OCF_RESKEY_CRM_meta_interval=0"}},
-		{"o2cb", "stop", nil, 0, "", nil},
-		{"o2cb", "stop", map[string]string{"cluster_conf": bad}, 0, "", nil},
-		{"o2cb", "stop", map[string]string{"cluster_conf": missing}, 0, "", nil},
-		{"hbregion", "start", nil, 6, "parameter uuid is required", nil},
-		{"hbregion", "start", map[string]string{"uuid": "not-a-uuid"}, 6, "parameter uuid", nil},
-		{"hbregion", "monitor", map[string]string{"uuid": s.uuids[0]}, 7, "", nil},
-		{"hbregion", "monitor", map[string]string{"uuid": s.uuids[0], "node_name": "n9"}, 7, "", []string{"OCF_RESKEY_CRM_meta_interval=0"}},
-		{"hbregion", "stop", map[string]string{"uuid": s.uuids[0], "cluster_conf": bad}, 0, "", nil},
-		{"hbregion", "start", map[string]string{"uuid": s.uuids[0]}, 1, "start the o2cb resource first", []string{short}},
-		{"hbregion", "validate-all", map[string]string{"uuid": "00112233-4455-6677-8899-aabbccddeeff"}, 0, "", nil},
-		{"hbregion", "start", map[string]string{"uuid": s.uuids[0], "layout": "nosuch"}, 5, "nosuch_hb_ctl", nil},
-	} {
-		code, errOut := s.agent(tc.agent, tc.action, tc.mod, tc.env...)
-		if code != tc.code || (tc.reason != "" && !strings.Contains(errOut, "ocf-exit-reason:") || !strings.Contains(errOut, tc.reason)) {
-			t.Errorf("%s %s %v %v: exit %d, want %d with reason containing %q\n%s", tc.agent, tc.action, tc.mod, tc.env, code, tc.code, tc.reason, errOut)
-		}
-	}
-	// Level 10 resolves every region's device.
 	s.conf = s.writeConf("global", "00112233445566778899AABBCCDDEEFF")
 	s.must(0, "o2cb", "validate-all", nil)
 	s.must(6, "o2cb", "validate-all", nil, "OCF_CHECK_LEVEL=10")

@@ -1,9 +1,6 @@
 package o2cb_test
 
 import (
-	"bufio"
-	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,33 +182,6 @@ func TestNotRootIsErrPerm(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 || !strings.Contains(string(out), "needs root") {
 			t.Errorf("%s start as nobody: %v, want exit 4\n%s", a, err, out)
 		}
-	}
-}
-
-func TestMonitorOfAnUnresponsiveDaemon(t *testing.T) {
-	s := newSite(t, "local", 0, 0)
-	os.MkdirAll(s.run, 0o700)
-	ln, err := net.Listen("unix", filepath.Join(s.run, "o2hbd.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accept and never answer
-		}
-	}()
-	begin := time.Now()
-	errOut := s.must(1, "o2cb", "monitor", nil)
-	if took := time.Since(begin); took > 2*time.Second {
-		t.Errorf("monitor of a silent daemon took %v, want about 1 s", took)
-	}
-	if !strings.Contains(errOut, "does not answer") {
-		t.Errorf("exit reason: %s", errOut)
 	}
 }
 
@@ -475,61 +445,4 @@ func TestStopEndsAHungDaemon(t *testing.T) {
 		t.Errorf("hung daemon %d still runs after the stop", pid)
 	}
 	s.must(7, "o2cb", "monitor", nil)
-}
-
-// fakeDaemon answers every request on the site's socket with the status
-// that st returns.
-func (s *site) fakeDaemon(st func() *hbclient.Status) {
-	s.t.Helper()
-	os.MkdirAll(s.run, 0o700)
-	ln, err := net.Listen("unix", filepath.Join(s.run, rundir.SocketName))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			bufio.NewReader(c).ReadString('\n')
-			b, _ := json.Marshal(hbclient.Response{V: hbclient.ProtocolVersion, OK: true, Status: st()})
-			c.Write(append(b, '\n'))
-			c.Close()
-		}
-	}()
-}
-
-// TestMonitorCountsStartingRegions: a region that is starting is not lost
-// (a daemon brought back after it died resumes its regions so, and a
-// monitor then must not fail the cluster again); a failed one is.
-func TestMonitorCountsStartingRegions(t *testing.T) {
-	s := newSite(t, "global", 0, 0)
-	uuids := []string{"00112233445566778899AABBCCDDEEFF", "FFEEDDCCBBAA99887766554433221100"}
-	s.conf = s.writeConf("global", uuids...)
-	st := &hbclient.Status{Node: hbclient.Node{Name: "n1", Number: 1}, Mode: "global", IntervalMS: 100, DeadThreshold: 5}
-	for _, u := range uuids {
-		st.Regions = append(st.Regions, hbclient.RegionStatus{UUID: u, State: hbclient.StateStarting, Owners: []hbclient.Owner{{Name: hbclient.OwnerGlobal}}})
-	}
-	var mu sync.Mutex
-	s.fakeDaemon(func() *hbclient.Status {
-		mu.Lock()
-		defer mu.Unlock()
-		b, _ := json.Marshal(st)
-		var c hbclient.Status
-		json.Unmarshal(b, &c)
-		return &c
-	})
-	for _, q := range []string{"any", "majority", "all"} {
-		s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": q})
-	}
-	mu.Lock()
-	st.Regions[1].State = hbclient.StateFailed
-	mu.Unlock()
-	s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": "any"})
-	errOut := s.must(1, "o2cb", "monitor", map[string]string{"region_quorum": "all"})
-	if r := testenv.ExitReason(errOut); !strings.Contains(r, uuids[1][:8]+": failed") {
-		t.Errorf("monitor with all: exit reason %q, want it to name %s failed", r, uuids[1][:8])
-	}
 }

@@ -19,7 +19,7 @@ import (
 func noCIB(t *testing.T) {
 	saved := readClusterOptions
 	t.Cleanup(func() { readClusterOptions = saved })
-	readClusterOptions = func(context.Context) (clusterOptions, bool, error) { return clusterOptions{}, false, nil }
+	readClusterOptions = func(context.Context, []string) (clusterOptions, bool, error) { return clusterOptions{}, false, nil }
 }
 
 // TestExitCodesInProcess: the parameter and cluster.conf rows of the

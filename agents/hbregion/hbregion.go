@@ -95,7 +95,7 @@ func newRegion(c *ocf.Context) (*region, error) {
 
 // loadView reads cluster.conf into r.
 func (a agent) loadView(c *ocf.Context, r *region) error {
-	v, err := clusterview.Load(c, a.host.Hostname)
+	v, err := clusterview.Load(c, a.host.HostName)
 	if err != nil {
 		return err
 	}

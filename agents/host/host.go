@@ -15,7 +15,8 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 )
 
-// Host is the machine as an agent sees it.
+// Host is the machine as an agent sees it. A nil hook is this machine's
+// own: the zero Host is OS().
 type Host struct {
 	Euid     func() int             // the effective user id
 	Hostname func() (string, error) // the kernel's host name
@@ -24,9 +25,21 @@ type Host struct {
 // OS is this machine.
 func OS() Host { return Host{Euid: os.Geteuid, Hostname: os.Hostname} }
 
+// HostName is the host name, by the Hostname hook.
+func (h Host) HostName() (string, error) {
+	if h.Hostname == nil {
+		return os.Hostname()
+	}
+	return h.Hostname()
+}
+
 // RequireRoot fails an action that needs root with OCF_ERR_PERM.
 func (h Host) RequireRoot(c *ocf.Context) error {
-	if uid := h.Euid(); uid != 0 {
+	euid := h.Euid
+	if euid == nil {
+		euid = os.Geteuid
+	}
+	if uid := euid(); uid != 0 {
 		return ocf.Errorf(ocf.ErrPerm, "%s needs root (running as uid %d)", c.Action, uid)
 	}
 	return nil

@@ -125,7 +125,7 @@ func newNode(c *ocf.Context) *node {
 
 // loadView reads cluster.conf into n.
 func (a agent) loadView(c *ocf.Context, n *node) error {
-	v, err := clusterview.Load(c, a.host.Hostname)
+	v, err := clusterview.Load(c, a.host.HostName)
 	if err != nil {
 		return err
 	}

@@ -122,9 +122,18 @@ func makeTarget(root, target, destdir, bin string) (string, error) {
 	return string(out), err
 }
 
+// notShort skips a test that builds and installs the tree under -short.
+func notShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped under -short: builds and installs the tree with make")
+	}
+}
+
 // installed returns the shared install tree, making it on first use.
 func installed(t *testing.T) *tree {
 	t.Helper()
+	notShort(t)
 	testenv.RequireCommand(t, "make")
 	root := repoRoot(t)
 	sharedOnce.Do(func() {
@@ -327,6 +336,7 @@ func TestInstall(t *testing.T) {
 // that neither touches an ocfs2_hb_ctl that is not ours: ocfs2-tools' own in
 // /sbin, or on a merged-/usr system (/sbin -> usr/sbin) in /usr/sbin.
 func TestInstallUninstall(t *testing.T) {
+	notShort(t)
 	testenv.RequireCommand(t, "make")
 	const foreign = "#!/bin/sh\n# ocfs2-tools' ocfs2_hb_ctl stands here\n"
 	cases := []struct {

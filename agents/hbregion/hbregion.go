@@ -8,83 +8,109 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/agents/setup"
+	"github.com/o2cb-ra/o2cb-ra/agents/clusterview"
+	"github.com/o2cb-ra/o2cb-ra/agents/daemonctl"
+	"github.com/o2cb-ra/o2cb-ra/agents/host"
+	"github.com/o2cb-ra/o2cb-ra/agents/layout"
+	"github.com/o2cb-ra/o2cb-ra/agents/params"
+	"github.com/o2cb-ra/o2cb-ra/agents/reason"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
-// Agent is ocf:ocfs2:hbregion.
-var Agent = &ocf.Agent{
-	Name:    "hbregion",
-	Version: "1.0",
-	Short:   "one o2cb disk heartbeat region",
-	Long: `Heartbeats on one region (an OCFS2 volume's heartbeat area, named by the
+// Agent is ocf:ocfs2:hbregion on this machine.
+var Agent = New(host.OS())
+
+// agent is ocf:ocfs2:hbregion on a host.
+type agent struct{ host host.Host }
+
+// New is ocf:ocfs2:hbregion with h as the machine it runs on.
+func New(h host.Host) *ocf.Agent {
+	a := agent{host: h}
+	return &ocf.Agent{
+		Name:    "hbregion",
+		Version: "1.0",
+		Short:   "one o2cb disk heartbeat region",
+		Long: `Heartbeats on one region (an OCFS2 volume's heartbeat area, named by the
 volume's UUID) as this node, in the node's heartbeat daemon, which the
 ocf:ocfs2:o2cb resource runs: order this resource after it.
 
 In global heartbeat mode, a region of cluster.conf is started by the o2cb
 resource itself unless that resource has manage_regions=false; starting such a
 region here fails with a configuration error.`,
-	// A region runs once per daemon: uuid and run_dir are unique together
-	// (many regions share the o2cb resource's run_dir).
-	Params: append(setup.Params("region"),
-		ocf.Param{Name: "uuid", Type: ocf.String, Required: true, UniqueGroup: "region",
-			Short: "region UUID", Check: func(s string) error { _, err := ocfs2.NormalizeUUID(s); return err },
-			Long: "UUID of the region: the OCFS2 volume's UUID, in any case, dashes allowed (as blkid or tunefs.ocfs2 -Q '%U' print it)."},
-		ocf.Param{Name: "device", Type: ocf.String, Short: "the region's device",
-			Long: "Device (or image file) of the region. Empty: found by UUID (see devices). Its UUID is checked before the first write."},
-		ocf.Param{Name: "layout", Type: ocf.String, Default: clusterconf.DefaultLayout, Short: "layout driver",
-			Long: "Layout of the region: the layout driver <layout>_hb_ctl maps the UUID to the resource. The ocfs2 layout is served by the heartbeat daemon directly; another layout is started with <layout>_hb_ctl -S -u UUID pacemaker:<instance>."},
-	),
-	Actions: []ocf.Action{
-		{Name: "start", Timeout: 90 * time.Second, Run: start},
-		{Name: "stop", Timeout: 100 * time.Second, Run: stop},
-		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: monitor},
-		{Name: "monitor", Timeout: 30 * time.Second, Interval: 30 * time.Second, Depth: 10, Run: monitor},
-		{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
-		{Name: "validate-all", Timeout: 30 * time.Second, Run: validate},
-	},
+		// A region runs once per daemon: uuid and run_dir are unique together
+		// (many regions share the o2cb resource's run_dir).
+		Params: append(params.Shared("region"),
+			ocf.Param{Name: "uuid", Type: ocf.String, Required: true, UniqueGroup: "region",
+				Short: "region UUID", Check: func(s string) error { _, err := ocfs2.NormalizeUUID(s); return err },
+				Long: "UUID of the region: the OCFS2 volume's UUID, in any case, dashes allowed (as blkid or tunefs.ocfs2 -Q '%U' print it)."},
+			ocf.Param{Name: "device", Type: ocf.String, Short: "the region's device",
+				Long: "Device (or image file) of the region. Empty: found by UUID (see devices). Its UUID is checked before the first write."},
+			ocf.Param{Name: "layout", Type: ocf.String, Default: clusterconf.DefaultLayout, Short: "layout driver",
+				Long: "Layout of the region: the layout driver <layout>_hb_ctl maps the UUID to the resource. The ocfs2 layout is served by the heartbeat daemon directly; another layout is started with <layout>_hb_ctl -S -u UUID pacemaker:<instance>."},
+		),
+		Actions: []ocf.Action{
+			{Name: "start", Timeout: 90 * time.Second, Run: a.start},
+			{Name: "stop", Timeout: 100 * time.Second, Run: a.stop},
+			{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: a.monitor},
+			{Name: "monitor", Timeout: 30 * time.Second, Interval: 30 * time.Second, Depth: 10, Run: a.monitor},
+			{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
+			{Name: "validate-all", Timeout: 30 * time.Second, Run: a.validate},
+		},
+	}
 }
 
 // region is what an action works on.
 type region struct {
-	*setup.Setup
-	uuid   string
-	device string
-	owner  string
-	layout string
+	daemon  *daemonctl.Daemon
+	devices string
+	view    *clusterview.View // nil until loadView
+	uuid    string
+	device  string
+	owner   string
+	layout  string
 }
 
 // newRegion is the region of the parameters, before cluster.conf is read.
 func newRegion(c *ocf.Context) (*region, error) {
 	uuid, _ := ocfs2.NormalizeUUID(c.Params.String("uuid")) // checked with the parameters
-	r := &region{Setup: setup.New(c), uuid: uuid, device: c.Params.String("device"), layout: c.Params.String("layout")}
+	r := &region{daemon: daemonctl.New(c.Params.String("run_dir")), devices: c.Params.String("devices"),
+		uuid: uuid, device: c.Params.String("device"), layout: c.Params.String("layout")}
 	instance := c.Instance
 	if instance == "" {
 		instance = "hbregion-" + uuid
 	}
 	r.owner = "pacemaker:" + instance
 	if r.layout != clusterconf.DefaultLayout {
-		if _, err := setup.FindDriver(r.layout); err != nil {
+		if _, err := layout.Find(r.layout); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
+// loadView reads cluster.conf into r.
+func (a agent) loadView(c *ocf.Context, r *region) error {
+	v, err := clusterview.Load(c, a.host.HostName)
+	if err != nil {
+		return err
+	}
+	r.view = v
+	return nil
+}
+
 // load is newRegion with cluster.conf read and the device checked, for
 // validate-all and start.
-func load(c *ocf.Context) (*region, error) {
+func (a agent) load(c *ocf.Context) (*region, error) {
 	r, err := newRegion(c)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.LoadConf(c); err != nil {
+	if err := a.loadView(c, r); err != nil {
 		return nil, err
 	}
 	if r.device != "" {
@@ -95,8 +121,8 @@ func load(c *ocf.Context) (*region, error) {
 	return r, nil
 }
 
-func validate(c *ocf.Context) error {
-	r, err := load(c)
+func (a agent) validate(c *ocf.Context) error {
+	r, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -105,8 +131,8 @@ func validate(c *ocf.Context) error {
 	}
 	dev := r.device
 	if dev == "" {
-		if dev, err = ocfs2.FindByUUID(r.uuid, r.ScanOptions(c)); err != nil {
-			return setup.SearchError("%v", err)
+		if dev, err = ocfs2.FindByUUID(r.uuid, layout.ScanOptions(c, r.devices)); err != nil {
+			return layout.SearchError("%v", err)
 		}
 	}
 	sb, err := ocfs2.Probe(dev)
@@ -119,46 +145,59 @@ func validate(c *ocf.Context) error {
 	return nil
 }
 
-// daemonError maps a daemon answer to an OCF error.
+// daemonError maps a daemon answer to an OCF error. An answer about a
+// region names it, by its short form; any other is about this
+// resource's region, named in full.
 func daemonError(r *region, err error) error {
+	code := ocf.ErrGeneric
 	switch {
 	case errors.Is(err, hbclient.ErrNotRunning):
 		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
 	case errors.Is(err, hbclient.ErrCode(hbclient.CodeGlobalOwned)), errors.Is(err, hbclient.ErrCode(hbclient.CodeDeviceMismatch)),
 		errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)), errors.Is(err, hbclient.ErrCode(hbclient.CodeConfig)),
 		errors.Is(err, hbclient.ErrCode(hbclient.CodeLimit)):
-		return ocf.Errorf(ocf.ErrConfigured, "region %s: %v", r.uuid, err)
+		code = ocf.ErrConfigured
 	}
-	return ocf.Errorf(ocf.ErrGeneric, "region %s: %v", r.uuid, err)
+	if uuid, msg, ok := reason.DaemonError(err); ok {
+		return ocf.Errorf(code, "region %s", reason.Region(uuid, msg))
+	}
+	return ocf.Errorf(code, "region %s: %v", r.uuid, err)
 }
 
-func start(c *ocf.Context) error {
-	if err := setup.RequireRoot(c); err != nil {
+// driver runs the layout driver of a region of another layout than
+// ocfs2 with action (-S or -K) for this resource's owner.
+func (r *region) driver(c *ocf.Context, action string) error {
+	driver, _ := layout.Find(r.layout)
+	env := layout.Env(c.Env, r.daemon.RunDir, r.devices)
+	if err := layout.Run(c, driver, env, action, r.uuid, r.owner); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	}
+	return nil
+}
+
+func (a agent) start(c *ocf.Context) error {
+	if err := a.host.RequireRoot(c); err != nil {
 		return err
 	}
-	r, err := load(c)
+	r, err := a.load(c)
 	if err != nil {
 		return err
 	}
 	if r.layout != clusterconf.DefaultLayout {
-		driver, _ := setup.FindDriver(r.layout)
-		if err := r.RunDriver(c, driver, r.DriverEnv(), "-S", "-u", r.uuid, r.owner); err != nil {
-			return ocf.Errorf(ocf.ErrGeneric, "%v", err)
-		}
-		return nil
+		return r.driver(c, "-S")
 	}
 	// The daemon may be down for a moment: it died, and this resource's
 	// monitor noticed before the o2cb clone's.
-	if err := r.NeedDaemon(c); err != nil {
+	if err := r.daemon.Need(c); err != nil {
 		return err
 	}
 	dev := r.device
 	if dev == "" {
 		// Search this resource's devices first; failing that, the daemon
 		// searches its own list.
-		dev, _ = ocfs2.FindByUUID(r.uuid, r.ScanOptions(c))
+		dev, _ = ocfs2.FindByUUID(r.uuid, layout.ScanOptions(c, r.devices))
 	}
-	if _, err := r.Client.Do(c, hbclient.Request{Op: hbclient.OpStart, UUID: r.uuid, Device: dev, Owner: r.owner}); err != nil {
+	if _, err := r.daemon.Client.Do(c, hbclient.Request{Op: hbclient.OpStart, UUID: r.uuid, Device: dev, Owner: r.owner}); err != nil {
 		return daemonError(r, err)
 	}
 	c.Log.Info("heartbeat region started", "region", r.uuid)
@@ -167,8 +206,8 @@ func start(c *ocf.Context) error {
 
 // stop works from what runs: this resource's reference in the daemon of
 // run_dir, whatever cluster.conf says.
-func stop(c *ocf.Context) error {
-	if err := setup.RequireRoot(c); err != nil {
+func (a agent) stop(c *ocf.Context) error {
+	if err := a.host.RequireRoot(c); err != nil {
 		return err
 	}
 	r, err := newRegion(c)
@@ -180,13 +219,9 @@ func stop(c *ocf.Context) error {
 		return err
 	}
 	if r.layout != clusterconf.DefaultLayout {
-		driver, _ := setup.FindDriver(r.layout)
-		if err := r.RunDriver(c, driver, r.DriverEnv(), "-K", "-u", r.uuid, r.owner); err != nil {
-			return ocf.Errorf(ocf.ErrGeneric, "%v", err)
-		}
-		return nil
+		return r.driver(c, "-K")
 	}
-	_, err = r.Client.Do(c, hbclient.Request{Op: hbclient.OpStop, UUID: r.uuid, Owner: r.owner})
+	_, err = r.daemon.Client.Do(c, hbclient.Request{Op: hbclient.OpStop, UUID: r.uuid, Owner: r.owner})
 	switch {
 	case err == nil, errors.Is(err, hbclient.ErrNotRunning), errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)),
 		errors.Is(err, hbclient.ErrCode(hbclient.CodeNotOwner)):
@@ -198,7 +233,7 @@ func stop(c *ocf.Context) error {
 // monitor tells what runs first (no daemon, or no reference of this
 // resource, is OCF_NOT_RUNNING whatever cluster.conf says), then judges a
 // running region against this node's configuration.
-func monitor(c *ocf.Context) error {
+func (a agent) monitor(c *ocf.Context) error {
 	r, err := newRegion(c)
 	if err != nil {
 		if ocf.CodeOf(err) == ocf.ErrInstalled {
@@ -206,7 +241,7 @@ func monitor(c *ocf.Context) error {
 		}
 		return err
 	}
-	st, err := r.MonitorStatus(c)
+	st, err := r.daemon.MonitorStatus(c)
 	if err != nil {
 		return err
 	}
@@ -218,8 +253,8 @@ func monitor(c *ocf.Context) error {
 	if r.layout == clusterconf.DefaultLayout && !slices.ContainsFunc(rs.Owners, func(o hbclient.Owner) bool { return o.Name == r.owner }) {
 		return ocf.Errorf(ocf.NotRunning, "region %s runs, but not for %s", r.uuid, r.owner)
 	}
-	if err := r.LoadConf(c); err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "region %s runs, but: %v", setup.Short(r.uuid), err)
+	if err := a.loadView(c, r); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "region %s runs, but: %v", reason.Short(r.uuid), err)
 	}
 	if rs.State == hbclient.StateStarting {
 		return nil
@@ -227,17 +262,17 @@ func monitor(c *ocf.Context) error {
 	if !slices.Contains(rs.LiveNodes, st.Node.Number) {
 		// The cause first, the region by 8 hex digits: Pacemaker keeps
 		// 128 characters of an exit reason. The error names the device.
-		msg := fmt.Sprintf("region %s is %s, own heartbeat not seen", setup.Short(r.uuid), rs.State)
+		msg := fmt.Sprintf("region %s is %s, own heartbeat not seen", reason.Short(r.uuid), rs.State)
 		if rs.Error != "" {
-			msg += ": " + setup.Shorten(strings.TrimPrefix(rs.Error, "region "+r.uuid+": "), r.uuid)
+			msg += ": " + rs.Error
 		}
 		return ocf.Errorf(ocf.ErrGeneric, "%s", msg)
 	}
 	if c.CheckLevel >= 10 {
 		// The daemon has read this node's slot back recently: a hung
 		// device shows long before the write timeout fails the region.
-		if err := setup.CheckOwnSlot(rs, time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
-			return ocf.Errorf(ocf.ErrGeneric, "region %s: %s", setup.Short(r.uuid), setup.Shorten(err.Error(), r.uuid))
+		if err := daemonctl.CheckOwnSlot(rs, time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "region %s", reason.Region(r.uuid, err.Error()))
 		}
 	}
 	return nil

@@ -1,9 +1,6 @@
 package o2cb_test
 
 import (
-	"bufio"
-	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,65 +157,12 @@ func (s *site) hbctl(global bool, args ...string) {
 	}
 }
 
+// TestExitCodes is the row of the exit-code table that needs devices:
+// validate-all at depth 10 resolves every region's device. The
+// parameter and cluster.conf rows run in-process, without root, in
+// TestExitCodesInProcess (exitcodes_test.go, and hbregion's).
 func TestExitCodes(t *testing.T) {
 	s := newSite(t, "local", 1, 0)
-	bad := filepath.Join(s.dir, "bad.conf")
-	os.WriteFile(bad, []byte("cluster:\n\tname = test\n\theartbeat_mode = sideways\n\tnode_count = 2\n"), 0o644)
-	noRegions := filepath.Join(s.dir, "noregions.conf")
-	conf, _ := os.ReadFile(s.conf)
-	os.WriteFile(noRegions, []byte(strings.Replace(string(conf), "heartbeat_mode = local", "heartbeat_mode = global", 1)), 0o644)
-	missing := filepath.Join(s.dir, "missing.conf")
-	// hbregion's start waits for a daemon that is not there until its
-	// deadline: this one is short.
-	short := "OCF_RESKEY_CRM_meta_timeout=3000"
-	for _, tc := range []struct {
-		agent, action string
-		mod           map[string]string
-		code          int
-		reason        string
-		env           []string
-	}{
-		{"o2cb", "validate-all", nil, 0, "", nil},
-		{"o2cb", "start", map[string]string{"region_quorum": "some"}, 6, "parameter region_quorum", nil},
-		{"o2cb", "start", map[string]string{"dead_threshold": "2"}, 6, "parameter dead_threshold", nil},
-		{"o2cb", "validate-all", map[string]string{"heartbeat_interval_ms": "fast"}, 6, "not an integer", nil},
-		{"o2cb", "validate-all", map[string]string{"manage_regions": "perhaps"}, 6, "not a boolean", nil},
-		// This node's cluster.conf is this node's trouble: a start fails
-		// here only (OCF_ERR_GENERIC), naming the file and line;
-		// validate-all judges the configuration (OCF_ERR_CONFIGURED).
-		{"o2cb", "start", map[string]string{"cluster_conf": bad}, 1, bad + ":3:", nil},
-		{"o2cb", "validate-all", map[string]string{"cluster_conf": bad}, 6, bad + ":3:", nil},
-		{"o2cb", "start", map[string]string{"cluster_conf": noRegions}, 1, "no heartbeat region", nil},
-		{"o2cb", "start", map[string]string{"cluster_conf": missing}, 5, missing, nil},
-		{"o2cb", "validate-all", map[string]string{"cluster_conf": missing}, 5, missing, nil},
-		{"o2cb", "start", map[string]string{"node_name": "n9"}, 2, "n9", nil},
-		{"o2cb", "start", map[string]string{"cluster": "other"}, 1, "other", nil},
-		{"o2cb", "validate-all", nil, 6, "globally-unique=false", []string{"OCF_RESKEY_CRM_meta_globally_unique=true"}},
-		{"o2cb", "start", nil, 6, "globally-unique=false", []string{"OCF_RESKEY_CRM_meta_globally_unique=true"}},
-		// Monitors and probes tell what runs: no daemon is "not running",
-		// whatever cluster.conf says, on a node outside the cluster too.
-		{"o2cb", "monitor", nil, 7, "", nil},
-		{"o2cb", "monitor", map[string]string{"cluster_conf": missing}, 7, "", nil},
-		{"o2cb", "monitor", map[string]string{"cluster_conf": bad}, 7, "", nil},
-		{"o2cb", "monitor", map[string]string{"node_name": "n9"}, 7, "", []string{"OCF_RESKEY_CRM_meta_interval=0"}},
-		{"o2cb", "stop", nil, 0, "", nil},
-		{"o2cb", "stop", map[string]string{"cluster_conf": bad}, 0, "", nil},
-		{"o2cb", "stop", map[string]string{"cluster_conf": missing}, 0, "", nil},
-		{"hbregion", "start", nil, 6, "parameter uuid is required", nil},
-		{"hbregion", "start", map[string]string{"uuid": "not-a-uuid"}, 6, "parameter uuid", nil},
-		{"hbregion", "monitor", map[string]string{"uuid": s.uuids[0]}, 7, "", nil},
-		{"hbregion", "monitor", map[string]string{"uuid": s.uuids[0], "node_name": "n9"}, 7, "", []string{"OCF_RESKEY_CRM_meta_interval=0"}},
-		{"hbregion", "stop", map[string]string{"uuid": s.uuids[0], "cluster_conf": bad}, 0, "", nil},
-		{"hbregion", "start", map[string]string{"uuid": s.uuids[0]}, 1, "start the o2cb resource first", []string{short}},
-		{"hbregion", "validate-all", map[string]string{"uuid": "00112233-4455-6677-8899-aabbccddeeff"}, 0, "", nil},
-		{"hbregion", "start", map[string]string{"uuid": s.uuids[0], "layout": "nosuch"}, 5, "nosuch_hb_ctl", nil},
-	} {
-		code, errOut := s.agent(tc.agent, tc.action, tc.mod, tc.env...)
-		if code != tc.code || (tc.reason != "" && !strings.Contains(errOut, "ocf-exit-reason:") || !strings.Contains(errOut, tc.reason)) {
-			t.Errorf("%s %s %v %v: exit %d, want %d with reason containing %q\n%s", tc.agent, tc.action, tc.mod, tc.env, code, tc.code, tc.reason, errOut)
-		}
-	}
-	// Level 10 resolves every region's device.
 	s.conf = s.writeConf("global", "00112233445566778899AABBCCDDEEFF")
 	s.must(0, "o2cb", "validate-all", nil)
 	s.must(6, "o2cb", "validate-all", nil, "OCF_CHECK_LEVEL=10")
@@ -238,33 +182,6 @@ func TestNotRootIsErrPerm(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 || !strings.Contains(string(out), "needs root") {
 			t.Errorf("%s start as nobody: %v, want exit 4\n%s", a, err, out)
 		}
-	}
-}
-
-func TestMonitorOfAnUnresponsiveDaemon(t *testing.T) {
-	s := newSite(t, "local", 0, 0)
-	os.MkdirAll(s.run, 0o700)
-	ln, err := net.Listen("unix", filepath.Join(s.run, "o2hbd.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accept and never answer
-		}
-	}()
-	begin := time.Now()
-	errOut := s.must(1, "o2cb", "monitor", nil)
-	if took := time.Since(begin); took > 2*time.Second {
-		t.Errorf("monitor of a silent daemon took %v, want about 1 s", took)
-	}
-	if !strings.Contains(errOut, "does not answer") {
-		t.Errorf("exit reason: %s", errOut)
 	}
 }
 
@@ -528,61 +445,4 @@ func TestStopEndsAHungDaemon(t *testing.T) {
 		t.Errorf("hung daemon %d still runs after the stop", pid)
 	}
 	s.must(7, "o2cb", "monitor", nil)
-}
-
-// fakeDaemon answers every request on the site's socket with the status
-// that st returns.
-func (s *site) fakeDaemon(st func() *hbclient.Status) {
-	s.t.Helper()
-	os.MkdirAll(s.run, 0o700)
-	ln, err := net.Listen("unix", filepath.Join(s.run, rundir.SocketName))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			bufio.NewReader(c).ReadString('\n')
-			b, _ := json.Marshal(hbclient.Response{V: hbclient.ProtocolVersion, OK: true, Status: st()})
-			c.Write(append(b, '\n'))
-			c.Close()
-		}
-	}()
-}
-
-// TestMonitorCountsStartingRegions: a region that is starting is not lost
-// (a daemon brought back after it died resumes its regions so, and a
-// monitor then must not fail the cluster again); a failed one is.
-func TestMonitorCountsStartingRegions(t *testing.T) {
-	s := newSite(t, "global", 0, 0)
-	uuids := []string{"00112233445566778899AABBCCDDEEFF", "FFEEDDCCBBAA99887766554433221100"}
-	s.conf = s.writeConf("global", uuids...)
-	st := &hbclient.Status{Node: hbclient.Node{Name: "n1", Number: 1}, Mode: "global", IntervalMS: 100, DeadThreshold: 5}
-	for _, u := range uuids {
-		st.Regions = append(st.Regions, hbclient.RegionStatus{UUID: u, State: hbclient.StateStarting, Owners: []hbclient.Owner{{Name: hbclient.OwnerGlobal}}})
-	}
-	var mu sync.Mutex
-	s.fakeDaemon(func() *hbclient.Status {
-		mu.Lock()
-		defer mu.Unlock()
-		b, _ := json.Marshal(st)
-		var c hbclient.Status
-		json.Unmarshal(b, &c)
-		return &c
-	})
-	for _, q := range []string{"any", "majority", "all"} {
-		s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": q})
-	}
-	mu.Lock()
-	st.Regions[1].State = hbclient.StateFailed
-	mu.Unlock()
-	s.must(0, "o2cb", "monitor", map[string]string{"region_quorum": "any"})
-	errOut := s.must(1, "o2cb", "monitor", map[string]string{"region_quorum": "all"})
-	if r := testenv.ExitReason(errOut); !strings.Contains(r, uuids[1][:8]+": failed") {
-		t.Errorf("monitor with all: exit reason %q, want it to name %s failed", r, uuids[1][:8])
-	}
 }

@@ -25,17 +25,20 @@ type clusterOptions struct {
 	noQuorumPolicy string // "" when unset (Pacemaker's default is stop)
 }
 
-// readClusterOptions reads Pacemaker's cluster options from the CIB. It
-// is a variable for tests. ok is false when there is no CIB to ask (no
-// Pacemaker installed, or not running): the agent runs outside a cluster.
-var readClusterOptions = func(ctx context.Context) (opts clusterOptions, ok bool, err error) {
+// readClusterOptions reads Pacemaker's cluster options from the CIB,
+// running cibadmin with env. It is a variable for tests. ok is false when
+// there is no CIB to ask (no Pacemaker installed, or not running): the
+// agent runs outside a cluster.
+var readClusterOptions = func(ctx context.Context, env []string) (opts clusterOptions, ok bool, err error) {
 	cibadmin, err := exec.LookPath("cibadmin")
 	if err != nil {
 		return opts, false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, cibadmin, "--query", "--scope", "crm_config").Output()
+	cmd := exec.CommandContext(ctx, cibadmin, "--query", "--scope", "crm_config")
+	cmd.Env = env
+	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ctx.Err() == nil {
@@ -82,7 +85,7 @@ func checkClone(c *ocf.Context) error {
 // it refuses to start with fencing disabled unless allow_stonith_disabled
 // is true, and warns of what is unwise but may be meant.
 func checkPacemaker(c *ocf.Context) error {
-	opts, ok, err := readClusterOptions(c)
+	opts, ok, err := readClusterOptions(c, ocf.Environ(c.Env))
 	if err != nil {
 		c.Log.Warn("could not read the cluster's fencing and quorum options", "err", err)
 		return nil

@@ -63,7 +63,7 @@ func TestStartPrerequisites(t *testing.T) {
 		{name: "no cluster to ask", ok: false, env: map[string]string{"OCF_RESKEY_CRM_meta_clone_max": "3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			readClusterOptions = func(context.Context) (clusterOptions, bool, error) { return tc.opts, tc.ok, nil }
+			readClusterOptions = func(context.Context, []string) (clusterOptions, bool, error) { return tc.opts, tc.ok, nil }
 			env := ocf.MapEnv{
 				// A cluster.conf that does not exist: a start that passes
 				// the prerequisites fails later, as OCF_ERR_PERM (not
@@ -104,7 +104,7 @@ func TestStartPrerequisites(t *testing.T) {
 func TestStartPrerequisitesCIBError(t *testing.T) {
 	saved := readClusterOptions
 	t.Cleanup(func() { readClusterOptions = saved })
-	readClusterOptions = func(context.Context) (clusterOptions, bool, error) {
+	readClusterOptions = func(context.Context, []string) (clusterOptions, bool, error) {
 		return clusterOptions{}, false, errors.New("cibadmin: timed out")
 	}
 	var stderr strings.Builder

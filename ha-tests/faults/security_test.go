@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/agents/setup"
+	"github.com/o2cb-ra/o2cb-ra/agents/daemonctl"
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
@@ -275,7 +275,7 @@ func TestCreatedFileModes(t *testing.T) {
 		rundir.LogName:    0o600,
 		// How the o2cb start launched the daemon, for an agent that
 		// must bring back a daemon that died.
-		setup.LaunchName: 0o600,
+		daemonctl.LaunchName: 0o600,
 	}
 	var seen []string
 	err := filepath.WalkDir(n.run, func(path string, de fs.DirEntry, err error) error {

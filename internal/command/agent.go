@@ -33,7 +33,19 @@ func Main(args []string, env ocf.Env, stdout, stderr io.Writer) int {
 			return a.Main(args[1:], env, stdout, stderr)
 		}
 	}
-	return Run(args, stdout, stderr)
+	return Run(args, env, stdout, stderr)
+}
+
+// envKey is the process environment's key in the cli.App's Metadata:
+// Main gets it once, from main, and the agent command passes it on.
+const envKey = "env"
+
+// appEnv is the environment Run was given; none is an empty one.
+func appEnv(c *cli.Context) ocf.Env {
+	if env, ok := c.App.Metadata[envKey].(ocf.Env); ok && env != nil {
+		return env
+	}
+	return ocf.MapEnv{}
 }
 
 var agentCommand = &cli.Command{
@@ -48,7 +60,7 @@ var agentCommand = &cli.Command{
 		if !ok {
 			return cli.Exit(fmt.Sprintf("agent: unknown agent %q; known agents: %s", c.Args().Get(0), strings.Join(AgentNames(), ", ")), ocf.ErrArgs)
 		}
-		if code := a.Main(c.Args().Slice()[1:], ocf.OSEnv(), c.App.Writer, c.App.ErrWriter); code != 0 {
+		if code := a.Main(c.Args().Slice()[1:], appEnv(c), c.App.Writer, c.App.ErrWriter); code != 0 {
 			return cli.Exit("", code)
 		}
 		return nil

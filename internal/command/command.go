@@ -13,13 +13,15 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/version"
 )
 
 // Run runs the o2cb-ra command line with args (args[0] is the program
-// name) and returns the exit status.
-func Run(args []string, stdout, stderr io.Writer) int {
+// name) and env, the process environment, and returns the exit status.
+func Run(args []string, env ocf.Env, stdout, stderr io.Writer) int {
 	app := &cli.App{
+		Metadata:  map[string]any{envKey: env},
 		Name:      "o2cb-ra",
 		Usage:     "OCFS2 o2cb cluster and disk heartbeat as Pacemaker resources",
 		Version:   version.Version,

@@ -30,6 +30,16 @@ func (osEnv) Lookup(name string) (string, bool) { return os.LookupEnv(name) }
 // OSEnv is the process environment.
 func OSEnv() Env { return osEnv{} }
 
+// Environ lists env's variables as "name=value", sorted, for a child
+// process: the process environment for OSEnv, a MapEnv's entries; none
+// for an Env that cannot list them.
+func Environ(env Env) []string {
+	if e, ok := env.(environ); ok {
+		return e.Environ()
+	}
+	return nil
+}
+
 // Context is what an action runs with.
 type Context struct {
 	context.Context

@@ -1,13 +1,8 @@
-// Package setup is what both agents know of this node's o2cb setup: the
-// parameters they share, what runs (the node's heartbeat daemon in the run
-// directory), cluster.conf read with its errors mapped to OCF exit codes
-// by action, and the layout drivers.
-//
-// What runs comes first: stop and monitor find the daemon through the run
-// directory alone, so that a missing, broken or changed cluster.conf never
-// makes a stop fail (a failed stop gets the node fenced) nor a monitor lie
-// about a daemon that heartbeats.
-package setup
+// Package params declares the parameters both agents share: where the
+// node's cluster is configured (cluster_conf, cluster, node_name), where
+// its heartbeat daemon runs (run_dir) and which devices a region search
+// tries first (devices).
+package params
 
 import (
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
@@ -15,9 +10,9 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
-// Params are the parameters of both agents; runDirGroup is run_dir's
+// Shared are the parameters of both agents; runDirGroup is run_dir's
 // unique-group ("" for none).
-func Params(runDirGroup string) []ocf.Param {
+func Shared(runDirGroup string) []ocf.Param {
 	return []ocf.Param{
 		{Name: "cluster", Type: ocf.String, Short: "o2cb cluster name",
 			Long: "Name of the o2cb cluster in cluster.conf. Empty: the only cluster the file defines."},

@@ -1,0 +1,88 @@
+package o2cb
+
+import (
+	"slices"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/agents/daemonctl"
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+)
+
+// The monitor's quorum, in three pure steps: the regions it counts
+// (countedRegions), those of them lost (lostRegions), and whether enough
+// remain for the rule of region_quorum (quorate). Start applies quorate
+// to the regions that failed to start.
+
+// quorate applies a region_quorum rule to n regions of which lost are
+// lost: all needs every region, majority more than half, any (and an
+// unknown rule) one, or none at all when there are no regions.
+func quorate(rule string, n, lost int) bool {
+	switch rule {
+	case QuorumAll:
+		return lost == 0
+	case QuorumMajority:
+		return lost*2 < n
+	}
+	return n == 0 || lost < n
+}
+
+// countedRegions are the regions the monitor's quorum counts. With
+// managed global regions: those cluster.conf names (configured) and any
+// other the daemon holds for the cluster (cluster.conf may have changed
+// since the start); otherwise whatever runs (none is fine: the daemon is
+// the resource).
+func countedRegions(managed bool, configured []clusterconf.Region, running []hbclient.RegionStatus) []string {
+	var uuids []string
+	if !managed {
+		for _, r := range running {
+			uuids = append(uuids, r.UUID)
+		}
+		return uuids
+	}
+	for _, r := range configured {
+		uuids = append(uuids, r.UUID)
+	}
+	for _, r := range running {
+		if hasOwner(r, hbclient.OwnerGlobal) && !slices.Contains(uuids, r.UUID) {
+			uuids = append(uuids, r.UUID)
+		}
+	}
+	return uuids
+}
+
+// lost is a counted region that does not see this node, and why.
+type lost struct{ uuid, why string }
+
+// lostRegions are the regions of uuids lost, in order, judged by the
+// daemon's status (running, and self, this node's number): one that does
+// not run; one whose live nodes lack this node, by its state and error;
+// at depth 10 (level), one whose own slot the daemon did not read back
+// within a few intervals. A region that is starting is not lost: it is
+// steady or failed within a bounded number of iterations (a daemon
+// brought back after it died resumes its regions so).
+func lostRegions(uuids []string, running []hbclient.RegionStatus, self, level int, interval time.Duration) []lost {
+	var out []lost
+	for _, u := range uuids {
+		i := slices.IndexFunc(running, func(r hbclient.RegionStatus) bool { return r.UUID == u })
+		switch {
+		case i < 0:
+			out = append(out, lost{u, "not running"})
+		case running[i].State == hbclient.StateStarting:
+		case !slices.Contains(running[i].LiveNodes, self):
+			why := string(running[i].State)
+			if e := running[i].Error; e != "" {
+				why += ": " + e
+			}
+			out = append(out, lost{u, why})
+		case level >= 10:
+			// The daemon must have read the own slot back recently: a
+			// hung device shows within a few intervals, long before the
+			// write timeout fails the region.
+			if err := daemonctl.CheckOwnSlot(running[i], interval); err != nil {
+				out = append(out, lost{u, err.Error()})
+			}
+		}
+	}
+	return out
+}

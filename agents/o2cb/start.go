@@ -1,0 +1,90 @@
+package o2cb
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/o2cb-ra/o2cb-ra/agents/daemonctl"
+	"github.com/o2cb-ra/o2cb-ra/agents/layout"
+	"github.com/o2cb-ra/o2cb-ra/agents/reason"
+	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
+)
+
+func (a agent) start(c *ocf.Context) error {
+	if err := checkClone(c); err != nil {
+		return err
+	}
+	if err := checkPacemaker(c); err != nil {
+		return err
+	}
+	if err := a.host.RequireRoot(c); err != nil {
+		return err
+	}
+	n, err := a.load(c)
+	if err != nil {
+		return err
+	}
+	args := daemonctl.Args(map[string]string{
+		"run-dir":        n.daemon.RunDir,
+		"cluster-conf":   c.Params.String("cluster_conf"),
+		"cluster":        n.view.Cluster.Name(),
+		"node-name":      n.view.Node.Name,
+		"interval-ms":    strconv.Itoa(c.Params.Int("heartbeat_interval_ms")),
+		"dead-threshold": strconv.Itoa(c.Params.Int("dead_threshold")),
+		"devices":        n.devices,
+	})
+	if err := n.daemon.Ensure(c, args); err != nil {
+		return err
+	}
+	if !managed(c, n.view) {
+		c.Log.Info("o2cb started", "mode", n.view.Mode, "node", n.view.Node.Name)
+		return nil
+	}
+	regions := n.view.Regions
+	failed := driverAll(c, n, regions, "-S")
+	ok := len(regions) - len(failed)
+	if !quorate(c.Params.String("region_quorum"), len(regions), len(failed)) {
+		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions started (region_quorum=%s): %s",
+			ok, len(regions), c.Params.String("region_quorum"), strings.Join(failed, "; "))
+	}
+	for _, f := range failed {
+		c.Log.Warn("heartbeat region did not start; running on the others", "err", f)
+	}
+	c.Log.Info("o2cb started", "mode", n.view.Mode, "node", n.view.Node.Name, "regions", ok)
+	return nil
+}
+
+// driverAll runs the layout driver with action (-S or -K) on every region
+// in parallel, each bounded by the action's deadline, and returns the
+// failures, one exit reason a region, sorted.
+func driverAll(c *ocf.Context, n *node, regions []clusterconf.Region, action string) []string {
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
+	env := layout.Env(c.Env, n.daemon.RunDir, n.devices, "O2CB_HEARTBEAT_OWNER="+hbclient.OwnerGlobal)
+	for _, r := range regions {
+		wg.Go(func() {
+			driver, err := layout.Find(r.Layout)
+			if err == nil {
+				err = layout.Run(c, driver, env, action, r.UUID)
+			}
+			if err != nil {
+				msg := reason.Region(r.UUID, err.Error())
+				if le := (*layout.Error)(nil); errors.As(err, &le) {
+					msg = le.Reason()
+				}
+				mu.Lock()
+				failed = append(failed, msg)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(failed)
+	return failed
+}

@@ -16,15 +16,19 @@ import (
 
 // quorate applies a region_quorum rule to n regions of which lost are
 // lost: all needs every region, majority more than half, any (and an
-// unknown rule) one, or none at all when there are no regions.
+// unknown rule) one; with no regions, each rule is met (local mode with
+// nothing mounted, or global mode with no region configured).
 func quorate(rule string, n, lost int) bool {
+	if n == 0 {
+		return true
+	}
 	switch rule {
 	case QuorumAll:
 		return lost == 0
 	case QuorumMajority:
 		return lost*2 < n
 	}
-	return n == 0 || lost < n
+	return lost < n
 }
 
 // countedRegions are the regions the monitor's quorum counts. With

@@ -38,6 +38,7 @@ func TestQuorate(t *testing.T) {
 		{QuorumMajority, 4, 1, true},
 		{QuorumMajority, 4, 2, false}, // half lost is not a majority left
 		{QuorumMajority, 1, 1, false},
+		{QuorumMajority, 0, 0, true}, // no region: nothing is lost
 		{QuorumAll, 0, 0, true},
 		{QuorumAll, 3, 0, true},
 		{QuorumAll, 3, 1, false},

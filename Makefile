@@ -2,8 +2,10 @@
 # `make help` lists the targets.
 
 SHELL       := /bin/bash
-GO_SDK      := $(HOME)/sdk/go1.26.8/bin
-export PATH := $(GO_SDK):/usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+# scripts/toolchain.sh pins the Go toolchain and PATH for the scripts; the
+# targets here get the same PATH from it.
+TOOLCHAIN   := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))scripts/toolchain.sh
+export PATH := $(shell . '$(TOOLCHAIN)' && printf %s "$$PATH")
 
 PREFIX      ?= /usr
 DESTDIR     ?=

@@ -19,7 +19,8 @@ type FaultyDisk struct {
 // FaultyLoop serves img through a fault-injecting FUSE file system
 // (internal/faultdev) and attaches a loop device with the given logical
 // sector size to it. When the test ends it heals the file, detaches the
-// loop device and unmounts, in that order. It needs root and FUSE.
+// loop device and unmounts, in that order. It needs root and FUSE; under
+// -short it skips.
 //
 // Processes that use the device must be stopped before the test ends (a
 // cleanup registered after this one runs first), or heal the disk before

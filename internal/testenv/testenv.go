@@ -3,6 +3,9 @@
 //
 // A test that needs something this machine lacks is skipped with the reason
 // when run by hand, and fails when CI=true: CI always runs every tier.
+// Under go test -short (make unit, the quick tier) every test that needs
+// root, a program such as mkfs.ocfs2 or the built binaries is skipped,
+// even under CI=true and as root: that tier is the hermetic one.
 //
 //	func TestOnImage(t *testing.T) {
 //		testenv.RequireRoot(t)
@@ -37,18 +40,30 @@ func Unavailable(t testing.TB, why string) {
 	t.Skipf("skipped: %s", why)
 }
 
-// RequireRoot skips (or, under CI, fails) a test that needs root.
+// SkipShort skips t under go test -short, saying what it needs: the quick
+// tier runs only the tests that need nothing of the machine.
+func SkipShort(t testing.TB, needs string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipped under -short: needs %s", needs)
+	}
+}
+
+// RequireRoot skips (or, under CI, fails) a test that needs root; under
+// -short it skips.
 func RequireRoot(t testing.TB) {
 	t.Helper()
+	SkipShort(t, "root")
 	if os.Geteuid() != 0 {
 		Unavailable(t, "needs root")
 	}
 }
 
 // RequireCommand skips (or, under CI, fails) a test when one of the named
-// programs is not installed.
+// programs is not installed; under -short it skips.
 func RequireCommand(t testing.TB, names ...string) {
 	t.Helper()
+	SkipShort(t, strings.Join(names, ", "))
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
 			Unavailable(t, fmt.Sprintf("needs %s (make deps installs it)", n))
@@ -85,7 +100,7 @@ type Image struct {
 }
 
 // MkfsOCFS2 formats a new image file and returns its path. It needs
-// mkfs.ocfs2 but not root.
+// mkfs.ocfs2 but not root; under -short it skips.
 func MkfsOCFS2(t testing.TB, im Image) string {
 	t.Helper()
 	RequireCommand(t, "mkfs.ocfs2")
@@ -139,7 +154,7 @@ func MkfsOCFS2(t testing.TB, im Image) string {
 
 // LoopDevice attaches img to a free loop device with the given logical
 // sector size (512 or 4096; 0 leaves losetup's default) and detaches it
-// when the test ends. It needs root.
+// when the test ends. It needs root; under -short it skips.
 func LoopDevice(t testing.TB, img string, sectorSize int) string {
 	t.Helper()
 	RequireRoot(t)

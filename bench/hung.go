@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 )
 
@@ -36,14 +37,13 @@ func (b *bench) hungMonitor() []row {
 	if err != nil {
 		die("%v", err)
 	}
-	out, err := exec.Command("losetup", "-f", "--show", "--direct-io=off", file.Path()).Output()
+	loop, detach, err := fixture.LoopDevice(file.Path(), 0)
 	if err != nil {
 		fsys.Close()
-		die("losetup %s: %v", file.Path(), err)
+		die("%v", err)
 	}
-	loop := strings.TrimSpace(string(out))
 	// Undone in reverse at exit: heal, stop the daemons, detach, unmount.
-	b.undo = append(b.undo, func() { fsys.Close() }, func() { exec.Command("losetup", "-d", loop).Run() })
+	b.undo = append(b.undo, func() { fsys.Close() }, func() { detach() })
 	defer file.Heal()
 
 	// A global cluster of 32 regions; node n1 finds the hung one through
@@ -65,9 +65,8 @@ func (b *bench) hungMonitor() []row {
 	if _, code := agent("start"); code != 0 {
 		die("o2cb start of 32 regions exited %d", code)
 	}
-	n := &node{run: run}
-	if pb, err := os.ReadFile(filepath.Join(run, "o2hbd.pid")); err == nil {
-		fmt.Sscan(string(pb), &n.pid)
+	n := &node{Node: &clustertest.Node{Name: "n1", Run: run}}
+	if n.pid = n.PID(); n.pid != 0 {
 		b.mu.Lock()
 		b.pids = append(b.pids, n.pid)
 		b.mu.Unlock()

@@ -42,7 +42,7 @@ build: ## build bin/o2cb-ra and bin/ocfs2_hb_ctl
 demo: deps build ## the main job: three nodes heartbeating on file-backed volumes
 	@bash scripts/demo.sh
 
-unit: ## the quick tier: hermetic Go tests (-race -short), no root, no ocfs2-tools, seconds
+unit: ## the quick tier: hermetic Go tests with -race -short, as any user, without ocfs2-tools
 	go test -race -short -count=1 $$(go list ./... | grep -v /ha-tests/)
 
 test: ## run every Go test once, ha-tests aside (root tiers need root; CI=true makes skips fail)

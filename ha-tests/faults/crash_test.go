@@ -628,9 +628,11 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 		t.Fatalf("status while A's daemon waits to listen = %v, want %v", err, hbclient.ErrNotRunning)
 	}
 	b := n.agent("o2cb", "start")
+	// Done when its exit code is written: the shell creates the file
+	// before it writes the code to it.
 	testenv.WaitFor(t, 20*time.Second, "agent A done", func() bool {
-		_, err := os.Stat(filepath.Join(ws, "a.err.rc"))
-		return err == nil
+		b, err := os.ReadFile(filepath.Join(ws, "a.err.rc"))
+		return err == nil && strings.HasSuffix(string(b), "\n")
 	})
 	a.Process.Kill() // strace: lets go of A's daemon
 	a.Wait()

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,32 +23,19 @@ import (
 func (b *bench) hungMonitor() []row {
 	dir := b.sub("hung")
 	uuids := images(dir, 32)
-	mnt := filepath.Join(dir, "fuse")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		die("%v", err)
-	}
-	fsys, err := faultdev.Mount(mnt)
+	hung, err := fixture.FaultyLoop(filepath.Join(dir, "fuse"), filepath.Join(dir, "v000.img"), 0)
 	if err != nil {
 		die("%v", err)
 	}
-	hungImage := filepath.Join(dir, "v000.img")
-	file, err := fsys.Add("v000.img", hungImage)
-	if err != nil {
-		die("%v", err)
-	}
-	loop, detach, err := fixture.LoopDevice(file.Path(), 0)
-	if err != nil {
-		fsys.Close()
-		die("%v", err)
-	}
-	// Undone in reverse at exit: heal, stop the daemons, detach, unmount.
-	b.undo = append(b.undo, func() { fsys.Close() }, func() { detach() })
-	defer file.Heal()
+	// Undone at exit, after the daemons have stopped: heal, detach,
+	// unmount; healed before that when this returns.
+	b.undo = append(b.undo, func() { hung.Close() })
+	defer hung.Heal()
 
 	// A global cluster of 32 regions; node n1 finds the hung one through
 	// the loop device and the others as image files.
 	confPath := clusterConf(dir, 2, uuids...)
-	devices := []string{loop}
+	devices := []string{hung.Device}
 	for i := 1; i < 32; i++ {
 		devices = append(devices, filepath.Join(dir, fmt.Sprintf("v%03d.img", i)))
 	}
@@ -72,7 +58,7 @@ func (b *bench) hungMonitor() []row {
 		b.mu.Unlock()
 	}
 
-	file.Stall(faultdev.All, 2*time.Minute)
+	hung.Stall(faultdev.All, 2*time.Minute)
 	stalled := time.Now()
 	// The next iteration of the region blocks on the device.
 	for time.Since(stalled) < 10*time.Second {

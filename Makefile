@@ -2,8 +2,10 @@
 # `make help` lists the targets.
 
 SHELL       := /bin/bash
-GO_SDK      := $(HOME)/sdk/go1.26.8/bin
-export PATH := $(GO_SDK):/usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+# scripts/toolchain.sh pins the Go toolchain and PATH for the scripts; the
+# targets here get the same PATH from it.
+TOOLCHAIN   := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))scripts/toolchain.sh
+export PATH := $(shell . '$(TOOLCHAIN)' && printf %s "$$PATH")
 
 PREFIX      ?= /usr
 DESTDIR     ?=
@@ -25,7 +27,7 @@ LDFLAGS     := -s -w -X github.com/o2cb-ra/o2cb-ra/internal/version.Version=$(VE
 # their init work): every agent action starts faster.
 GOFLAGS_B   := -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)'
 
-.PHONY: help deps build demo test ha-test fault-test check lint fuzz bench install uninstall clean
+.PHONY: help deps build demo unit test ha-test fault-test check lint fuzz bench install uninstall clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -39,6 +41,9 @@ build: ## build bin/o2cb-ra and bin/ocfs2_hb_ctl
 
 demo: deps build ## the main job: three nodes heartbeating on file-backed volumes
 	@bash scripts/demo.sh
+
+unit: ## the quick tier: hermetic Go tests with -race -short, as any user, without ocfs2-tools
+	go test -race -short -count=1 $$(go list ./... | grep -v /ha-tests/)
 
 test: ## run every Go test once, ha-tests aside (root tiers need root; CI=true makes skips fail)
 	go test -count=1 -timeout 20m $$(go list ./... | grep -v /ha-tests/)

@@ -16,7 +16,7 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 	link := filepath.Join(dir, "o2cb")
 	os.Symlink(filepath.Join(b.bin, "o2cb-ra"), link)
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESKEY_cluster_conf=" + conf, "OCF_RESKEY_node_name=n1",
-		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + dir + "/*.img", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		"OCF_RESKEY_run_dir=" + n.Run, "OCF_RESKEY_devices=" + dir + "/*.img", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	dummy := "/usr/lib/ocf/resource.d/heartbeat/Dummy"
 	dummyEnv := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESKEY_state=" + filepath.Join(dir, "dummy.state"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	_, err := os.Stat(dummy)

@@ -3,77 +3,39 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
-	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
-	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
 // images formats n OCFS2 volumes in dir and returns their UUIDs.
 func images(dir string, n int) []string {
 	uuids := make([]string, n)
 	parallel(n, runtime.NumCPU()*2, func(i int) {
-		img := filepath.Join(dir, fmt.Sprintf("v%03d.img", i))
-		if err := os.Truncate(img, 0); err != nil && !os.IsNotExist(err) {
-			die("%v", err)
-		}
-		f, err := os.Create(img)
+		_, uuid, err := clustertest.Mkfs(fixture.Image{Dir: dir, Name: fmt.Sprintf("v%03d.img", i), SizeMiB: 40,
+			Slots: 2, Journal: "size=4M", Label: fmt.Sprintf("v%d", i), Cluster: "bench"})
 		if err != nil {
 			die("%v", err)
 		}
-		f.Truncate(40 << 20)
-		f.Close()
-		cmd := exec.Command("mkfs.ocfs2", "-q", "-F", "-b", "4096", "-C", "4096", "-N", "2", "-J", "size=4M",
-			"-L", fmt.Sprintf("v%d", i), "--cluster-stack=o2cb", "--cluster-name=bench", "--global-heartbeat", img)
-		if o, err := cmd.CombinedOutput(); err != nil {
-			die("mkfs.ocfs2 %s: %v\n%s", img, err, o)
-		}
-		sb, err := ocfs2.Probe(img)
-		if err != nil {
-			die("%v", err)
-		}
-		uuids[i] = sb.UUID
+		uuids[i] = uuid
 	})
 	return uuids
 }
 
-// clusterConf writes a cluster.conf with nodes n0..n<count-1>, with the
-// project's own writer: in local mode, or in global mode with the given
-// heartbeat regions.
+// clusterConf writes a cluster.conf with nodes n0..n<count-1>, all at
+// 127.0.0.1: in local mode, or in global mode with the given heartbeat
+// regions.
 func clusterConf(dir string, count int, regions ...string) string {
-	var conf clusterconf.Config
-	mode := clusterconf.ModeLocal
-	if len(regions) > 0 {
-		mode = clusterconf.ModeGlobal
-	}
-	cl, err := conf.AddCluster("bench", mode)
-	if err != nil {
-		die("%v", err)
-	}
-	for _, u := range regions {
-		if _, err := cl.AddRegion(u, ""); err != nil {
-			die("%v", err)
-		}
-	}
-	for n := range count {
-		node := clusterconf.Node{Name: fmt.Sprintf("n%d", n), Number: n, Address: netip.MustParseAddr("127.0.0.1"), Port: 7777}
-		if _, err := cl.AddNode(node); err != nil {
-			die("%v", err)
-		}
-	}
 	path := filepath.Join(dir, "cluster.conf")
-	if err := conf.WriteFile(path); err != nil {
+	if err := clustertest.WriteClusterConf(path, clustertest.Cluster{Name: "bench", Global: len(regions) > 0,
+		Nodes: count, FromZero: true, Address: "127.0.0.1", Regions: regions}); err != nil {
 		die("%v", err)
 	}
 	return path
@@ -81,37 +43,25 @@ func clusterConf(dir string, count int, regions ...string) string {
 
 // node is one daemon process.
 type node struct {
-	run string
-	env []string
+	*clustertest.Node
 	pid int
 }
 
 func (b *bench) startNode(dir, conf, name string, interval time.Duration, threshold int) *node {
-	n := &node{run: filepath.Join(dir, "run-"+name)}
-	n.env = append(os.Environ(), "O2CB_CLUSTER_CONF="+conf, "O2CB_NODE_NAME="+name, "O2CB_RUN_DIR="+n.run,
-		"O2CB_HB_DEVICES="+dir+"/*.img", "O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(interval/time.Millisecond)),
-		"O2CB_DEAD_THRESHOLD="+strconv.Itoa(threshold))
-	cmd := exec.Command(filepath.Join(b.bin, "o2cb-ra"), "daemon")
-	cmd.Env = n.env
-	if o, err := cmd.CombinedOutput(); err != nil {
-		die("o2cb-ra daemon as %s: %v\n%s", name, err, o)
-	}
-	pb, err := os.ReadFile(filepath.Join(n.run, rundir.PIDName))
+	n := &node{Node: clustertest.NewNode(clustertest.NodeConfig{Bin: filepath.Join(b.bin, "o2cb-ra"), Conf: conf, Name: name,
+		Run: filepath.Join(dir, "run-"+name), Devices: dir + "/*.img", Interval: interval, Threshold: threshold})}
+	pid, err := n.Start()
 	if err != nil {
 		die("%v", err)
 	}
-	n.pid, _ = strconv.Atoi(strings.TrimSpace(string(pb)))
+	n.pid = pid
 	b.mu.Lock()
 	b.pids = append(b.pids, n.pid)
 	b.mu.Unlock()
 	return n
 }
 
-func (n *node) client() *hbclient.Client {
-	c := hbclient.NewClient(n.run)
-	c.Timeout = time.Minute
-	return c
-}
+func (n *node) client() *hbclient.Client { return n.Client(time.Minute) }
 
 func (n *node) start(uuid string) time.Duration {
 	begin := time.Now()
@@ -130,18 +80,15 @@ func (n *node) stop(uuid string) {
 func (n *node) status() *hbclient.Status {
 	st, err := n.client().Status(context.Background())
 	if err != nil {
-		die("status of %s: %v", n.run, err)
+		die("status of %s: %v", n.Run, err)
 	}
 	return st
 }
 
+// kill sends sig to pid and waits until it is gone: SIGKILL after 30 s.
 func (b *bench) kill(pid int, sig syscall.Signal) {
-	syscall.Kill(pid, sig)
-	for deadline := time.Now().Add(30 * time.Second); process.Running(pid) && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if process.Running(pid) {
-		syscall.Kill(pid, syscall.SIGKILL)
+	if err := fixture.StopProcess(pid, sig, 30*time.Second); err != nil {
+		b.log.Print(err)
 	}
 }
 

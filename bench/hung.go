@@ -3,14 +3,14 @@ package main
 import (
 	"fmt"
 	"maps"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/faultdev"
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 )
 
@@ -23,33 +23,19 @@ import (
 func (b *bench) hungMonitor() []row {
 	dir := b.sub("hung")
 	uuids := images(dir, 32)
-	mnt := filepath.Join(dir, "fuse")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		die("%v", err)
-	}
-	fsys, err := faultdev.Mount(mnt)
+	hung, err := fixture.FaultyLoop(filepath.Join(dir, "fuse"), filepath.Join(dir, "v000.img"), 0)
 	if err != nil {
 		die("%v", err)
 	}
-	hungImage := filepath.Join(dir, "v000.img")
-	file, err := fsys.Add("v000.img", hungImage)
-	if err != nil {
-		die("%v", err)
-	}
-	out, err := exec.Command("losetup", "-f", "--show", "--direct-io=off", file.Path()).Output()
-	if err != nil {
-		fsys.Close()
-		die("losetup %s: %v", file.Path(), err)
-	}
-	loop := strings.TrimSpace(string(out))
-	// Undone in reverse at exit: heal, stop the daemons, detach, unmount.
-	b.undo = append(b.undo, func() { fsys.Close() }, func() { exec.Command("losetup", "-d", loop).Run() })
-	defer file.Heal()
+	// Undone at exit, after the daemons have stopped: heal, detach,
+	// unmount; healed before that when this returns.
+	b.undo = append(b.undo, func() { hung.Close() })
+	defer hung.Heal()
 
 	// A global cluster of 32 regions; node n1 finds the hung one through
 	// the loop device and the others as image files.
 	confPath := clusterConf(dir, 2, uuids...)
-	devices := []string{loop}
+	devices := []string{hung.Device}
 	for i := 1; i < 32; i++ {
 		devices = append(devices, filepath.Join(dir, fmt.Sprintf("v%03d.img", i)))
 	}
@@ -65,15 +51,14 @@ func (b *bench) hungMonitor() []row {
 	if _, code := agent("start"); code != 0 {
 		die("o2cb start of 32 regions exited %d", code)
 	}
-	n := &node{run: run}
-	if pb, err := os.ReadFile(filepath.Join(run, "o2hbd.pid")); err == nil {
-		fmt.Sscan(string(pb), &n.pid)
+	n := &node{Node: &clustertest.Node{Name: "n1", Run: run}}
+	if n.pid = n.PID(); n.pid != 0 {
 		b.mu.Lock()
 		b.pids = append(b.pids, n.pid)
 		b.mu.Unlock()
 	}
 
-	file.Stall(faultdev.All, 2*time.Minute)
+	hung.Stall(faultdev.All, 2*time.Minute)
 	stalled := time.Now()
 	// The next iteration of the region blocks on the device.
 	for time.Since(stalled) < 10*time.Second {

@@ -10,7 +10,8 @@
 // detection), load.go (one daemon's cost with many regions, on disk and
 // on tmpfs), agents.go (the agents' latency), hung.go (monitor with a hung
 // device). cluster.go holds the images, cluster.conf and daemons they
-// share; report.go the table.
+// share, made with internal/fixture and internal/clustertest (as the
+// tests make theirs); report.go the table.
 package main
 
 import "os"

@@ -4,16 +4,15 @@
 # has none recent enough, and staticcheck. Safe to run again: it installs
 # only what is missing.
 set -euo pipefail
-
-GO_WANT=1.26          # oldest Go that builds the module (go.mod)
-GO_TOOLCHAIN=go1.26.8 # the toolchain fetched from the Go module proxy if needed
-STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# GO_WANT, GO_TOOLCHAIN, GO_SDK, STATICCHECK and PATH.
+. "$(dirname "$0")/toolchain.sh"
 
 # resource-agents (ocf-tester, ra-api-1.dtd), pacemaker-cli-utils (crm_resource,
 # cibadmin; it pulls in pacemaker), pcs and crmsh: the agents' tests against
 # Pacemaker's tools. --no-install-recommends is enough for pcs and crm to run.
+# gcc and libc6-dev: go test -race needs cgo (make unit).
 PACKAGES=(ocfs2-tools kmod util-linux libxml2-utils strace e2fsprogs
-	resource-agents pacemaker-cli-utils pcs crmsh make jq)
+	resource-agents pacemaker-cli-utils pcs crmsh make jq gcc libc6-dev)
 
 need=()
 for p in "${PACKAGES[@]}"; do
@@ -38,9 +37,6 @@ go_ok() {
 	v=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || return 1
 	[ "$(printf '%s\n%s\n' "$GO_WANT" "$v" | sort -V | head -1)" = "$GO_WANT" ]
 }
-for d in /usr/local/go/bin "$HOME/go/bin" "$HOME/sdk/$GO_TOOLCHAIN/bin"; do
-	case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$d:$PATH" ;; esac
-done
 if ! go_ok; then
 	if ! command -v go >/dev/null 2>&1; then
 		echo "deps: installing Debian's golang-go to bootstrap $GO_TOOLCHAIN"
@@ -50,8 +46,8 @@ if ! go_ok; then
 	dir=$(cd /tmp && GOFLAGS=-mod=mod GOTOOLCHAIN=local go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	mkdir -p "$HOME/sdk"
 	ln -sfn "$dir" "$HOME/sdk/$GO_TOOLCHAIN"
+	hash -r # GO_SDK leads PATH already: forget where go was found before
 	chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/* 2>/dev/null || true
-	PATH="$HOME/sdk/$GO_TOOLCHAIN/bin:$PATH"
 	go_ok || { echo "deps: could not provide Go >= $GO_WANT" >&2; exit 1; }
 	echo "deps: using $(go version) from $HOME/sdk/$GO_TOOLCHAIN"
 fi

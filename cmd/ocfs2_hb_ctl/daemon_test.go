@@ -6,12 +6,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,8 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
-	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -36,9 +35,8 @@ func writeConf(t *testing.T, dir string, global bool, regions ...string) string 
 
 // node is one running o2cb-ra daemon and the environment its tools use.
 type node struct {
+	*clustertest.Node
 	t      *testing.T
-	runDir string
-	env    []string
 	o2cbRA string
 	hbCtl  string
 }
@@ -49,70 +47,32 @@ func startDaemon(t *testing.T, conf, imgDir string, intervalMS int) *node {
 	t.Helper()
 	testenv.RequireRoot(t)
 	o2cbRA, hbCtl := testenv.Binaries(t)
-	n := &node{t: t, runDir: t.TempDir(), o2cbRA: o2cbRA, hbCtl: hbCtl}
-	n.env = []string{
-		"O2CB_RUN_DIR=" + n.runDir,
-		"O2CB_CLUSTER_CONF=" + conf,
-		"O2CB_NODE_NAME=n1",
-		"O2CB_HEARTBEAT_INTERVAL_MS=" + strconv.Itoa(intervalMS),
-		"O2CB_DEAD_THRESHOLD=5",
-		"O2CB_HB_DEVICES=" + filepath.Join(imgDir, "*.img"),
-	}
-	cmd := exec.Command(o2cbRA, "daemon")
-	cmd.Env = append(os.Environ(), n.env...)
-	out, err := cmd.CombinedOutput()
+	n := &node{t: t, o2cbRA: o2cbRA, hbCtl: hbCtl, Node: clustertest.NewNode(clustertest.NodeConfig{
+		Bin: o2cbRA, Conf: conf, Name: "n1", Run: t.TempDir(), Devices: filepath.Join(imgDir, "*.img"),
+		Interval: time.Duration(intervalMS) * time.Millisecond, Threshold: 5})}
+	pid, err := n.Start()
 	if err != nil {
-		t.Fatalf("o2cb-ra daemon: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(n.runDir, rundir.PIDName))
-	if err != nil {
-		t.Fatalf("o2cb-ra daemon said %q but left no pid file: %v", out, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		t.Fatalf("pid file holds %q", b)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		testenv.StopProcess(t, pid, syscall.SIGTERM)
-		if t.Failed() {
-			if log, err := os.ReadFile(filepath.Join(n.runDir, rundir.LogName)); err == nil {
-				t.Logf("daemon log:\n%s", log)
-			}
+		if log := n.Log(); t.Failed() && log != "" {
+			t.Logf("daemon log:\n%s", log)
 		}
 	})
 	return n
 }
 
 // result is one run of a command.
-type result struct {
-	out, err string
-	code     int
-	took     time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
-}
+type result = fixture.Result
 
 // exe runs a program with the node's environment plus extra.
 func (n *node) exe(dir string, extra []string, prog string, args ...string) result {
 	n.t.Helper()
 	cmd := exec.Command(prog, args...)
-	cmd.Env = append(append(os.Environ(), n.env...), extra...)
+	cmd.Env = append(slices.Clone(n.Env), extra...)
 	cmd.Dir = dir
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	start := time.Now()
-	err := cmd.Run()
-	r := result{out: out.String(), err: errOut.String(), took: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		n.t.Fatalf("%s %q: %v", prog, args, err)
-	}
-	return r
+	return testenv.Exec(n.t, cmd)
 }
 
 // ctl runs ocfs2_hb_ctl.
@@ -126,7 +86,7 @@ func (n *node) ctl(args ...string) result {
 func (n *node) ctlOK(want string, args ...string) result {
 	n.t.Helper()
 	r := n.ctl(args...)
-	if r.code != 0 || r.out != want || r.err != "" {
+	if r.Code != 0 || r.Stdout != want || r.Stderr != "" {
 		n.t.Errorf("ocfs2_hb_ctl %s: %v; want exit 0, stdout %q", strings.Join(args, " "), r, want)
 	}
 	return r
@@ -141,9 +101,9 @@ func (n *node) ctlFails(args []string, want ...string) {
 
 func (n *node) checkFails(r result, args []string, want ...string) {
 	n.t.Helper()
-	ok := r.code == 1 && r.out == "" && strings.HasPrefix(r.err, "ocfs2_hb_ctl: ") && strings.Count(r.err, "\n") == 1
+	ok := r.Code == 1 && r.Stdout == "" && strings.HasPrefix(r.Stderr, "ocfs2_hb_ctl: ") && strings.Count(r.Stderr, "\n") == 1
 	for _, w := range want {
-		ok = ok && strings.Contains(r.err, w)
+		ok = ok && strings.Contains(r.Stderr, w)
 	}
 	if !ok {
 		n.t.Errorf("ocfs2_hb_ctl %s: %v; want exit 1 and one line on stderr containing %q", strings.Join(args, " "), r, want)
@@ -171,11 +131,11 @@ func (n *node) status() hbclient.Status {
 	n.t.Helper()
 	r := n.exe("", nil, n.o2cbRA, "status", "--json")
 	var st hbclient.Status
-	if r.code != 0 {
+	if r.Code != 0 {
 		n.t.Fatalf("o2cb-ra status --json: %v", r)
 	}
-	if err := json.Unmarshal([]byte(r.out), &st); err != nil {
-		n.t.Fatalf("o2cb-ra status --json: %v\n%s", err, r.out)
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+		n.t.Fatalf("o2cb-ra status --json: %v\n%s", err, r.Stdout)
 	}
 	return st
 }
@@ -202,15 +162,15 @@ func uuidOf(t *testing.T, img string) string {
 func (n *node) slotLine(img string) string {
 	n.t.Helper()
 	r := n.exe("", nil, n.o2cbRA, "slots", img)
-	if r.code != 0 {
+	if r.Code != 0 {
 		n.t.Fatalf("o2cb-ra slots: %v", r)
 	}
-	for _, l := range strings.Split(r.out, "\n") {
+	for _, l := range strings.Split(r.Stdout, "\n") {
 		if f := strings.Fields(l); len(f) > 0 && f[0] == "1" {
 			return l
 		}
 	}
-	n.t.Fatalf("o2cb-ra slots %s shows no slot of node 1:\n%s", img, r.out)
+	n.t.Fatalf("o2cb-ra slots %s shows no slot of node 1:\n%s", img, r.Stdout)
 	return ""
 }
 
@@ -235,9 +195,9 @@ func TestStartStop(t *testing.T) {
 	n.refs(uuid, 0)
 	n.live(uuid, false)
 	r := n.ctlOK("", "-S", "-u", uuid, "svc1")
-	t.Logf("ocfs2_hb_ctl -S at a 100 ms interval took %v", r.took.Round(time.Millisecond))
-	if r.took > time.Second {
-		t.Errorf("-S took %v at a 100 ms interval; steady needs 2 intervals", r.took)
+	t.Logf("ocfs2_hb_ctl -S at a 100 ms interval took %v", r.Took.Round(time.Millisecond))
+	if r.Took > time.Second {
+		t.Errorf("-S took %v at a 100 ms interval; steady needs 2 intervals", r.Took)
 	}
 	n.refs(uuid, 1)
 	n.live(uuid, true)
@@ -249,7 +209,7 @@ func TestStartStop(t *testing.T) {
 
 	// A relative device path is the caller's, not the daemon's.
 	r = n.exe(filepath.Dir(img), nil, n.hbCtl, "-S", "-d", filepath.Base(img), "svc2")
-	if r.code != 0 || r.out != "" || r.err != "" {
+	if r.Code != 0 || r.Stdout != "" || r.Stderr != "" {
 		t.Errorf("ocfs2_hb_ctl -S -d %s svc2 (relative): %v; want exit 0 and no output", filepath.Base(img), r)
 	}
 	n.ctlOK(uuid+": 2 refs\n", "-I", "-d", img)
@@ -327,7 +287,7 @@ func TestRefcounts(t *testing.T) {
 		}
 		wg.Wait()
 		for i, r := range results {
-			if r.code != 0 || r.out != "" || r.err != "" {
+			if r.Code != 0 || r.Stdout != "" || r.Stderr != "" {
 				t.Errorf("ocfs2_hb_ctl %s (one of %d at once): %v; want exit 0, no output", strings.Join(args[i], " "), len(args), r)
 			}
 		}
@@ -400,7 +360,7 @@ func TestGlobalMode(t *testing.T) {
 	n.ctlOK("", "-K", "-u", uuid)
 
 	r := n.exe("", global, n.hbCtl, "-S", "-u", uuid)
-	if r.code != 0 || r.out != "" || r.err != "" {
+	if r.Code != 0 || r.Stdout != "" || r.Stderr != "" {
 		t.Fatalf("O2CB_HEARTBEAT_OWNER=global ocfs2_hb_ctl -S -u %s: %v; want exit 0, no output", uuid, r)
 	}
 	n.refs(uuid, 1)
@@ -417,7 +377,7 @@ func TestGlobalMode(t *testing.T) {
 	n.refs(otherUUID, 0)
 
 	r = n.exe("", global, n.hbCtl, "-K", "-u", uuid)
-	if r.code != 0 || r.out != "" || r.err != "" {
+	if r.Code != 0 || r.Stdout != "" || r.Stderr != "" {
 		t.Errorf("O2CB_HEARTBEAT_OWNER=global ocfs2_hb_ctl -K -u %s: %v; want exit 0, no output", uuid, r)
 	}
 	n.refs(uuid, 0)
@@ -434,7 +394,7 @@ func TestErrors(t *testing.T) {
 	dir := filepath.Dir(img)
 
 	t.Run("no daemon", func(t *testing.T) {
-		down := &node{t: t, env: []string{"O2CB_RUN_DIR=" + t.TempDir()}, hbCtl: n.hbCtl}
+		down := &node{t: t, Node: &clustertest.Node{Env: append(os.Environ(), "O2CB_RUN_DIR="+t.TempDir())}, hbCtl: n.hbCtl}
 		for _, args := range [][]string{
 			{"-S", "-u", uuid, "svc"}, {"-S", "-d", img, "svc"}, {"-K", "-u", uuid}, {"-I", "-u", uuid}, {"-P", "-u", uuid},
 		} {
@@ -456,12 +416,12 @@ func TestErrors(t *testing.T) {
 	// Usage errors.
 	for _, args := range [][]string{{"-P", "-u", uuid, "-n", "9"}, {"-S", "-u", uuid}, {"-I", "-u", "xyz"}} {
 		r := n.ctl(args...)
-		if r.code != 1 || r.out != "" || !strings.Contains(r.err, "Usage: ocfs2_hb_ctl -S -d <device> <service>") {
+		if r.Code != 1 || r.Stdout != "" || !strings.Contains(r.Stderr, "Usage: ocfs2_hb_ctl -S -d <device> <service>") {
 			t.Errorf("ocfs2_hb_ctl %s: %v; want usage on stderr, exit 1", strings.Join(args, " "), r)
 		}
 	}
 	r := n.exe("", []string{"O2CB_HEARTBEAT_OWNER=cluster"}, n.hbCtl, "-S", "-u", uuid)
-	if r.code != 1 || !strings.Contains(r.err, `O2CB_HEARTBEAT_OWNER="cluster"`) {
+	if r.Code != 1 || !strings.Contains(r.Stderr, `O2CB_HEARTBEAT_OWNER="cluster"`) {
 		t.Errorf("O2CB_HEARTBEAT_OWNER=cluster ocfs2_hb_ctl -S: %v; want the variable named, exit 1", r)
 	}
 
@@ -488,14 +448,16 @@ func TestErrors(t *testing.T) {
 	n.refs(uuid, 0)
 }
 
-// envValue returns the node's value of an environment variable.
+// envValue returns the node's value of an environment variable (the
+// last of that name, as the programs it runs see it).
 func (n *node) envValue(key string) string {
-	for _, kv := range n.env {
+	val := ""
+	for _, kv := range n.Env {
 		if k, v, _ := strings.Cut(kv, "="); k == key {
-			return v
+			val = v
 		}
 	}
-	return ""
+	return val
 }
 
 // TestSlowStart: at a 1 s interval a start takes about 2 s. One that
@@ -513,13 +475,13 @@ func TestSlowStart(t *testing.T) {
 
 	r := n.exe("", []string{"O2CB_HB_CTL_TIMEOUT=0.3"}, n.hbCtl, "-S", "-u", uuid, "svc")
 	n.checkFails(r, []string{"-S", "-u", uuid, "svc"}, "not steady in time")
-	if r.took > 1500*time.Millisecond {
-		t.Errorf("-S with O2CB_HB_CTL_TIMEOUT=0.3 took %v", r.took)
+	if r.Took > 1500*time.Millisecond {
+		t.Errorf("-S with O2CB_HB_CTL_TIMEOUT=0.3 took %v", r.Took)
 	}
 	n.refs(uuid, 0)
 
 	cmd := exec.Command(n.hbCtl, "-S", "-u", uuid, "svc")
-	cmd.Env = append(os.Environ(), n.env...)
+	cmd.Env = n.Env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -545,17 +507,17 @@ func TestSlowStart(t *testing.T) {
 // on stdout and exits 0.
 func TestUsage(t *testing.T) {
 	_, hbCtl := testenv.Binaries(t)
-	n := &node{t: t, hbCtl: hbCtl, env: []string{"O2CB_RUN_DIR=" + t.TempDir()}}
+	n := &node{t: t, hbCtl: hbCtl, Node: &clustertest.Node{Env: append(os.Environ(), "O2CB_RUN_DIR="+t.TempDir())}}
 	const first = "Usage: ocfs2_hb_ctl -S -d <device> <service>\n"
 	for _, args := range [][]string{nil, {"-X"}, {"-S"}, {"-S", "-u"}, {"-K", "-d", "/dev/null"}, {"-I"}, {"-P", "-n", "8", "-u", "0123456789ABCDEF0123456789ABCDEF"}, {"svc"}} {
 		r := n.ctl(args...)
-		line, rest, _ := strings.Cut(r.err, "\n")
-		if r.code != 1 || r.out != "" || !strings.HasPrefix(line, "ocfs2_hb_ctl: ") || !strings.HasPrefix(rest, first) {
+		line, rest, _ := strings.Cut(r.Stderr, "\n")
+		if r.Code != 1 || r.Stdout != "" || !strings.HasPrefix(line, "ocfs2_hb_ctl: ") || !strings.HasPrefix(rest, first) {
 			t.Errorf("ocfs2_hb_ctl %q: %v; want a reason, then the usage on stderr, exit 1", args, r)
 		}
 	}
 	r := n.ctl("-h")
-	if r.code != 0 || !strings.HasPrefix(r.out, first) || r.err != "" {
+	if r.Code != 0 || !strings.HasPrefix(r.Stdout, first) || r.Stderr != "" {
 		t.Errorf("ocfs2_hb_ctl -h: %v; want the usage on stdout, exit 0", r)
 	}
 }

@@ -1,10 +1,8 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,9 +16,9 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
-	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -150,15 +148,14 @@ func (c *cluster) devices(n int) string {
 	return strings.Join(d, ":")
 }
 
-// node is one simulated node: its run directory and the environment its
-// daemon, agents and ocfs2_hb_ctl run with.
+// node is one simulated node: its daemon (its run directory and the
+// environment its daemon, agents and ocfs2_hb_ctl run with) and the
+// cluster it is in.
 type node struct {
+	*clustertest.Node
 	t      *testing.T
 	c      *cluster
-	name   string
 	number int
-	run    string
-	env    []string
 	o2cbRA string
 	hbCtl  string
 }
@@ -170,13 +167,10 @@ func (c *cluster) node(i int) *node {
 	c.t.Helper()
 	testenv.RequireRoot(c.t)
 	o2cbRA, hbCtl := testenv.Binaries(c.t)
-	n := &node{t: c.t, c: c, name: "n" + strconv.Itoa(i), number: i, o2cbRA: o2cbRA, hbCtl: hbCtl}
-	n.run = filepath.Join(c.dir, "run-"+n.name)
-	n.env = append(os.Environ(),
-		"O2CB_CLUSTER_CONF="+c.conf, "O2CB_NODE_NAME="+n.name, "O2CB_RUN_DIR="+n.run,
-		"O2CB_HB_DEVICES="+c.devices(i),
-		"O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(interval/time.Millisecond)),
-		"O2CB_DEAD_THRESHOLD="+strconv.Itoa(threshold))
+	name := "n" + strconv.Itoa(i)
+	n := &node{t: c.t, c: c, number: i, o2cbRA: o2cbRA, hbCtl: hbCtl,
+		Node: clustertest.NewNode(clustertest.NodeConfig{Bin: o2cbRA, Conf: c.conf, Name: name,
+			Run: filepath.Join(c.dir, "run-"+name), Devices: c.devices(i), Interval: interval, Threshold: threshold})}
 	c.t.Cleanup(func() {
 		for _, v := range c.volumes {
 			if v.Faulty != nil {
@@ -185,7 +179,7 @@ func (c *cluster) node(i int) *node {
 		}
 		n.kill(syscall.SIGTERM)
 		if c.t.Failed() {
-			c.t.Logf("%s's daemon log:\n%s", n.name, n.log())
+			c.t.Logf("%s's daemon log:\n%s", n.Name, n.Log())
 		}
 	})
 	return n
@@ -194,15 +188,13 @@ func (c *cluster) node(i int) *node {
 // startDaemon starts the node's daemon as the o2cb agent would: detached.
 func (n *node) startDaemon() {
 	n.t.Helper()
-	cmd := exec.Command(n.o2cbRA, "daemon")
-	cmd.Env = n.env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		n.t.Fatalf("%s: o2cb-ra daemon: %v\n%s", n.name, err, out)
+	if _, err := n.Start(); err != nil {
+		n.t.Fatal(err)
 	}
 }
 
 // pid returns the pid of the daemon's pid file, 0 if none.
-func (n *node) pid() int { return testenv.ReadPID(filepath.Join(n.run, rundir.PIDName)) }
+func (n *node) pid() int { return n.PID() }
 
 // kill sends sig to the daemon and waits until it is gone (SIGKILL, and
 // a test failure, after 10 s).
@@ -212,11 +204,7 @@ func (n *node) kill(sig syscall.Signal) {
 }
 
 // client returns a client of the node's daemon.
-func (n *node) client() *hbclient.Client {
-	c := hbclient.NewClient(n.run)
-	c.Timeout = 5 * time.Second
-	return c
-}
+func (n *node) client() *hbclient.Client { return n.Client(5 * time.Second) }
 
 // status returns the daemon's status, failing the test if it does not
 // answer.
@@ -224,7 +212,7 @@ func (n *node) status() *hbclient.Status {
 	n.t.Helper()
 	st, err := n.client().Status(context.Background())
 	if err != nil {
-		n.t.Fatalf("%s: status: %v", n.name, err)
+		n.t.Fatalf("%s: status: %v", n.Name, err)
 	}
 	return st
 }
@@ -248,17 +236,10 @@ func (n *node) sees(uuid string, peer int) bool {
 }
 
 // log returns the daemon's log so far.
-func (n *node) log() string {
-	b, _ := os.ReadFile(filepath.Join(n.run, rundir.LogName))
-	return string(b)
-}
+func (n *node) log() string { return n.Log() }
 
 // result is how a command ended.
-type result struct {
-	code           int
-	stdout, stderr string
-	took           time.Duration
-}
+type result = fixture.Result
 
 // run1 runs one of our binaries with the node's environment and extra
 // variables, bounded by a minute.
@@ -274,24 +255,11 @@ func (n *node) runCmd(mod func(*exec.Cmd), bin string, extraEnv []string, args .
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(slices.Clone(n.env), extraEnv...)
+	cmd.Env = append(slices.Clone(n.Env), extraEnv...)
 	if mod != nil {
 		mod(cmd)
 	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	begin := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(begin)}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee) && ee.Exited():
-		r.code = ee.ExitCode()
-	default:
-		n.t.Fatalf("%s %s: %v (after %v)\n%s", filepath.Base(bin), strings.Join(args, " "), err, r.took, r.stderr)
-	}
-	return r
+	return testenv.Exec(n.t, cmd)
 }
 
 // oneRegion is a local-mode node n1 whose daemon runs one region, started
@@ -302,8 +270,8 @@ func oneRegion(t *testing.T, f *fault) (*node, *volume) {
 	v := newVolume(t, f, dir, false)
 	n := newCluster(t, dir, 1, false, v).node(1)
 	n.startDaemon()
-	if r := n.hbctl("-S", "-d", v.Device, "mnt"); r.code != 0 {
-		t.Fatalf("ocfs2_hb_ctl -S -d %s mnt = exit %d, want 0: %s", v.Device, r.code, r.stderr)
+	if r := n.hbctl("-S", "-d", v.Device, "mnt"); r.Code != 0 {
+		t.Fatalf("ocfs2_hb_ctl -S -d %s mnt = exit %d, want 0: %s", v.Device, r.Code, r.Stderr)
 	}
 	return n, v
 }
@@ -319,8 +287,8 @@ func (n *node) hbctl(args ...string) result {
 func (n *node) agent(agent, action string, params ...string) result {
 	n.t.Helper()
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + agent + "-test",
-		"OCF_RESKEY_cluster_conf=" + n.c.conf, "OCF_RESKEY_node_name=" + n.name,
-		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + n.c.devices(n.number)}
+		"OCF_RESKEY_cluster_conf=" + n.c.conf, "OCF_RESKEY_node_name=" + n.Name,
+		"OCF_RESKEY_run_dir=" + n.Run, "OCF_RESKEY_devices=" + n.c.devices(n.number)}
 	if agent == "o2cb" {
 		env = append(env, "OCF_RESKEY_heartbeat_interval_ms="+strconv.Itoa(int(interval/time.Millisecond)),
 			"OCF_RESKEY_dead_threshold="+strconv.Itoa(threshold))

@@ -24,6 +24,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/atomicfile"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
@@ -59,7 +60,7 @@ type refKey struct{ uuid, owner string }
 // stateRefs reads the node's state.json: the references of every owner
 // of every region.
 func (n *node) stateRefs() (map[refKey]int, error) {
-	path := filepath.Join(n.run, rundir.StateName)
+	path := filepath.Join(n.Run, rundir.StateName)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -125,21 +126,12 @@ func (n *node) start(c *call) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, n.hbCtl, c.op, "-u", c.uuid, c.svc)
-		cmd.Env = n.env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		begin := time.Now()
-		err := cmd.Run()
+		cmd.Env = n.Env
+		var err error
+		c.res, err = fixture.Exec(cmd)
 		c.end = time.Now()
-		c.res = result{stdout: out.String(), stderr: errb.String(), took: c.end.Sub(begin), code: -1}
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			c.res.code = 0
-		case errors.As(err, &ee) && ee.Exited():
-			c.res.code = ee.ExitCode()
-		default:
-			c.res.stderr += err.Error()
+		if err != nil {
+			c.res.Stderr += err.Error()
 		}
 	}()
 }
@@ -151,8 +143,8 @@ func (n *node) infoRefs(uuid string) int {
 	r := n.hbctl("-I", "-u", uuid)
 	var got string
 	var refs int
-	if _, err := fmt.Sscanf(r.stdout, "%s %d refs", &got, &refs); r.code != 0 || err != nil || got != uuid+":" {
-		n.t.Fatalf("ocfs2_hb_ctl -I -u %s = %d %q %q, want 0 and %q", uuid, r.code, r.stdout, r.stderr, uuid+": N refs")
+	if _, err := fmt.Sscanf(r.Stdout, "%s %d refs", &got, &refs); r.Code != 0 || err != nil || got != uuid+":" {
+		n.t.Fatalf("ocfs2_hb_ctl -I -u %s = %d %q %q, want 0 and %q", uuid, r.Code, r.Stdout, r.Stderr, uuid+": N refs")
 	}
 	return refs
 }
@@ -163,7 +155,7 @@ func crashNode(t *testing.T, dir string, every time.Duration, vols ...*volume) *
 	t.Helper()
 	c := newCluster(t, dir, 3, false, vols...)
 	n := c.node(1)
-	n.env = append(n.env, "O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(every/time.Millisecond)))
+	n.Env = append(n.Env, "O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(every/time.Millisecond)))
 	n.startDaemon()
 	return n
 }
@@ -171,8 +163,8 @@ func crashNode(t *testing.T, dir string, every time.Duration, vols ...*volume) *
 // mustHbctl runs ocfs2_hb_ctl and fails the test unless it succeeds.
 func (n *node) mustHbctl(args ...string) {
 	n.t.Helper()
-	if r := n.hbctl(args...); r.code != 0 {
-		n.t.Fatalf("ocfs2_hb_ctl %s = %d (%s), want 0", strings.Join(args, " "), r.code, strings.TrimSpace(r.stderr))
+	if r := n.hbctl(args...); r.Code != 0 {
+		n.t.Fatalf("ocfs2_hb_ctl %s = %d (%s), want 0", strings.Join(args, " "), r.Code, strings.TrimSpace(r.Stderr))
 	}
 }
 
@@ -192,7 +184,7 @@ func (n *node) generations() map[string]string {
 // every resumed region is steady again with a new generation.
 func afterKill(t *testing.T, f *fault, n *node, killed time.Time, before map[refKey]int, gens map[string]string, calls []*call) {
 	t.Helper()
-	sock := filepath.Join(n.run, rundir.SocketName)
+	sock := filepath.Join(n.Run, rundir.SocketName)
 	succeeded, failed, slowest := 0, 0, time.Duration(0)
 	for _, c := range calls {
 		select {
@@ -200,25 +192,25 @@ func afterKill(t *testing.T, f *fault, n *node, killed time.Time, before map[ref
 		case <-time.After(clientBound + time.Until(killed)):
 			t.Fatalf("%v: still running %v after the daemon was killed, want an error within %v", c, time.Since(killed), clientBound)
 		}
-		if c.res.code == 0 {
+		if c.res.Code == 0 {
 			succeeded++
 			continue
 		}
 		failed++
 		slowest = max(slowest, c.end.Sub(killed))
-		msg := strings.TrimSpace(c.res.stderr)
-		if c.res.code != 1 || strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "ocfs2_hb_ctl: ") ||
+		msg := strings.TrimSpace(c.res.Stderr)
+		if c.res.Code != 1 || strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "ocfs2_hb_ctl: ") ||
 			!strings.Contains(msg, "heartbeat daemon") || !strings.Contains(msg, sock) {
-			t.Errorf("%v after the daemon's death = exit %d, %q; want exit 1 and one line naming the heartbeat daemon and %s", c, c.res.code, msg, sock)
+			t.Errorf("%v after the daemon's death = exit %d, %q; want exit 1 and one line naming the heartbeat daemon and %s", c, c.res.Code, msg, sock)
 		}
 	}
 	if failed > 0 {
 		kinds := map[string]int{}
 		example := ""
 		for _, c := range calls {
-			msg := strings.TrimSpace(c.res.stderr)
+			msg := strings.TrimSpace(c.res.Stderr)
 			switch {
-			case c.res.code == 0:
+			case c.res.Code == 0:
 			case strings.Contains(msg, "hung up without answering"):
 				kinds["hung up without answering"]++
 				example = msg
@@ -246,7 +238,7 @@ func afterKill(t *testing.T, f *fault, n *node, killed time.Time, before map[ref
 	}
 	lo, hi := maps.Clone(before), maps.Clone(before)
 	for _, c := range calls {
-		if c.res.code == 0 {
+		if c.res.Code == 0 {
 			lo[c.key()] += c.delta()
 			hi[c.key()] += c.delta()
 		} else if c.delta() > 0 {
@@ -369,7 +361,7 @@ func TestCrashKillDuringStop(t *testing.T) {
 	})
 	for _, c := range calls {
 		if c.finished() {
-			t.Fatalf("%v returned before the kill (exit %d, %q), want it in flight", c, c.res.code, c.res.stderr)
+			t.Fatalf("%v returned before the kill (exit %d, %q), want it in flight", c, c.res.Code, c.res.Stderr)
 		}
 	}
 	killed := time.Now()
@@ -392,8 +384,8 @@ func TestCrashKillWithTenCalls(t *testing.T) {
 		n.start(c)
 	}
 	for _, c := range setup {
-		if <-c.done; c.res.code != 0 {
-			t.Fatalf("%v = %d (%s), want 0", c, c.res.code, c.res.stderr)
+		if <-c.done; c.res.Code != 0 {
+			t.Fatalf("%v = %d (%s), want 0", c, c.res.Code, c.res.Stderr)
 		}
 	}
 	for _, svc := range []string{"k2", "k3", "k4"} {
@@ -510,7 +502,7 @@ func (n *node) connections() int {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	sock := filepath.Join(n.run, rundir.SocketName)
+	sock := filepath.Join(n.Run, rundir.SocketName)
 	count := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
@@ -537,9 +529,9 @@ func (n *node) daemons() []int {
 			return false
 		}
 		if slices.ContainsFunc(p.Args, func(a string) bool { return strings.HasPrefix(a, "--run-dir=") }) {
-			return slices.Contains(p.Args, "--run-dir="+n.run)
+			return slices.Contains(p.Args, "--run-dir="+n.Run)
 		}
-		return slices.Contains(p.Env(), "O2CB_RUN_DIR="+n.run)
+		return slices.Contains(p.Env(), "O2CB_RUN_DIR="+n.Run)
 	})
 }
 
@@ -569,24 +561,24 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 		}
 		wg.Wait()
 		for i, r := range res {
-			slowest = max(slowest, r.took)
-			if r.code != 0 {
-				t.Errorf("round %d: o2cb start %d = %d (%s), want 0", round, i, r.code, strings.TrimSpace(r.stderr))
+			slowest = max(slowest, r.Took)
+			if r.Code != 0 {
+				t.Errorf("round %d: o2cb start %d = %d (%s), want 0", round, i, r.Code, strings.TrimSpace(r.Stderr))
 			}
 		}
 		if extra != nil {
 			switch {
-			case extra.code == 0:
+			case extra.Code == 0:
 				extraWon++
-			case extra.code == 1 && strings.Contains(extra.stderr, "another heartbeat daemon runs"):
+			case extra.Code == 1 && strings.Contains(extra.Stderr, "another heartbeat daemon runs"):
 				extraLost++
 			default:
-				t.Errorf("round %d: o2cb-ra daemon racing the agents = %d (%s), want 0, or 1 and \"another heartbeat daemon runs\"", round, extra.code, strings.TrimSpace(extra.stderr))
+				t.Errorf("round %d: o2cb-ra daemon racing the agents = %d (%s), want 0, or 1 and \"another heartbeat daemon runs\"", round, extra.Code, strings.TrimSpace(extra.Stderr))
 			}
 		}
 		pids := n.daemons()
 		if len(pids) != 1 || pids[0] != n.pid() {
-			t.Fatalf("round %d: daemons of %s = %v, want exactly the pid file's %d", round, n.run, pids, n.pid())
+			t.Fatalf("round %d: daemons of %s = %v, want exactly the pid file's %d", round, n.Run, pids, n.pid())
 		}
 		if st := n.status(); st.PID != pids[0] {
 			t.Errorf("round %d: the daemon answering is pid %d, want %d", round, st.PID, pids[0])
@@ -597,11 +589,11 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 				t.Errorf("round %d: region %s = %+v, want owned once by the cluster", round, v.UUID, r)
 			}
 		}
-		if r := n.agent("o2cb", "monitor"); r.code != 0 {
-			t.Errorf("round %d: o2cb monitor = %d (%s), want 0", round, r.code, strings.TrimSpace(r.stderr))
+		if r := n.agent("o2cb", "monitor"); r.Code != 0 {
+			t.Errorf("round %d: o2cb monitor = %d (%s), want 0", round, r.Code, strings.TrimSpace(r.Stderr))
 		}
-		if r := n.agent("o2cb", "stop"); r.code != 0 {
-			t.Fatalf("round %d: o2cb stop = %d (%s), want 0", round, r.code, strings.TrimSpace(r.stderr))
+		if r := n.agent("o2cb", "stop"); r.Code != 0 {
+			t.Fatalf("round %d: o2cb stop = %d (%s), want 0", round, r.Code, strings.TrimSpace(r.Stderr))
 		}
 		if pids := n.daemons(); len(pids) != 0 {
 			t.Fatalf("round %d: daemons after o2cb stop = %v, want none", round, pids)
@@ -620,13 +612,13 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 	}
 	testenvRequireStrace(t)
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=o2cb-test",
-		"OCF_RESKEY_cluster_conf=" + c.conf, "OCF_RESKEY_node_name=" + n.name,
-		"OCF_RESKEY_run_dir=" + n.run, "OCF_RESKEY_devices=" + c.devices(n.number),
+		"OCF_RESKEY_cluster_conf=" + c.conf, "OCF_RESKEY_node_name=" + n.Name,
+		"OCF_RESKEY_run_dir=" + n.Run, "OCF_RESKEY_devices=" + c.devices(n.number),
 		"OCF_RESKEY_heartbeat_interval_ms=" + strconv.Itoa(int(interval/time.Millisecond)),
 		"OCF_RESKEY_dead_threshold=" + strconv.Itoa(threshold)}
 	a := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-e", "trace=listen", "-e", "inject=listen:delay_enter=1000000", "--",
 		"sh", "-c", `"$0" agent o2cb start 2>"$1"; echo $? >"$1.rc"`, n.o2cbRA, filepath.Join(ws, "a.err"))
-	a.Env = append(slices.Clone(n.env), env...)
+	a.Env = append(slices.Clone(n.Env), env...)
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -636,27 +628,29 @@ func TestCrashTwoO2cbStarts(t *testing.T) {
 		t.Fatalf("status while A's daemon waits to listen = %v, want %v", err, hbclient.ErrNotRunning)
 	}
 	b := n.agent("o2cb", "start")
+	// Done when its exit code is written: the shell creates the file
+	// before it writes the code to it.
 	testenv.WaitFor(t, 20*time.Second, "agent A done", func() bool {
-		_, err := os.Stat(filepath.Join(ws, "a.err.rc"))
-		return err == nil
+		b, err := os.ReadFile(filepath.Join(ws, "a.err.rc"))
+		return err == nil && strings.HasSuffix(string(b), "\n")
 	})
 	a.Process.Kill() // strace: lets go of A's daemon
 	a.Wait()
 	rcA, _ := os.ReadFile(filepath.Join(ws, "a.err.rc"))
 	errA, _ := os.ReadFile(filepath.Join(ws, "a.err"))
-	if strings.TrimSpace(string(rcA)) != "0" || b.code != 0 {
+	if strings.TrimSpace(string(rcA)) != "0" || b.Code != 0 {
 		t.Errorf("o2cb start A (its daemon slow to listen) = %s (%s), B = %d (%s); want both 0",
-			strings.TrimSpace(string(rcA)), strings.TrimSpace(string(errA)), b.code, strings.TrimSpace(b.stderr))
+			strings.TrimSpace(string(rcA)), strings.TrimSpace(string(errA)), b.Code, strings.TrimSpace(b.Stderr))
 	}
 	pids := n.daemons()
 	if len(pids) != 1 || pids[0] != n.pid() {
-		t.Fatalf("daemons of %s after the held window = %v, want exactly the pid file's %d", n.run, pids, n.pid())
+		t.Fatalf("daemons of %s after the held window = %v, want exactly the pid file's %d", n.Run, pids, n.pid())
 	}
-	if r := n.agent("o2cb", "monitor"); r.code != 0 {
-		t.Errorf("o2cb monitor after the held window = %d (%s), want 0", r.code, strings.TrimSpace(r.stderr))
+	if r := n.agent("o2cb", "monitor"); r.Code != 0 {
+		t.Errorf("o2cb monitor after the held window = %d (%s), want 0", r.Code, strings.TrimSpace(r.Stderr))
 	}
 	f.observe(t, "with A's daemon locked but not listening for 1 s: B exit %d after %v, A exit %s, one daemon (pid %d)",
-		b.code, b.took.Round(time.Millisecond), strings.TrimSpace(string(rcA)), pids[0])
+		b.Code, b.Took.Round(time.Millisecond), strings.TrimSpace(string(rcA)), pids[0])
 }
 
 // The power-cut tests run this test binary again as a writer that
@@ -1099,7 +1093,7 @@ func TestCrashAtomicWriteOrder(t *testing.T) {
 	st.Process.Kill()
 	st.Wait()
 	log, _ = os.ReadFile(trace)
-	seq, n, problems = checkAtomicOrder(string(log), nd.run, rundir.StateName)
+	seq, n, problems = checkAtomicOrder(string(log), nd.Run, rundir.StateName)
 	for _, p := range problems {
 		t.Error("state.json: " + p)
 	}

@@ -26,8 +26,8 @@ func threeRegions(t *testing.T, f *fault) (c *cluster, n1, n2 *node, bad *volume
 	c = newCluster(t, dir, 2, true, vols...)
 	n1, n2 = c.node(1), c.node(2)
 	for _, n := range []*node{n1, n2} {
-		if r := n.agent("o2cb", "start"); r.code != 0 {
-			t.Fatalf("%s: o2cb start = %d, want 0: %s", n.name, r.code, r.stderr)
+		if r := n.agent("o2cb", "start"); r.Code != 0 {
+			t.Fatalf("%s: o2cb start = %d, want 0: %s", n.Name, r.Code, r.Stderr)
 		}
 	}
 	testenv.WaitFor(t, 20*interval, "both nodes see both in all three regions", func() bool {
@@ -45,7 +45,7 @@ func threeRegions(t *testing.T, f *fault) (c *cluster, n1, n2 *node, bad *volume
 // it took.
 func waitState(t *testing.T, n *node, uuid string, state hbclient.State, within time.Duration) time.Duration {
 	t.Helper()
-	return testenv.WaitFor(t, within, fmt.Sprintf("%s: region %s %s", n.name, uuid[:8], state), func() bool {
+	return testenv.WaitFor(t, within, fmt.Sprintf("%s: region %s %s", n.Name, uuid[:8], state), func() bool {
 		r := n.region(uuid)
 		return r != nil && r.State == state
 	})
@@ -90,20 +90,20 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 		want int
 	}{{"any", 0}, {"majority", 0}, {"all", 1}} {
 		res := n1.agent("o2cb", "monitor", "region_quorum="+q.rule)
-		if res.code != q.want {
-			t.Errorf("o2cb monitor with region_quorum=%s = %d, want %d: %s", q.rule, res.code, q.want, res.stderr)
+		if res.Code != q.want {
+			t.Errorf("o2cb monitor with region_quorum=%s = %d, want %d: %s", q.rule, res.Code, q.want, res.Stderr)
 		}
-		if q.want == 0 && !(strings.Contains(res.stderr, "WARNING: ") && strings.Contains(res.stderr, bad.UUID)) {
-			t.Errorf("o2cb monitor with region_quorum=%s logged no warning naming region %s:\n%s", q.rule, bad.UUID, res.stderr)
+		if q.want == 0 && !(strings.Contains(res.Stderr, "WARNING: ") && strings.Contains(res.Stderr, bad.UUID)) {
+			t.Errorf("o2cb monitor with region_quorum=%s logged no warning naming region %s:\n%s", q.rule, bad.UUID, res.Stderr)
 		}
 		if q.want != 0 {
-			why := testenv.ExitReason(res.stderr)
+			why := testenv.ExitReason(res.Stderr)
 			if !strings.Contains(why[:min(len(why), 128)], bad.UUID[:8]) {
 				t.Errorf("exit reason with region_quorum=%s = %q, want the region %s named in its first 128 characters (what Pacemaker keeps)", q.rule, why, bad.UUID[:8])
 			}
-			f.observe(t, "monitor region_quorum=%s exit %d in %v: %s", q.rule, res.code, res.took.Round(time.Millisecond), why)
+			f.observe(t, "monitor region_quorum=%s exit %d in %v: %s", q.rule, res.Code, res.Took.Round(time.Millisecond), why)
 		} else {
-			f.observe(t, "monitor region_quorum=%s exit %d in %v with a warning", q.rule, res.code, res.took.Round(time.Millisecond))
+			f.observe(t, "monitor region_quorum=%s exit %d in %v with a warning", q.rule, res.Code, res.Took.Round(time.Millisecond))
 		}
 	}
 
@@ -120,8 +120,8 @@ func TestOneOfThreeRegionsFails(t *testing.T) {
 	if r.State != hbclient.StateSteady || r.Generation == gen {
 		t.Errorf("healed region: state %s generation %s (was %s), want steady with a new generation", r.State, r.Generation, gen)
 	}
-	if res := n1.agent("o2cb", "monitor", "region_quorum=all"); res.code != 0 {
-		t.Errorf("o2cb monitor region_quorum=all after recovery = %d, want 0: %s", res.code, res.stderr)
+	if res := n1.agent("o2cb", "monitor", "region_quorum=all"); res.Code != 0 {
+		t.Errorf("o2cb monitor region_quorum=all after recovery = %d, want 0: %s", res.Code, res.Stderr)
 	}
 	if !strings.Contains(n1.log(), "heartbeat region restarted after a failure") {
 		t.Errorf("node 1's log does not say the region restarted")
@@ -217,8 +217,8 @@ func TestStalledWrite(t *testing.T) {
 		return err
 	})
 	monitorPoll := poll(func() error {
-		if r := n1.agent("o2cb", "monitor"); r.code != 0 {
-			return fmt.Errorf("monitor exit %d: %s", r.code, testenv.ExitReason(r.stderr))
+		if r := n1.agent("o2cb", "monitor"); r.Code != 0 {
+			return fmt.Errorf("monitor exit %d: %s", r.Code, testenv.ExitReason(r.Stderr))
 		}
 		return nil
 	})
@@ -303,18 +303,18 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 	c := newCluster(t, dir, 2, true, v)
 	n1, n2 := c.node(1), c.node(2)
 	for _, n := range []*node{n1, n2} {
-		if r := n.agent("o2cb", "start"); r.code != 0 {
-			t.Fatalf("%s: o2cb start = %d: %s", n.name, r.code, r.stderr)
+		if r := n.agent("o2cb", "start"); r.Code != 0 {
+			t.Fatalf("%s: o2cb start = %d: %s", n.Name, r.Code, r.Stderr)
 		}
 	}
 	testenv.WaitFor(t, 20*interval, "node 2 sees node 1", func() bool { return n2.sees(v.UUID, 1) })
 	v.Faulty.Fail(faultdev.All, syscall.EIO)
 	waitState(t, n1, v.UUID, hbclient.StateFailed, time.Duration(threshold+5)*interval)
 	res := n1.agent("o2cb", "monitor")
-	if res.code != 1 || !strings.Contains(testenv.ExitReason(res.stderr), v.UUID[:8]) {
-		t.Errorf("o2cb monitor with the only region failed = %d (%q), want 1 naming %s", res.code, testenv.ExitReason(res.stderr), v.UUID[:8])
+	if res.Code != 1 || !strings.Contains(testenv.ExitReason(res.Stderr), v.UUID[:8]) {
+		t.Errorf("o2cb monitor with the only region failed = %d (%q), want 1 naming %s", res.Code, testenv.ExitReason(res.Stderr), v.UUID[:8])
 	}
-	f.observe(t, "monitor exit %d: %s", res.code, testenv.ExitReason(res.stderr))
+	f.observe(t, "monitor exit %d: %s", res.Code, testenv.ExitReason(res.Stderr))
 	testenv.WaitFor(t, time.Duration(threshold+3)*interval, "node 2 takes node 1 for dead", func() bool { return !n2.sees(v.UUID, 1) })
 	v.Faulty.Heal()
 	time.Sleep(20 * interval)
@@ -323,12 +323,12 @@ func TestAllRegionsFailNoSelfRestart(t *testing.T) {
 			r.State, n2.sees(v.UUID, 1), r.Retries, r.RetryBlocked)
 	}
 	f.observe(t, "device healed: still failed after %v, never retried (%q), node 2 does not see node 1", 20*interval, n1.region(v.UUID).RetryBlocked)
-	if r := n1.agent("o2cb", "start"); r.code != 0 {
-		t.Fatalf("o2cb start (recovery) = %d: %s", r.code, r.stderr)
+	if r := n1.agent("o2cb", "start"); r.Code != 0 {
+		t.Fatalf("o2cb start (recovery) = %d: %s", r.Code, r.Stderr)
 	}
 	back := testenv.WaitFor(t, 20*interval, "node 2 sees node 1 after o2cb start", func() bool { return n2.sees(v.UUID, 1) })
-	if r := n1.agent("o2cb", "monitor"); r.code != 0 {
-		t.Errorf("o2cb monitor after recovery = %d: %s", r.code, r.stderr)
+	if r := n1.agent("o2cb", "monitor"); r.Code != 0 {
+		t.Errorf("o2cb monitor after recovery = %d: %s", r.Code, r.Stderr)
 	}
 	f.observe(t, "o2cb start: region steady, node 2 sees node 1 after %v; monitor 0", back.Round(time.Millisecond))
 }
@@ -358,10 +358,10 @@ func TestStaleReads(t *testing.T) {
 		t.Errorf("node 1 logged the stale data %d times, want once", got)
 	}
 	res := n1.agent("o2cb", "monitor")
-	if res.code != 0 || !strings.Contains(res.stderr, "WARNING: ") {
-		t.Errorf("o2cb monitor (any) = %d, want 0 with a warning: %s", res.code, res.stderr)
+	if res.Code != 0 || !strings.Contains(res.Stderr, "WARNING: ") {
+		t.Errorf("o2cb monitor (any) = %d, want 0 with a warning: %s", res.Code, res.Stderr)
 	}
-	f.observe(t, "node 2 still sees node 1; stale data logged once over %d reads; monitor any exit %d with a warning", n1.region(bad.UUID).StaleReads, res.code)
+	f.observe(t, "node 2 still sees node 1; stale data logged once over %d reads; monitor any exit %d with a warning", n1.region(bad.UUID).StaleReads, res.Code)
 	bad.Faulty.Heal()
 	back := testenv.WaitFor(t, 10*interval, "node 1 sees itself and node 2 again", func() bool {
 		r := n1.region(bad.UUID)
@@ -382,26 +382,26 @@ func TestHungDeviceMonitor(t *testing.T) {
 	c := newCluster(t, dir, 2, true, bad, good)
 	n1 := c.node(1)
 	slow := []string{"heartbeat_interval_ms=2000", "dead_threshold=31"}
-	if r := n1.agent("o2cb", "start", slow...); r.code != 0 {
-		t.Fatalf("o2cb start = %d: %s", r.code, r.stderr)
+	if r := n1.agent("o2cb", "start", slow...); r.Code != 0 {
+		t.Fatalf("o2cb start = %d: %s", r.Code, r.Stderr)
 	}
 	bad.Faulty.Stall(faultdev.All, time.Minute)
 	stalled := time.Now()
 	monitor := func(depth string, extra ...string) result {
 		return n1.run1(n1.o2cbRA, append([]string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=o2cb-test", "OCF_CHECK_LEVEL=" + depth,
-			"OCF_RESKEY_cluster_conf=" + c.conf, "OCF_RESKEY_node_name=n1", "OCF_RESKEY_run_dir=" + n1.run,
+			"OCF_RESKEY_cluster_conf=" + c.conf, "OCF_RESKEY_node_name=n1", "OCF_RESKEY_run_dir=" + n1.Run,
 			"OCF_RESKEY_devices=" + c.devices(1)}, extra...), "agent", "o2cb", "monitor")
 	}
 	fiveRuns := func(depth, warning string) {
 		var slowest time.Duration
 		for range 5 {
 			res := monitor(depth)
-			slowest = max(slowest, res.took)
-			if res.code != 0 {
-				t.Errorf("o2cb monitor depth %s with a hung device = %d, want 0 (region_quorum=any): %s", depth, res.code, res.stderr)
+			slowest = max(slowest, res.Took)
+			if res.Code != 0 {
+				t.Errorf("o2cb monitor depth %s with a hung device = %d, want 0 (region_quorum=any): %s", depth, res.Code, res.Stderr)
 			}
-			if warning != "" && !(strings.Contains(res.stderr, "WARNING: ") && strings.Contains(res.stderr, warning)) {
-				t.Errorf("o2cb monitor depth %s did not warn %q:\n%s", depth, warning, res.stderr)
+			if warning != "" && !(strings.Contains(res.Stderr, "WARNING: ") && strings.Contains(res.Stderr, warning)) {
+				t.Errorf("o2cb monitor depth %s did not warn %q:\n%s", depth, warning, res.Stderr)
 			}
 		}
 		if slowest >= time.Second {
@@ -418,10 +418,10 @@ func TestHungDeviceMonitor(t *testing.T) {
 	fiveRuns("10", "not read back for")
 	fiveRuns("0", "")
 	res := monitor("10", "OCF_RESKEY_region_quorum=all")
-	if res.code != 1 || !strings.Contains(testenv.ExitReason(res.stderr), bad.UUID[:8]) || res.took >= time.Second {
-		t.Errorf("o2cb monitor depth 10, region_quorum=all = %d in %v (%q), want 1 within 1s naming %s", res.code, res.took, testenv.ExitReason(res.stderr), bad.UUID[:8])
+	if res.Code != 1 || !strings.Contains(testenv.ExitReason(res.Stderr), bad.UUID[:8]) || res.Took >= time.Second {
+		t.Errorf("o2cb monitor depth 10, region_quorum=all = %d in %v (%q), want 1 within 1s naming %s", res.Code, res.Took, testenv.ExitReason(res.Stderr), bad.UUID[:8])
 	}
-	f.observe(t, "monitor depth 10 region_quorum=all: exit %d in %v: %s", res.code, res.took.Round(time.Millisecond), testenv.ExitReason(res.stderr))
+	f.observe(t, "monitor depth 10 region_quorum=all: exit %d in %v: %s", res.Code, res.Took.Round(time.Millisecond), testenv.ExitReason(res.Stderr))
 	if r := n1.region(bad.UUID); r.State != hbclient.StateSteady {
 		t.Errorf("hung region after %v: state %s, want still steady (it fails at the 60s write timeout)", time.Since(stalled), r.State)
 	}

@@ -85,8 +85,8 @@ func TestHostileMessages(t *testing.T) {
 	n, v := oneRegion(t, f)
 	dir := n.c.dir
 	pid := n.pid()
-	sock := filepath.Join(n.run, rundir.SocketName)
-	statePath := filepath.Join(n.run, rundir.StateName)
+	sock := filepath.Join(n.Run, rundir.SocketName)
+	statePath := filepath.Join(n.Run, rundir.StateName)
 	stateBefore := identify(t, statePath)
 	ownersBefore := n.region(v.UUID).Owners
 	var slowest time.Duration

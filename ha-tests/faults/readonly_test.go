@@ -66,10 +66,10 @@ func TestReadOnlyRegionBacksOff(t *testing.T) {
 	n1 := c.node(1)
 	const iv = 200 * time.Millisecond
 	params := []string{"heartbeat_interval_ms=200", "dead_threshold=31"}
-	if r := n1.agent("o2cb", "start", params...); r.code != 0 {
-		t.Fatalf("o2cb start = %d: %s", r.code, r.stderr)
+	if r := n1.agent("o2cb", "start", params...); r.Code != 0 {
+		t.Fatalf("o2cb start = %d: %s", r.Code, r.Stderr)
 	}
-	logPath := filepath.Join(n1.run, rundir.LogName)
+	logPath := filepath.Join(n1.Run, rundir.LogName)
 	if _, err := os.Stat("/dev/log"); err == nil {
 		t.Fatalf("the machine has syslog (/dev/log): the daemon logs there, not to %s, and this test counts the lines of that file", logPath)
 	}

@@ -12,7 +12,7 @@
 set -eu
 
 cd "$(dirname "$0")/../.."
-export PATH="/usr/local/go/bin:$PATH"
+. scripts/toolchain.sh
 . scripts/suite.sh
 
 if [ "$(id -u)" -ne 0 ]; then

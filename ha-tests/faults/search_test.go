@@ -22,7 +22,7 @@ func probeChildren(t *testing.T, n *node, dev string) []int {
 	t.Helper()
 	return testenv.FindProcesses(t, func(p testenv.Proc) bool {
 		return len(p.Args) >= 3 && p.Args[0] == "ocfs2-probe" && slices.Contains(p.Args, dev) &&
-			slices.Contains(p.Env(), "O2CB_RUN_DIR="+n.run)
+			slices.Contains(p.Env(), "O2CB_RUN_DIR="+n.Run)
 	})
 }
 
@@ -62,8 +62,8 @@ func TestSearchHungDevice(t *testing.T) {
 	n := c.node(1)
 	devices := bad.Device + ":" + good.Image
 	t.Cleanup(bad.Faulty.Heal) // before the daemon is stopped
-	if r := n.agent("o2cb", "start", "devices="+devices); r.code != 0 {
-		t.Fatalf("o2cb start = %d, want 0: %s", r.code, r.stderr)
+	if r := n.agent("o2cb", "start", "devices="+devices); r.Code != 0 {
+		t.Fatalf("o2cb start = %d, want 0: %s", r.Code, r.Stderr)
 	}
 	waitState(t, n, good.UUID, hbclient.StateSteady, 20*interval)
 
@@ -86,10 +86,10 @@ func TestSearchHungDevice(t *testing.T) {
 	} {
 		testenv.Run(t, "blockdev", "--flushbufs", bad.Device)
 		r := n.run1(c.bin, c.env, c.args...)
-		if r.code != 0 {
-			t.Errorf("%s with the device healthy: exit %d, want 0: %s", c.what, r.code, r.stderr)
+		if r.Code != 0 {
+			t.Errorf("%s with the device healthy: exit %d, want 0: %s", c.what, r.Code, r.Stderr)
 		}
-		healthy = append(healthy, fmt.Sprintf("%s %v", c.what, r.took.Round(time.Millisecond)))
+		healthy = append(healthy, fmt.Sprintf("%s %v", c.what, r.Took.Round(time.Millisecond)))
 	}
 	if pids := probeChildren(t, n, bad.Device); len(pids) != 0 {
 		t.Errorf("probing children left on %s while it is healthy: %v, want none", bad.Device, pids)
@@ -104,22 +104,22 @@ func TestSearchHungDevice(t *testing.T) {
 	const bound = time.Second
 	check := func(what string, r result, code int, stdout, stderr []string) {
 		t.Helper()
-		ok := r.code == code && r.took <= bound
+		ok := r.Code == code && r.Took <= bound
 		for _, s := range stdout {
-			ok = ok && strings.Contains(r.stdout, s)
+			ok = ok && strings.Contains(r.Stdout, s)
 		}
 		for _, s := range stderr {
-			ok = ok && strings.Contains(r.stderr, s)
+			ok = ok && strings.Contains(r.Stderr, s)
 		}
 		if !ok {
 			t.Errorf("%s: exit %d in %v, stdout %q, stderr %q; want exit %d within %v, stdout with %q, stderr with %q",
-				what, r.code, r.took, r.stdout, r.stderr, code, bound, stdout, stderr)
+				what, r.Code, r.Took, r.Stdout, r.Stderr, code, bound, stdout, stderr)
 		}
-		msg := strings.TrimSpace(testenv.ExitReason(r.stderr))
+		msg := strings.TrimSpace(testenv.ExitReason(r.Stderr))
 		if msg == "" {
-			msg = strings.TrimSpace(r.stderr)
+			msg = strings.TrimSpace(r.Stderr)
 		}
-		f.observe(t, "%s: exit %d in %v: %s", what, r.code, r.took.Round(time.Millisecond), strings.ReplaceAll(msg, dir, "$TMP"))
+		f.observe(t, "%s: exit %d in %v: %s", what, r.Code, r.Took.Round(time.Millisecond), strings.ReplaceAll(msg, dir, "$TMP"))
 	}
 	hung := []string{bad.Device, "did not answer"}
 	check("ocfs2_hb_ctl -S -u (service mnt)", n.run1(n.hbCtl, env, "-S", "-u", good.UUID, "mnt"), 0, nil, append([]string{"warning"}, hung...))
@@ -160,8 +160,8 @@ func TestSearchHungDevice(t *testing.T) {
 // with extra variables and parameters.
 func agentEnv(n *node, agent string, extra []string, params ...string) []string {
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + agent + "-test",
-		"OCF_RESKEY_cluster_conf=" + n.c.conf, "OCF_RESKEY_node_name=" + n.name,
-		"OCF_RESKEY_run_dir=" + n.run}
+		"OCF_RESKEY_cluster_conf=" + n.c.conf, "OCF_RESKEY_node_name=" + n.Name,
+		"OCF_RESKEY_run_dir=" + n.Run}
 	if agent == "o2cb" {
 		env = append(env, "OCF_RESKEY_heartbeat_interval_ms="+strconv.Itoa(int(interval/time.Millisecond)),
 			"OCF_RESKEY_dead_threshold="+strconv.Itoa(threshold))

@@ -77,13 +77,13 @@ func TestSocketRefusesNonRoot(t *testing.T) {
 		"refused with a clear permission error both times; the refusal logged with the uid; the region's owners and state.json unchanged; root still served")
 	n, v := oneRegion(t, f)
 	dir := n.c.dir
-	statePath := filepath.Join(n.run, rundir.StateName)
+	statePath := filepath.Join(n.Run, rundir.StateName)
 	stateBefore := identify(t, statePath)
 	ownersBefore := n.region(v.UUID).Owners
 	traversable(t, dir)
 
 	tries := [][]string{
-		{n.o2cbRA, "status", "--run-dir", n.run},
+		{n.o2cbRA, "status", "--run-dir", n.Run},
 		{n.hbCtl, "-I", "-u", v.UUID},
 		{n.hbCtl, "-K", "-u", v.UUID, "mnt"},
 	}
@@ -92,27 +92,27 @@ func TestSocketRefusesNonRoot(t *testing.T) {
 		for _, a := range tries {
 			r := n.asNobody(a[0], a[1:]...)
 			cmd := filepath.Base(a[0]) + " " + a[1]
-			if r.code == 0 || !strings.Contains(r.stderr, want) {
-				t.Fatalf("%s as uid %d (%s) = exit %d, stderr %q; want a failure saying %q", cmd, nobody, phase, r.code, r.stderr, want)
+			if r.Code == 0 || !strings.Contains(r.Stderr, want) {
+				t.Fatalf("%s as uid %d (%s) = exit %d, stderr %q; want a failure saying %q", cmd, nobody, phase, r.Code, r.Stderr, want)
 			}
-			f.observe(t, "%s: `%s` as uid %d: exit %d in %v, %q", phase, cmd, nobody, r.code, r.took.Round(time.Millisecond), strings.ReplaceAll(firstLine(r.stderr), dir, "$TMP"))
+			f.observe(t, "%s: `%s` as uid %d: exit %d in %v, %q", phase, cmd, nobody, r.Code, r.Took.Round(time.Millisecond), strings.ReplaceAll(firstLine(r.Stderr), dir, "$TMP"))
 		}
 	}
 	try("socket 0600 in 0700 dir", "permission denied")
 	logBefore := strings.Count(n.log(), "refused a client")
 
-	sock := filepath.Join(n.run, rundir.SocketName)
+	sock := filepath.Join(n.Run, rundir.SocketName)
 	for _, p := range []struct {
 		path string
 		mode os.FileMode
-	}{{n.run, 0o711}, {sock, 0o666}} {
+	}{{n.Run, 0o711}, {sock, 0o666}} {
 		if err := os.Chmod(p.path, p.mode); err != nil {
 			t.Fatal(err)
 		}
 	}
 	try("socket 0666 in 0711 dir", fmt.Sprintf("permission denied: uid %d may not use the heartbeat daemon", nobody))
 	os.Chmod(sock, 0o600)
-	os.Chmod(n.run, 0o700)
+	os.Chmod(n.Run, 0o700)
 
 	refused := strings.Count(n.log(), "refused a client") - logBefore
 	if want := len(tries); refused < want || !strings.Contains(n.log(), "uid="+strconv.Itoa(nobody)) {
@@ -126,10 +126,10 @@ func TestSocketRefusesNonRoot(t *testing.T) {
 		t.Fatalf("state.json after the refused clients = %+v, want %+v", got, stateBefore)
 	}
 	f.dataChecked("owners and state.json (content, mode, mtime) unchanged")
-	if r := n.hbctl("-I", "-u", v.UUID); r.code != 0 || !strings.Contains(r.stdout, "1 refs") {
-		t.Fatalf("ocfs2_hb_ctl -I as root = exit %d, %q; want 1 refs", r.code, r.stdout)
+	if r := n.hbctl("-I", "-u", v.UUID); r.Code != 0 || !strings.Contains(r.Stdout, "1 refs") {
+		t.Fatalf("ocfs2_hb_ctl -I as root = exit %d, %q; want 1 refs", r.Code, r.Stdout)
 	}
-	f.observe(t, "root afterwards: `ocfs2_hb_ctl -I` = %q", strings.TrimSpace(n.hbctl("-I", "-u", v.UUID).stdout))
+	f.observe(t, "root afterwards: `ocfs2_hb_ctl -I` = %q", strings.TrimSpace(n.hbctl("-I", "-u", v.UUID).Stdout))
 }
 
 func firstLine(s string) string {
@@ -186,38 +186,38 @@ func TestUnsafeRunDir(t *testing.T) {
 			dir := t.TempDir()
 			c := newCluster(t, dir, 1, false)
 			n := c.node(1)
-			n.run = tc.setup(t, dir)
-			n.env = append(n.env, "O2CB_RUN_DIR="+n.run)
-			before := identify(t, n.run)
+			n.Run = tc.setup(t, dir)
+			n.Env = append(n.Env, "O2CB_RUN_DIR="+n.Run)
+			before := identify(t, n.Run)
 			d := n.run1(n.o2cbRA, nil, "daemon")
 			a := n.agent("o2cb", "start")
 			if tc.want == "" {
-				if d.code != 0 || a.code != 0 || n.pid() == 0 {
-					t.Fatalf("control: daemon exit %d (%s), agent start exit %d (%s), pid %d; want 0, 0 and a daemon", d.code, d.stderr, a.code, a.stderr, n.pid())
+				if d.Code != 0 || a.Code != 0 || n.pid() == 0 {
+					t.Fatalf("control: daemon exit %d (%s), agent start exit %d (%s), pid %d; want 0, 0 and a daemon", d.Code, d.Stderr, a.Code, a.Stderr, n.pid())
 				}
 				f.observe(t, "%s: daemon exit 0, agent start exit 0 (daemon pid %d)", tc.name, n.pid())
 				return
 			}
-			if d.code != 1 || !strings.Contains(d.stderr, n.run) || !strings.Contains(d.stderr, tc.want) {
-				t.Fatalf("o2cb-ra daemon (run dir %s) = exit %d, %q; want exit 1 naming it and %q", tc.name, d.code, d.stderr, tc.want)
+			if d.Code != 1 || !strings.Contains(d.Stderr, n.Run) || !strings.Contains(d.Stderr, tc.want) {
+				t.Fatalf("o2cb-ra daemon (run dir %s) = exit %d, %q; want exit 1 naming it and %q", tc.name, d.Code, d.Stderr, tc.want)
 			}
-			reason := testenv.ExitReason(a.stderr)
-			if a.code != 4 || !strings.Contains(reason, n.run) || !strings.Contains(reason, tc.want) {
-				t.Fatalf("o2cb start (run dir %s) = exit %d, reason %q; want 4 (OCF_ERR_PERM) naming it and %q", tc.name, a.code, reason, tc.want)
+			reason := testenv.ExitReason(a.Stderr)
+			if a.Code != 4 || !strings.Contains(reason, n.Run) || !strings.Contains(reason, tc.want) {
+				t.Fatalf("o2cb start (run dir %s) = exit %d, reason %q; want 4 (OCF_ERR_PERM) naming it and %q", tc.name, a.Code, reason, tc.want)
 			}
 			if pid := n.pid(); pid != 0 && process.Running(pid) {
 				t.Fatalf("a daemon (pid %d) runs on the refused run dir", pid)
 			}
-			if after := identify(t, n.run); after != before {
+			if after := identify(t, n.Run); after != before {
 				t.Fatalf("run dir after the refusals = %+v, want %+v", after, before)
 			}
-			if fi, err := os.Stat(n.run); err == nil && fi.IsDir() {
-				if ents, _ := os.ReadDir(n.run); len(ents) != 0 {
+			if fi, err := os.Stat(n.Run); err == nil && fi.IsDir() {
+				if ents, _ := os.ReadDir(n.Run); len(ents) != 0 {
 					t.Fatalf("refused run dir holds %d files, want none", len(ents))
 				}
 			}
-			f.observe(t, "%s: daemon exit %d %q; agent start exit %d, reason %q", tc.name, d.code,
-				strings.ReplaceAll(firstLine(d.stderr), dir, "$TMP"), a.code, strings.ReplaceAll(reason, dir, "$TMP"))
+			f.observe(t, "%s: daemon exit %d %q; agent start exit %d, reason %q", tc.name, d.Code,
+				strings.ReplaceAll(firstLine(d.Stderr), dir, "$TMP"), a.Code, strings.ReplaceAll(reason, dir, "$TMP"))
 		})
 	}
 	f.dataChecked("each refused run dir: mode, owner, content unchanged and empty")
@@ -257,12 +257,12 @@ func TestCreatedFileModes(t *testing.T) {
 	v := newVolume(t, f, dir, false)
 	c := newCluster(t, dir, 1, true, v)
 	n := c.node(1)
-	if r := n.agentUmask(0, "o2cb", "start"); r.code != 0 {
-		t.Fatalf("o2cb start under umask 000 = exit %d: %s", r.code, r.stderr)
+	if r := n.agentUmask(0, "o2cb", "start"); r.Code != 0 {
+		t.Fatalf("o2cb start under umask 000 = exit %d: %s", r.Code, r.Stderr)
 	}
 	r := n.run1("/bin/sh", []string{"O2CB_HEARTBEAT_OWNER=global"}, "-c", `umask 000 && exec "$0" "$@"`, n.hbCtl, "-S", "-u", v.UUID)
-	if r.code != 0 {
-		t.Fatalf("ocfs2_hb_ctl -S under umask 000 = exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("ocfs2_hb_ctl -S under umask 000 = exit %d: %s", r.Code, r.Stderr)
 	}
 	if got := n.region(v.UUID); got == nil || got.State == "" {
 		t.Fatalf("region %s not running after o2cb start", v.UUID)
@@ -278,7 +278,7 @@ func TestCreatedFileModes(t *testing.T) {
 		daemonctl.LaunchName: 0o600,
 	}
 	var seen []string
-	err := filepath.WalkDir(n.run, func(path string, de fs.DirEntry, err error) error {
+	err := filepath.WalkDir(n.Run, func(path string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -286,7 +286,7 @@ func TestCreatedFileModes(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(n.run, path)
+		rel, _ := filepath.Rel(n.Run, path)
 		seen = append(seen, fmt.Sprintf("%s %04o", rel, fi.Mode().Perm()))
 		if fi.Mode().Perm()&0o022 != 0 {
 			t.Errorf("%s has mode %v: writable by group or others", path, fi.Mode())
@@ -326,8 +326,8 @@ func TestCreatedFileModes(t *testing.T) {
 	if ents, _ := os.ReadDir(conf); len(ents) != 2 {
 		t.Errorf("%s holds %d files, want the 2 written (no temporary file left)", conf, len(ents))
 	}
-	if r := n.agent("o2cb", "stop"); r.code != 0 {
-		t.Fatalf("o2cb stop = exit %d: %s", r.code, r.stderr)
+	if r := n.agent("o2cb", "stop"); r.Code != 0 {
+		t.Fatalf("o2cb stop = exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
@@ -375,14 +375,14 @@ func TestPlantedSymlinks(t *testing.T) {
 		{".state.json.tmp1", ""},
 	} {
 		n := c.node(1)
-		n.run = mkdirMode(t, filepath.Join(dir, "run-"+tc.name), 0o700)
-		n.env = append(n.env, "O2CB_RUN_DIR="+n.run)
-		link := filepath.Join(n.run, tc.name)
+		n.Run = mkdirMode(t, filepath.Join(dir, "run-"+tc.name), 0o700)
+		n.Env = append(n.Env, "O2CB_RUN_DIR="+n.Run)
+		link := filepath.Join(n.Run, tc.name)
 		if err := os.Symlink(victim, link); err != nil {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(n.o2cbRA, "daemon")
-		cmd.Env = n.env
+		cmd.Env = n.Env
 		out, err := cmd.CombinedOutput()
 		msg := firstLine(string(out))
 		if tc.refuse != "" {
@@ -406,7 +406,7 @@ func TestPlantedSymlinks(t *testing.T) {
 			case tc.name != rundir.SocketName && fi.Mode()&fs.ModeSymlink == 0:
 				t.Fatalf("%s is %v, want the planted link untouched", link, fi.Mode())
 			}
-			if fi, err := os.Lstat(filepath.Join(n.run, rundir.StateName)); err != nil || !fi.Mode().IsRegular() {
+			if fi, err := os.Lstat(filepath.Join(n.Run, rundir.StateName)); err != nil || !fi.Mode().IsRegular() {
 				t.Fatalf("state.json after the start: %v, %v; want a regular file saved", fi, err)
 			}
 			st := n.status()
@@ -422,9 +422,9 @@ func TestPlantedSymlinks(t *testing.T) {
 	// Control: the crafted content as a real state file is resumed, so
 	// the refusal above is not for want of a valid state.
 	n := c.node(1)
-	n.run = mkdirMode(t, filepath.Join(dir, "run-control"), 0o700)
-	n.env = append(n.env, "O2CB_RUN_DIR="+n.run)
-	if err := os.WriteFile(filepath.Join(n.run, rundir.StateName), []byte(crafted), 0o600); err != nil {
+	n.Run = mkdirMode(t, filepath.Join(dir, "run-control"), 0o700)
+	n.Env = append(n.Env, "O2CB_RUN_DIR="+n.Run)
+	if err := os.WriteFile(filepath.Join(n.Run, rundir.StateName), []byte(crafted), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n.startDaemon()
@@ -436,18 +436,18 @@ func TestPlantedSymlinks(t *testing.T) {
 
 	// While it runs: links at state.json, the log and temporary names,
 	// then a state save.
-	state := filepath.Join(n.run, rundir.StateName)
+	state := filepath.Join(n.Run, rundir.StateName)
 	for _, name := range []string{rundir.StateName, rundir.LogName, ".state.json.tmp1", ".state.json.tmp2"} {
-		tmp := filepath.Join(n.run, "planting")
+		tmp := filepath.Join(n.Run, "planting")
 		if err := os.Symlink(victim, tmp); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Rename(tmp, filepath.Join(n.run, name)); err != nil {
+		if err := os.Rename(tmp, filepath.Join(n.Run, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if r := n.hbctl("-S", "-d", v.Device, "mnt"); r.code != 0 {
-		t.Fatalf("ocfs2_hb_ctl -S (a state save) = exit %d: %s", r.code, r.stderr)
+	if r := n.hbctl("-S", "-d", v.Device, "mnt"); r.Code != 0 {
+		t.Fatalf("ocfs2_hb_ctl -S (a state save) = exit %d: %s", r.Code, r.Stderr)
 	}
 	fi, err := os.Lstat(state)
 	if err != nil || !fi.Mode().IsRegular() {

@@ -158,8 +158,8 @@ func newSlotRig(t *testing.T, f *fault) *slotRig {
 	r.peer = newSlotWriter(t, v, fakeNode, good(fakeNode, r.gen))
 	for i := 1; i <= 2; i++ {
 		n := c.node(i)
-		if res := n.agent("o2cb", "start"); res.code != 0 {
-			t.Fatalf("%s: o2cb start = %d, want 0\n%s", n.name, res.code, res.stderr)
+		if res := n.agent("o2cb", "start"); res.Code != 0 {
+			t.Fatalf("%s: o2cb start = %d, want 0\n%s", n.Name, res.Code, res.Stderr)
 		}
 		r.nodes = append(r.nodes, n)
 		r.pids = append(r.pids, n.pid())
@@ -177,7 +177,7 @@ func (r *slotRig) regions() []*hbclient.RegionStatus {
 	for _, n := range r.nodes {
 		rs := n.region(r.uuid)
 		if rs == nil {
-			r.t.Fatalf("%s: region %s is gone", n.name, r.uuid)
+			r.t.Fatalf("%s: region %s is gone", n.Name, r.uuid)
 		}
 		out = append(out, rs)
 	}
@@ -200,10 +200,10 @@ func (r *slotRig) alive() {
 	r.t.Helper()
 	for i, n := range r.nodes {
 		if got := n.pid(); got != r.pids[i] || !process.Running(got) {
-			r.t.Fatalf("%s: daemon pid %d (running %v), want %d still running", n.name, got, process.Running(got), r.pids[i])
+			r.t.Fatalf("%s: daemon pid %d (running %v), want %d still running", n.Name, got, process.Running(got), r.pids[i])
 		}
 		if got := n.status().PID; got != r.pids[i] {
-			r.t.Fatalf("%s: status pid = %d, want %d", n.name, got, r.pids[i])
+			r.t.Fatalf("%s: status pid = %d, want %d", n.Name, got, r.pids[i])
 		}
 	}
 }
@@ -221,7 +221,7 @@ func (r *slotRig) keepLive(node int, k uint64) int {
 		for i, rs := range r.regions() {
 			if !slices.Contains(rs.LiveNodes, node) {
 				r.t.Fatalf("%s: node %d not live %d iterations after the fault (live %v), want live throughout",
-					r.nodes[i].name, node, rs.Iterations-start[i], rs.LiveNodes)
+					r.nodes[i].Name, node, rs.Iterations-start[i], rs.LiveNodes)
 			}
 			if rs.Iterations < start[i]+k {
 				done = false
@@ -264,7 +264,7 @@ func (r *slotRig) describe(from []uint64) string {
 	var b strings.Builder
 	for i, rs := range r.regions() {
 		fmt.Fprintf(&b, "; %s: %d iterations, state %s, error %q, lateness p50 %.1f ms p99 %.1f ms, live %v",
-			r.nodes[i].name, rs.Iterations-from[i], rs.State, rs.Error, rs.LatenessP50, rs.LatenessP99, rs.LiveNodes)
+			r.nodes[i].Name, rs.Iterations-from[i], rs.State, rs.Error, rs.LatenessP50, rs.LatenessP99, rs.LiveNodes)
 	}
 	return b.String()
 }
@@ -295,7 +295,7 @@ func (r *slotRig) checkLog(msg string, peer, want int) {
 	r.t.Helper()
 	for _, n := range r.nodes {
 		if got := logLines(n.log(), msg, peer); got != want {
-			r.t.Errorf("%s: log lines %q about peer %d = %d, want %d", n.name, msg, peer, got, want)
+			r.t.Errorf("%s: log lines %q about peer %d = %d, want %d", n.Name, msg, peer, got, want)
 		}
 	}
 }
@@ -331,9 +331,9 @@ func persistentBad(t *testing.T, f *fault, makeMode func(gen uint64) func(uint64
 	})
 	for i, n := range r.nodes {
 		took := dead[i] - i0[i]
-		f.observe(t, "%s: node 3 dead %d iterations after the bad block was written (threshold %d bad samples; the iteration in flight may have read the slot before)", n.name, took, threshold)
+		f.observe(t, "%s: node 3 dead %d iterations after the bad block was written (threshold %d bad samples; the iteration in flight may have read the slot before)", n.Name, took, threshold)
 		if took < threshold-1 || took > threshold+3 {
-			t.Errorf("%s: node 3 dead after %d iterations, want %d to %d (threshold %d bad samples)", n.name, took, threshold-1, threshold+3, threshold)
+			t.Errorf("%s: node 3 dead after %d iterations, want %d to %d (threshold %d bad samples)", n.Name, took, threshold-1, threshold+3, threshold)
 		}
 	}
 
@@ -346,10 +346,10 @@ func persistentBad(t *testing.T, f *fault, makeMode func(gen uint64) func(uint64
 	bad1 := r.regions()
 	for i, n := range r.nodes {
 		if d := bad1[i].BadBlocks - bad0[i].BadBlocks; d != 1 {
-			t.Errorf("%s: bad_blocks rose by %d, want 1 (one transition)", n.name, d)
+			t.Errorf("%s: bad_blocks rose by %d, want 1 (one transition)", n.Name, d)
 		}
 		f.observe(t, "%s: %d \"%s\" line over %d iterations of the bad block; bad_blocks %d -> %d",
-			n.name, logLines(n.log(), msgBad, fakeNode), msgBad, end[i]-i0[i], bad0[i].BadBlocks, bad1[i].BadBlocks)
+			n.Name, logLines(n.log(), msgBad, fakeNode), msgBad, end[i]-i0[i], bad0[i].BadBlocks, bad1[i].BadBlocks)
 	}
 
 	// Valid blocks again: live after two changed samples, logged once.
@@ -373,7 +373,7 @@ func persistentBad(t *testing.T, f *fault, makeMode func(gen uint64) func(uint64
 	r.checkLog(msgUp, fakeNode, 2)
 	for i, n := range r.nodes {
 		f.observe(t, "%s: node 3 live again %d iterations after valid blocks resumed; \"%s\" logged once; pid %d unchanged",
-			n.name, back[i]-i1[i], msgRecovered, r.pids[i])
+			n.Name, back[i]-i1[i], msgRecovered, r.pids[i])
 	}
 }
 
@@ -419,10 +419,10 @@ func TestSlotWrongNode(t *testing.T) {
 	bad1 := r.regions()
 	for i, n := range r.nodes {
 		if d := bad1[i].BadBlocks - bad0[i].BadBlocks; d != 1 {
-			t.Errorf("%s: bad_blocks rose by %d, want 1", n.name, d)
+			t.Errorf("%s: bad_blocks rose by %d, want 1", n.Name, d)
 		}
 		f.observe(t, "%s: node 3 live in all %d status samples over %d iterations of hb_node 5 blocks; %d \"%s\" line; bad_blocks %d -> %d",
-			n.name, samples, k, logLines(n.log(), msgBad, fakeNode), msgBad, bad0[i].BadBlocks, bad1[i].BadBlocks)
+			n.Name, samples, k, logLines(n.log(), msgBad, fakeNode), msgBad, bad0[i].BadBlocks, bad1[i].BadBlocks)
 	}
 	r.peer.set(good(fakeNode, r.gen))
 	r.keepLive(fakeNode, 5)
@@ -457,10 +457,10 @@ func TestSlotSeqBackwards(t *testing.T) {
 	bad1 := r.regions()
 	for i, n := range r.nodes {
 		if bad1[i].BadBlocks != bad0[i].BadBlocks {
-			t.Errorf("%s: bad_blocks %d -> %d, want unchanged", n.name, bad0[i].BadBlocks, bad1[i].BadBlocks)
+			t.Errorf("%s: bad_blocks %d -> %d, want unchanged", n.Name, bad0[i].BadBlocks, bad1[i].BadBlocks)
 		}
 		f.observe(t, "%s: node 3 live in all %d status samples over %d iterations while its seq went from %d down to %d; no warning; bad_blocks %d",
-			n.name, samples, k, first, last, bad1[i].BadBlocks)
+			n.Name, samples, k, first, last, bad1[i].BadBlocks)
 	}
 }
 
@@ -494,7 +494,7 @@ func TestSlotTorn(t *testing.T) {
 	bad1 := r.regions()
 	for i, n := range r.nodes {
 		if bad1[i].BadBlocks != bad0[i].BadBlocks {
-			t.Errorf("%s: bad_blocks %d -> %d after half-sector tears, want unchanged", n.name, bad0[i].BadBlocks, bad1[i].BadBlocks)
+			t.Errorf("%s: bad_blocks %d -> %d after half-sector tears, want unchanged", n.Name, bad0[i].BadBlocks, bad1[i].BadBlocks)
 		}
 	}
 	f.observe(t, "(a) a sector torn at byte %d equals the new block byte for byte; node 3 live in all %d status samples over 10 iterations, no warning", bb/2, samples)
@@ -517,10 +517,10 @@ func TestSlotTorn(t *testing.T) {
 	bad2 := r.regions()
 	for i, n := range r.nodes {
 		if d := bad2[i].BadBlocks - bad1[i].BadBlocks; d != 1 {
-			t.Errorf("%s: bad_blocks rose by %d after torn headers, want 1", n.name, d)
+			t.Errorf("%s: bad_blocks rose by %d after torn headers, want 1", n.Name, d)
 		}
 		f.observe(t, "(b) %s: node 3 live in all %d status samples across the torn blocks and 10 iterations after; one warning, one recovery line; bad_blocks %d -> %d",
-			n.name, samples, bad1[i].BadBlocks, bad2[i].BadBlocks)
+			n.Name, samples, bad1[i].BadBlocks, bad2[i].BadBlocks)
 	}
 }
 
@@ -543,11 +543,11 @@ const pacemakerReasonMax = 128
 // generations (at least their first 8 hex digits).
 func checkCollisionReason(t *testing.T, f *fault, agent string, res result, ours, foreign uint64) {
 	t.Helper()
-	reason := testenv.ExitReason(res.stderr)
+	reason := testenv.ExitReason(res.Stderr)
 	head := strings.ToLower(reason[:min(pacemakerReasonMax, len(reason))])
-	f.observe(t, "%s monitor exit %d, exit reason of %d characters, the first %d: %q", agent, res.code, len(reason), pacemakerReasonMax, reason[:min(pacemakerReasonMax, len(reason))])
-	if res.code != 1 {
-		t.Errorf("%s monitor = %d, want 1 (OCF_ERR_GENERIC)\n%s", agent, res.code, res.stderr)
+	f.observe(t, "%s monitor exit %d, exit reason of %d characters, the first %d: %q", agent, res.Code, len(reason), pacemakerReasonMax, reason[:min(pacemakerReasonMax, len(reason))])
+	if res.Code != 1 {
+		t.Errorf("%s monitor = %d, want 1 (OCF_ERR_GENERIC)\n%s", agent, res.Code, res.Stderr)
 	}
 	if !strings.Contains(head, "collision") {
 		t.Errorf("%s monitor exit reason %q: no \"collision\" in its first %d characters", agent, reason, pacemakerReasonMax)
@@ -568,11 +568,11 @@ func foreignWriter(t *testing.T, f *fault, n *node, v *volume) (ours, foreign ui
 	t.Helper()
 	rs := n.region(v.UUID)
 	if rs == nil || rs.State != hbclient.StateSteady {
-		t.Fatalf("%s: region %s = %+v, want steady", n.name, v.UUID, rs)
+		t.Fatalf("%s: region %s = %+v, want steady", n.Name, v.UUID, rs)
 	}
 	ours, err := strconv.ParseUint(strings.TrimPrefix(rs.Generation, "0x"), 16, 64)
 	if err != nil {
-		t.Fatalf("%s: region generation %q: %v", n.name, rs.Generation, err)
+		t.Fatalf("%s: region generation %q: %v", n.Name, rs.Generation, err)
 	}
 	pid := n.pid()
 	for foreign = generation(); foreign == ours; foreign = generation() {
@@ -584,9 +584,9 @@ func foreignWriter(t *testing.T, f *fault, n *node, v *volume) (ours, foreign ui
 		return rs != nil && rs.State == hbclient.StateCollision
 	})
 	f.observe(t, "%s: region %s in collision %v after the foreign writer began (the region ended in iteration %d after it, before counting it)",
-		n.name, v.UUID[:8], took.Round(time.Millisecond), rs.Iterations-i0+1)
+		n.Name, v.UUID[:8], took.Round(time.Millisecond), rs.Iterations-i0+1)
 	if slices.Contains(rs.LiveNodes, n.number) {
-		t.Errorf("%s: region in collision still lists node %d live (%v)", n.name, n.number, rs.LiveNodes)
+		t.Errorf("%s: region in collision still lists node %d live (%v)", n.Name, n.number, rs.LiveNodes)
 	}
 	w.set(good(n.number, foreign))
 	last := w.pause()
@@ -594,29 +594,29 @@ func foreignWriter(t *testing.T, f *fault, n *node, v *volume) (ours, foreign ui
 	time.Sleep(10 * interval)
 	if got := w.read(); string(got) != string(last) {
 		t.Errorf("%s's slot changed after the collision: %s, want the foreign block %s",
-			n.name, hbdisk.Slot(got).Block(), hbdisk.Slot(last).Block())
+			n.Name, hbdisk.Slot(got).Block(), hbdisk.Slot(last).Block())
 	}
 	rs = n.region(v.UUID)
 	if rs.Writes != writes || rs.Iterations != iters || rs.State != hbclient.StateCollision {
 		t.Errorf("%s: after the collision writes %d -> %d, iterations %d -> %d, state %s; want no change, collision",
-			n.name, writes, rs.Writes, iters, rs.Iterations, rs.State)
+			n.Name, writes, rs.Writes, iters, rs.Iterations, rs.State)
 	}
 	f.observe(t, "%s: slot holds the foreign block (generation %#x) 10 intervals after the last foreign write; region writes stay at %d",
-		n.name, foreign, rs.Writes)
+		n.Name, foreign, rs.Writes)
 	if got := n.pid(); got != pid || !process.Running(pid) {
-		t.Fatalf("%s: daemon pid %d, want %d still running", n.name, got, pid)
+		t.Fatalf("%s: daemon pid %d, want %d still running", n.Name, got, pid)
 	}
 	log := n.log()
 	for _, g := range []uint64{ours, foreign} {
 		if !strings.Contains(log, fmt.Sprintf("%#x", g)) {
-			t.Errorf("%s: daemon log does not name generation %#x", n.name, g)
+			t.Errorf("%s: daemon log does not name generation %#x", n.Name, g)
 		}
 	}
 	msgRe := regexp.MustCompile(`level=(\w+) msg="([^"]*)"`)
 	for _, l := range strings.Split(log, "\n") {
 		if strings.Contains(l, fmt.Sprintf("%#x", foreign)) && strings.Contains(l, fmt.Sprintf("%#x", ours)) {
 			if m := msgRe.FindStringSubmatch(l); m != nil {
-				f.observe(t, "%s: daemon log %s %q names generation %#x (ours) and %#x (foreign) in full", n.name, m[1], m[2], ours, foreign)
+				f.observe(t, "%s: daemon log %s %q names generation %#x (ours) and %#x (foreign) in full", n.Name, m[1], m[2], ours, foreign)
 			}
 			break
 		}
@@ -633,15 +633,15 @@ func TestForeignWriterGlobal(t *testing.T) {
 	v2 := newVolume(t, f, dir, false)
 	c := newCluster(t, dir, 2, true, v1, v2)
 	n := c.node(1)
-	if res := n.agent("o2cb", "start"); res.code != 0 {
-		t.Fatalf("o2cb start = %d, want 0\n%s", res.code, res.stderr)
+	if res := n.agent("o2cb", "start"); res.Code != 0 {
+		t.Fatalf("o2cb start = %d, want 0\n%s", res.Code, res.Stderr)
 	}
 	ours, foreign := foreignWriter(t, f, n, v1)
 	if rs := n.region(v2.UUID); rs == nil || rs.State != hbclient.StateSteady || !slices.Contains(rs.LiveNodes, 1) {
 		t.Errorf("other region %s = %+v, want steady with node 1 live", v2.UUID, rs)
 	}
-	if res := n.agent("o2cb", "monitor", "region_quorum=any"); res.code != 0 {
-		t.Errorf("o2cb monitor (region_quorum=any) = %d, want 0: the other region sees node 1\n%s", res.code, res.stderr)
+	if res := n.agent("o2cb", "monitor", "region_quorum=any"); res.Code != 0 {
+		t.Errorf("o2cb monitor (region_quorum=any) = %d, want 0: the other region sees node 1\n%s", res.Code, res.Stderr)
 	} else {
 		f.observe(t, "o2cb monitor (region_quorum=any) exit 0: the other region still sees node 1")
 	}
@@ -656,17 +656,17 @@ func TestForeignWriterHBRegion(t *testing.T) {
 	v := newVolume(t, f, dir, false)
 	c := newCluster(t, dir, 2, false, v)
 	n := c.node(1)
-	if res := n.agent("o2cb", "start"); res.code != 0 {
-		t.Fatalf("o2cb start = %d, want 0\n%s", res.code, res.stderr)
+	if res := n.agent("o2cb", "start"); res.Code != 0 {
+		t.Fatalf("o2cb start = %d, want 0\n%s", res.Code, res.Stderr)
 	}
-	if res := n.agent("hbregion", "start", "uuid="+v.UUID); res.code != 0 {
-		t.Fatalf("hbregion start = %d, want 0\n%s", res.code, res.stderr)
+	if res := n.agent("hbregion", "start", "uuid="+v.UUID); res.Code != 0 {
+		t.Fatalf("hbregion start = %d, want 0\n%s", res.Code, res.Stderr)
 	}
 	ours, foreign := foreignWriter(t, f, n, v)
 	checkCollisionReason(t, f, "hbregion", n.agent("hbregion", "monitor", "uuid="+v.UUID), ours, foreign)
 	res := n.agent("hbregion", "stop", "uuid="+v.UUID)
-	if res.code != 0 {
-		t.Errorf("hbregion stop = %d, want 0\n%s", res.code, res.stderr)
+	if res.Code != 0 {
+		t.Errorf("hbregion stop = %d, want 0\n%s", res.Code, res.Stderr)
 	}
-	f.observe(t, "hbregion stop exit %d", res.code)
+	f.observe(t, "hbregion stop exit %d", res.Code)
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,11 +53,8 @@ func newHost(t *testing.T, conf, img, uuid string, intervalMS, threshold int) *h
 	o2cbRA, hbCtl := testenv.Binaries(t)
 	dir := t.TempDir()
 	h := &host{t: t, o2cbRA: o2cbRA, hbCtl: hbCtl, uuid: uuid, logPath: filepath.Join(dir, "o2hbd.log")}
-	h.env = append(os.Environ(),
-		"O2CB_CLUSTER_CONF="+conf, "O2CB_NODE_NAME=n2", "O2CB_RUN_DIR="+filepath.Join(dir, "run"),
-		"O2CB_HB_DEVICES="+img,
-		"O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(intervalMS),
-		"O2CB_DEAD_THRESHOLD="+strconv.Itoa(threshold),
+	h.env = append(clustertest.NewNode(clustertest.NodeConfig{Bin: o2cbRA, Conf: conf, Name: "n2", Run: filepath.Join(dir, "run"),
+		Devices: img, Interval: time.Duration(intervalMS) * time.Millisecond, Threshold: threshold}).Env,
 		"O2CB_HEARTBEAT_OWNER=global")
 	t.Cleanup(func() {
 		h.signal(syscall.SIGTERM)

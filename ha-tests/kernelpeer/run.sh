@@ -13,7 +13,7 @@
 set -eu
 
 cd "$(dirname "$0")/../.."
-export PATH="/usr/local/go/bin:$PATH"
+. scripts/toolchain.sh
 . scripts/suite.sh
 CACHE=/var/cache/o2cb-ra-tests
 

@@ -7,11 +7,9 @@ package pacemaker
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +27,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
@@ -75,7 +74,9 @@ func newWorld(t *testing.T) *world {
 	if _, err := os.Stat(ocfRoot); err != nil {
 		testenv.Unavailable(t, fmt.Sprintf("needs %s (resource-agents): %v", ocfRoot, err))
 	}
-	base, err := os.MkdirTemp("", "o2cb-ra-pcmk-")
+	// Pacemaker's daemons run as hacluster and the agents' meta-data may
+	// be read as another user: everything here is world-readable.
+	base, err := fixture.WorldDir("o2cb-ra-pcmk-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,16 +87,6 @@ func newWorld(t *testing.T) *world {
 		}
 		os.RemoveAll(base)
 	})
-	// Pacemaker's daemons run as hacluster and the agents' meta-data may
-	// be read as another user: everything here is world-readable.
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for d := base; d != "/"; d = filepath.Dir(d) {
-		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o005 != 0o005 {
-			t.Fatalf("%s: others cannot enter it (set TMPDIR to a world-readable directory)", d)
-		}
-	}
 	w := &world{base: base, destdir: filepath.Join(base, "image"), resD: filepath.Join(base, "resource.d"),
 		images: filepath.Join(base, "images"), home: filepath.Join(base, "home")}
 	w.o2cbRA = filepath.Join(w.destdir, "usr/lib/o2cb-ra/o2cb-ra")
@@ -108,13 +99,8 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-C", root, "install",
-		"DESTDIR="+w.destdir, "PREFIX=/usr", "BIN="+filepath.Join(base, "bin"))
-	cmd.Env = cleanEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make install DESTDIR=%s: %v\n%s", w.destdir, err, out)
+	if out, err := fixture.MakeTarget(root, "install", w.destdir, filepath.Join(base, "bin")); err != nil {
+		t.Fatalf("%v\n%s", err, out)
 	}
 	// The nodes mount the host's resource.d on base/ocf-host, then this
 	// directory over resource.d: the host's providers through that mount,
@@ -135,19 +121,6 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	return w
-}
-
-// cleanEnv is the test's environment without O2CB_* (which would change
-// the agents' defaults) and without an enclosing make's flags.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "O2CB_") && !slices.Contains([]string{"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}, name) {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // region is one OCFS2 image file and its UUID.
@@ -431,14 +404,7 @@ func newNode(t *testing.T, w *world, id int, addr string) *node {
 }
 
 // result is what a command did.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-}
+type result = fixture.Result
 
 // exec runs a command inside the node (all its namespaces), bounded by
 // timeout; a command that cannot run or times out is code -1.
@@ -458,21 +424,14 @@ func nsExec(pid int, flags []string, home string, timeout time.Duration, name st
 	// nsenter forks the command into the node's PID namespace: kill both.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
+	r, err := fixture.Exec(cmd)
 	switch {
-	case err == nil:
+	case err == nil && r.Code == 0:
 	case ctx.Err() != nil:
-		r.code = -1
-		r.stderr += fmt.Sprintf("\n(timed out after %v)", timeout)
-	case errors.As(err, &ee) && ee.Exited():
-		r.code = ee.ExitCode()
-	default:
-		r.code = -1
-		r.stderr += "\n" + err.Error()
+		r.Code = -1
+		r.Stderr += fmt.Sprintf("\n(timed out after %v)", timeout)
+	case err != nil:
+		r.Stderr += "\n" + err.Error()
 	}
 	return r
 }
@@ -481,10 +440,10 @@ func nsExec(pid int, flags []string, home string, timeout time.Duration, name st
 func (n *node) must(timeout time.Duration, name string, args ...string) string {
 	n.t.Helper()
 	r := n.exec(timeout, name, args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		n.t.Fatalf("%s: %s %s: %s", n.name, name, strings.Join(args, " "), r)
 	}
-	return r.stdout
+	return r.Stdout
 }
 
 // pcs runs pcs inside the node; it must succeed.
@@ -595,7 +554,7 @@ func startCluster(t *testing.T, o cibOptions, nodes ...*node) {
 					tail(filepath.Join(n.dir, "var/log/corosync/corosync.log"), 30))
 			}
 			r := n.exec(10*time.Second, "corosync-cfgtool", "-s")
-			return r.code == 0, r.String()
+			return r.Code == 0, r.String()
 		})
 	}
 	for _, n := range nodes {
@@ -705,7 +664,7 @@ func (n *node) dump() {
 	fmt.Fprintf(&b, "===== %s =====\n", n.name)
 	if process.Running(n.pacemakerd) {
 		r := n.exec(20*time.Second, "crm_mon", "-1", "-r", "-f", "-o", "-t")
-		fmt.Fprintf(&b, "--- crm_mon -1 -r -f -o -t:\n%s%s\n", r.stdout, r.stderr)
+		fmt.Fprintf(&b, "--- crm_mon -1 -r -f -o -t:\n%s%s\n", r.Stdout, r.Stderr)
 	}
 	fmt.Fprintf(&b, "--- processes:\n")
 	for _, p := range n.h.procs() {
@@ -833,12 +792,12 @@ func (f monFailure) String() string {
 // crmMon runs crm_mon once in the node and parses its XML.
 func (n *node) crmMon() (*crmMon, error) {
 	r := n.exec(20*time.Second, "crm_mon", "-1", "--output-as=xml")
-	if r.code != 0 {
+	if r.Code != 0 {
 		return nil, fmt.Errorf("crm_mon: %s", r)
 	}
 	var m crmMon
-	if err := xml.Unmarshal([]byte(r.stdout), &m); err != nil {
-		return nil, fmt.Errorf("crm_mon XML: %v\n%s", err, r.stdout)
+	if err := xml.Unmarshal([]byte(r.Stdout), &m); err != nil {
+		return nil, fmt.Errorf("crm_mon XML: %v\n%s", err, r.Stdout)
 	}
 	return &m, nil
 }
@@ -906,15 +865,15 @@ func (m *crmMon) failures(node, id string) []monFailure {
 // daemon answers.
 func (n *node) status() (*hbclient.Status, error) {
 	r := n.exec(10*time.Second, n.w.o2cbRA, "status", "--json")
-	if r.code == 3 {
+	if r.Code == 3 {
 		return nil, nil
 	}
-	if r.code != 0 {
+	if r.Code != 0 {
 		return nil, fmt.Errorf("o2cb-ra status: %s", r)
 	}
 	var st hbclient.Status
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-		return nil, fmt.Errorf("o2cb-ra status --json: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+		return nil, fmt.Errorf("o2cb-ra status --json: %v\n%s", err, r.Stdout)
 	}
 	return &st, nil
 }
@@ -1003,24 +962,24 @@ type fenceEvent struct {
 // failed.
 func (n *node) fenceHistory() ([]fenceEvent, error) {
 	r := n.exec(20*time.Second, "stonith_admin", "--history=*", "--verbose", "--output-as=xml")
-	if r.code != 0 {
+	if r.Code != 0 {
 		return nil, fmt.Errorf("stonith_admin --history: %s", r)
 	}
 	// Every fence_event element, wherever this version's output nests it.
 	var events []fenceEvent
-	d := xml.NewDecoder(strings.NewReader(r.stdout))
+	d := xml.NewDecoder(strings.NewReader(r.Stdout))
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
 			return events, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("stonith_admin --history XML: %v\n%s", err, r.stdout)
+			return nil, fmt.Errorf("stonith_admin --history XML: %v\n%s", err, r.Stdout)
 		}
 		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "fence_event" {
 			var e fenceEvent
 			if err := d.DecodeElement(&e, &se); err != nil {
-				return nil, fmt.Errorf("stonith_admin --history XML: %v\n%s", err, r.stdout)
+				return nil, fmt.Errorf("stonith_admin --history XML: %v\n%s", err, r.Stdout)
 			}
 			events = append(events, e)
 		}

@@ -56,7 +56,7 @@ type netSwitch struct {
 func (s *netSwitch) must(args ...string) {
 	s.t.Helper()
 	r := nsExec(s.h.pid, []string{"-m", "-n"}, s.w.home, 10*time.Second, "ip", args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		s.t.Fatalf("switch: ip %s: %s", strings.Join(args, " "), r)
 	}
 }
@@ -300,7 +300,7 @@ func TestThreeNodes(t *testing.T) {
 	}
 	// The observation works: a request to fence a node no device can
 	// fence fails, and the fencer's history shows it.
-	if r := n1.exec(60*time.Second, "stonith_admin", "--reboot", "node9", "--timeout", "5"); r.code == 0 {
+	if r := n1.exec(60*time.Second, "stonith_admin", "--reboot", "node9", "--timeout", "5"); r.Code == 0 {
 		t.Fatalf("stonith_admin --reboot node9 (no such node) succeeded: %s", r)
 	}
 	waitFor(t, 20*time.Second, "the fencer's history shows the request for node9", func() (bool, string) {

@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
@@ -37,5 +38,23 @@ func TestWrite(t *testing.T) {
 	cl2, _ := conf2.Cluster("")
 	if n, err := cl2.Node("n2"); err != nil || n.Number != 2 || n.Address.String() != "127.0.0.2" || cl2.Mode() != clusterconf.ModeLocal || cl2.Name() != "o2cbtest" {
 		t.Fatalf("defaults: %+v %v, mode %s, name %s", n, err, cl2.Mode(), cl2.Name())
+	}
+}
+
+func TestWriteFromZeroOneAddress(t *testing.T) {
+	conf, err := clusterconf.Load(Write(t, filepath.Join(t.TempDir(), "cluster.conf"),
+		Cluster{Name: "bench", Nodes: 3, FromZero: true, Address: "127.0.0.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := conf.Cluster("")
+	for i := range 3 {
+		n, err := cl.NodeByNumber(i)
+		if err != nil || n.Name != "n"+strconv.Itoa(i) || n.Address.String() != "127.0.0.1" {
+			t.Fatalf("node %d = %+v, %v; want n%d at 127.0.0.1", i, n, err, i)
+		}
+	}
+	if _, err := cl.NodeByNumber(3); err == nil {
+		t.Fatal("node 3 exists; want nodes 0..2")
 	}
 }

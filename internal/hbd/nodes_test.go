@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
-	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
@@ -32,35 +30,27 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // node is one simulated node: an o2cb-ra daemon process with its own run
 // directory, sharing images and cluster.conf with the others.
 type node struct {
-	t    *testing.T
-	name string
-	run  string
-	env  []string
+	*clustertest.Node
+	t *testing.T
 }
 
 func newNode(t *testing.T, name, conf, devices string) *node {
-	n := &node{t: t, name: name, run: filepath.Join(t.TempDir(), "run-"+name)}
-	n.env = append(os.Environ(),
-		"O2CB_CLUSTER_CONF="+conf, "O2CB_NODE_NAME="+name, "O2CB_RUN_DIR="+n.run,
-		"O2CB_HB_DEVICES="+devices,
-		"O2CB_HEARTBEAT_INTERVAL_MS="+strconv.Itoa(int(testInterval/time.Millisecond)),
-		"O2CB_DEAD_THRESHOLD="+strconv.Itoa(testThreshold))
+	n := &node{t: t, Node: clustertest.NewNode(clustertest.NodeConfig{Bin: o2cbRA(t), Conf: conf, Name: name,
+		Run: filepath.Join(t.TempDir(), "run-"+name), Devices: devices, Interval: testInterval, Threshold: testThreshold})}
 	t.Cleanup(n.stop)
 	return n
 }
 
-func (n *node) client() *hbclient.Client { return hbclient.NewClient(n.run) }
+func (n *node) client() *hbclient.Client { return n.Client(0) }
 
 func (n *node) start() {
 	n.t.Helper()
-	cmd := exec.Command(o2cbRA(n.t), "daemon")
-	cmd.Env = n.env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		n.t.Fatalf("%s: o2cb-ra daemon: %v\n%s", n.name, err, out)
+	if _, err := n.Start(); err != nil {
+		n.t.Fatal(err)
 	}
 }
 
-func (n *node) pid() int { return testenv.ReadPID(filepath.Join(n.run, rundir.PIDName)) }
+func (n *node) pid() int { return n.PID() }
 
 // signal sends sig to the daemon and waits until it is gone.
 func (n *node) signal(sig syscall.Signal) {
@@ -74,7 +64,7 @@ func (n *node) stop() { n.signal(syscall.SIGTERM) }
 func (n *node) regionStart(uuid, service string) {
 	n.t.Helper()
 	if _, err := n.client().Do(n.t.Context(), hbclient.Request{Op: hbclient.OpStart, UUID: uuid, Owner: "service:" + service, Consumer: true}); err != nil {
-		n.t.Fatalf("%s: start %s: %v", n.name, uuid, err)
+		n.t.Fatalf("%s: start %s: %v", n.Name, uuid, err)
 	}
 }
 

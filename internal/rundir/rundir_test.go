@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 // TestRunDirAndParents: the run directory and every directory above it
 // must be safe from other users; a world-writable directory above is
 // fine only with the sticky bit, as /tmp has.
 func TestRunDirAndParents(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: directories owned by root")
-	}
+	testenv.RequireRoot(t) // directories owned by root
 	for _, tc := range []struct {
 		name       string
 		parentMode os.FileMode

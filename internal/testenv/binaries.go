@@ -18,9 +18,11 @@ var (
 // Binaries builds o2cb-ra and ocfs2_hb_ctl from this module once per test
 // binary, into a directory that any user may read and run (ocf-tester and
 // the non-root tests run them as nobody), and returns their paths. Tests
-// that use it run through Main, which removes the directory.
+// that use it run through Main, which removes the directory. Under -short
+// it skips: the quick tier builds nothing.
 func Binaries(t testing.TB) (o2cbRA, hbCtl string) {
 	t.Helper()
+	SkipShort(t, "the built binaries")
 	binOnce.Do(func() {
 		goCmd, err := exec.LookPath("go") // go test puts GOROOT/bin first in PATH
 		if err != nil {

@@ -2,49 +2,27 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/process"
 )
 
 // ReadPID returns the pid a pid file holds, 0 if it holds none.
-func ReadPID(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
+func ReadPID(path string) int { return fixture.ReadPID(path) }
 
 // StopProcess sends sig to pid, unless it has exited, and waits until it
 // is gone. A process still there 10 s later fails the test and is killed
 // (SIGKILL); one that outlives that by 5 s fails it again.
 func StopProcess(t testing.TB, pid int, sig syscall.Signal) {
 	t.Helper()
-	gone := func(d time.Duration) bool {
-		for end := time.Now().Add(d); process.Running(pid); time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(end) {
-				return false
-			}
-		}
-		return true
-	}
-	if pid <= 1 || !process.Running(pid) {
-		return
-	}
-	syscall.Kill(pid, sig)
-	if gone(10 * time.Second) {
-		return
-	}
-	t.Errorf("process %d still runs 10s after signal %v; killing it", pid, sig)
-	syscall.Kill(pid, syscall.SIGKILL)
-	if !gone(5 * time.Second) {
-		t.Errorf("process %d still runs 5s after SIGKILL", pid)
+	if err := fixture.StopProcess(pid, sig, 10*time.Second); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -100,4 +78,15 @@ func FindProcesses(t testing.TB, keep func(Proc) bool) []int {
 		}
 	}
 	return pids
+}
+
+// Exec runs cmd (with neither Stdout nor Stderr set) and returns how it
+// ended; one that could not run, was killed or timed out fails the test.
+func Exec(t testing.TB, cmd *exec.Cmd) fixture.Result {
+	t.Helper()
+	r, err := fixture.Exec(cmd)
+	if err != nil {
+		t.Fatalf("%s: %v (after %v)\n%s", strings.Join(cmd.Args, " "), err, r.Took.Round(time.Millisecond), r.Stderr)
+	}
+	return r
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/agents/hbregion"
 	"github.com/o2cb-ra/o2cb-ra/agents/o2cb"
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/fixture"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
@@ -79,49 +80,6 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
-// worldDir makes a temporary directory that every user can enter, as
-// ocf-tester and crm_resource may run the agent as another user; it checks
-// the directories above it too.
-func worldDir() (string, error) {
-	dir, err := os.MkdirTemp("", tempPrefix)
-	if err != nil {
-		return "", err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		os.RemoveAll(dir)
-		return "", err
-	}
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			os.RemoveAll(dir)
-			return "", err
-		}
-		if fi.Mode().Perm()&0o005 != 0o005 {
-			os.RemoveAll(dir)
-			return "", fmt.Errorf("%s is %v: others cannot enter it (set TMPDIR to a world-readable directory)", d, fi.Mode().Perm())
-		}
-		if d == filepath.Dir(d) {
-			return dir, nil
-		}
-	}
-}
-
-// makeTarget runs `make install` (or another target) of the checkout at
-// root into destdir with its build output in bin, and returns make's output.
-func makeTarget(root, target, destdir, bin string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-C", root, target,
-		"DESTDIR="+destdir, "PREFIX=/usr", "BIN="+bin)
-	cmd.Env = cleanEnv()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		err = fmt.Errorf("make %s DESTDIR=%s: %v", target, destdir, err)
-	}
-	return string(out), err
-}
-
 // notShort skips a test that builds and installs the tree under -short.
 func notShort(t *testing.T) {
 	t.Helper()
@@ -137,7 +95,7 @@ func installed(t *testing.T) *tree {
 	testenv.RequireCommand(t, "make")
 	root := repoRoot(t)
 	sharedOnce.Do(func() {
-		base, err := worldDir()
+		base, err := fixture.WorldDir(tempPrefix)
 		if err != nil {
 			shared.err = err
 			return
@@ -146,7 +104,7 @@ func installed(t *testing.T) *tree {
 		shared.destdir = filepath.Join(base, "image")
 		shared.conf = filepath.Join(base, "cluster.conf")
 		clustertest.Write(t, shared.conf, clustertest.Cluster{Name: "tools", Nodes: 2})
-		shared.log, shared.err = makeTarget(root, "install", shared.destdir, filepath.Join(base, "bin"))
+		shared.log, shared.err = fixture.MakeTarget(root, "install", shared.destdir, filepath.Join(base, "bin"))
 	})
 	if shared.err != nil {
 		t.Fatalf("install tree: %v\n%s", shared.err, shared.log)
@@ -203,57 +161,28 @@ func exists(path string) bool {
 }
 
 // result is what a command did.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-}
+type result struct{ fixture.Result }
 
 // out is stdout and stderr together, without terminal colours (crmsh
 // colours its messages even into a pipe).
 func (r result) out() string {
-	return ansi.ReplaceAllString(r.stdout+r.stderr, "")
+	return ansi.ReplaceAllString(r.Stdout+r.Stderr, "")
 }
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
-// cleanEnv is the test's environment without O2CB_* (which would change
-// the agents' defaults) and without an enclosing make's flags (`make test
-// DESTDIR=x` would pass DESTDIR on to the make these tests run).
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "O2CB_") && !slices.Contains([]string{"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}, name) {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// run runs a tool with cleanEnv plus env.
+// run runs a tool with fixture.CleanEnv plus env.
 func run(t *testing.T, env []string, name string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(cleanEnv(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee) && ee.Exited():
-		r.code = ee.ExitCode()
-	default:
+	cmd.Env = append(fixture.CleanEnv(), env...)
+	r, err := fixture.Exec(cmd)
+	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, r)
 	}
-	return r
+	return result{r}
 }
 
 func paramNames(a *ocf.Agent) []string {
@@ -312,11 +241,11 @@ func TestInstall(t *testing.T) {
 		}
 		file, _ := os.ReadFile(xmlPath)
 		r := run(t, nil, filepath.Join(d, providerDir, name), "meta-data")
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Errorf("installed %s meta-data: %s", name, r)
 			continue
 		}
-		if string(file) != r.stdout {
+		if string(file) != r.Stdout {
 			t.Errorf("%s differs from the installed agent's meta-data output", xmlPath)
 		}
 		want, err := a.MetaData()
@@ -375,7 +304,7 @@ func TestInstallUninstall(t *testing.T) {
 				}
 			}
 			before := listing(t, d)
-			log, err := makeTarget(repoRoot(t), "install", d, bin)
+			log, err := fixture.MakeTarget(repoRoot(t), "install", d, bin)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, log)
 			}
@@ -400,7 +329,7 @@ func TestInstallUninstall(t *testing.T) {
 			if !exists(filepath.Join(d, providerDir, "o2cb")) || !exists(filepath.Join(d, providerDir, "hbregion")) {
 				t.Errorf("the agents are not installed:\n%s", listing(t, d))
 			}
-			ulog, err := makeTarget(repoRoot(t), "uninstall", d, bin)
+			ulog, err := fixture.MakeTarget(repoRoot(t), "uninstall", d, bin)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, ulog)
 			}
@@ -473,7 +402,7 @@ func TestCrmResourceMetadata(t *testing.T) {
 	useProvider(t, tr)
 	for name, a := range agents {
 		r := run(t, nil, "crm_resource", "--show-metadata", "ocf:ocfs2:"+name)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Errorf("crm_resource --show-metadata ocf:ocfs2:%s: %s", name, r)
 			continue
 		}
@@ -483,7 +412,7 @@ func TestCrmResourceMetadata(t *testing.T) {
 				Name string `xml:"name,attr"`
 			} `xml:"parameters>parameter"`
 		}
-		if err := xml.Unmarshal([]byte(r.stdout), &md); err != nil {
+		if err := xml.Unmarshal([]byte(r.Stdout), &md); err != nil {
 			t.Errorf("ocf:ocfs2:%s meta-data from crm_resource: %v\n%s", name, err, r)
 			continue
 		}
@@ -532,13 +461,13 @@ func TestCrmResourceValidate(t *testing.T) {
 		}
 		r := run(t, nil, "crm_resource", args...)
 		desc := fmt.Sprintf("crm_resource %s", strings.Join(args, " "))
-		if r.code != c.code {
-			t.Errorf("%s: exit %d, want %d\n%s", desc, r.code, c.code, r)
+		if r.Code != c.code {
+			t.Errorf("%s: exit %d, want %d\n%s", desc, r.Code, c.code, r)
 			continue
 		}
 		// crm_resource prints "Operation validate (ocf:ocfs2:A) returned
 		// N (text: reason)" and the agent's own stderr.
-		if want := fmt.Sprintf("Operation validate (ocf:ocfs2:%s) returned %d", c.agent, c.code); !strings.Contains(r.stdout, want) {
+		if want := fmt.Sprintf("Operation validate (ocf:ocfs2:%s) returned %d", c.agent, c.code); !strings.Contains(r.Stdout, want) {
 			t.Errorf("%s: no %q in its output\n%s", desc, want, r)
 		}
 		if c.code == ocf.Success {
@@ -549,7 +478,7 @@ func TestCrmResourceValidate(t *testing.T) {
 		if !strings.Contains(direct, c.reason) {
 			t.Errorf("the agent's exit reason %q does not mention %q", direct, c.reason)
 		}
-		if !strings.Contains(r.out(), "ocf-exit-reason:"+direct) || !strings.Contains(r.stdout, direct+")") {
+		if !strings.Contains(r.out(), "ocf-exit-reason:"+direct) || !strings.Contains(r.Stdout, direct+")") {
 			t.Errorf("%s: the exit reason %q is not in its output\n%s", desc, direct, r)
 		}
 	}
@@ -564,7 +493,7 @@ func agentReason(t *testing.T, path string, opts []string) string {
 		env = append(env, "OCF_RESKEY_"+o)
 	}
 	r := run(t, env, path, "validate-all")
-	for _, line := range strings.Split(r.stderr, "\n") {
+	for _, line := range strings.Split(r.Stderr, "\n") {
 		if reason, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
 			return reason
 		}
@@ -628,11 +557,11 @@ func readCIB(t *testing.T, path string) (prims map[string]cibPrimitive, clone ma
 func emptyCIB(t *testing.T, dir string) string {
 	t.Helper()
 	r := run(t, nil, "cibadmin", "--empty")
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("cibadmin --empty: %s", r)
 	}
 	path := filepath.Join(dir, "cib.xml")
-	if err := os.WriteFile(path, []byte(r.stdout), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(r.Stdout), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -700,12 +629,12 @@ func TestPcsResourceCreate(t *testing.T) {
 		r := run(t, env, "pcs", args...)
 		desc := "pcs " + strings.Join(args, " ")
 		switch {
-		case c.ok && r.code != 0:
+		case c.ok && r.Code != 0:
 			t.Errorf("%s: %s", desc, r)
-		case !c.ok && r.code == 0:
+		case !c.ok && r.Code == 0:
 			t.Errorf("%s succeeded, want it rejected with %q\n%s", desc, c.msg, r)
 		case !c.ok && !strings.Contains(r.out(), c.msg):
-			t.Errorf("%s: exit %d without %q\n%s", desc, r.code, c.msg, r)
+			t.Errorf("%s: exit %d without %q\n%s", desc, r.Code, c.msg, r)
 		}
 	}
 	prims, clones := readCIB(t, cib)
@@ -749,7 +678,7 @@ func TestCrmConfigure(t *testing.T) {
 	env := []string{"CIB_file=" + cib, "HOME=" + dir,
 		"XDG_CACHE_HOME=" + filepath.Join(dir, ".cache"), "XDG_CONFIG_HOME=" + filepath.Join(dir, ".config")}
 	for _, p := range [][2]string{{"stonith-enabled", "false"}, {"no-quorum-policy", "ignore"}} {
-		if r := run(t, env, "crm_attribute", "--type", "crm_config", "--name", p[0], "--update", p[1]); r.code != 0 {
+		if r := run(t, env, "crm_attribute", "--type", "crm_config", "--name", p[0], "--update", p[1]); r.Code != 0 {
 			t.Fatalf("crm_attribute %s=%s: %s", p[0], p[1], r)
 		}
 	}
@@ -771,10 +700,10 @@ func TestCrmConfigure(t *testing.T) {
 		r := run(t, env, "crm", args...)
 		desc := "crm " + strings.Join(args, " ")
 		switch {
-		case c.ok && (r.code != 0 || strings.Contains(r.out(), "ERROR: "+c.args[1])):
+		case c.ok && (r.Code != 0 || strings.Contains(r.out(), "ERROR: "+c.args[1])):
 			t.Errorf("%s: %s", desc, r)
-		case !c.ok && r.code != 1:
-			t.Errorf("%s: exit %d, want 1 (rejected with %q)\n%s", desc, r.code, c.msg, r)
+		case !c.ok && r.Code != 1:
+			t.Errorf("%s: exit %d, want 1 (rejected with %q)\n%s", desc, r.Code, c.msg, r)
 		case !c.ok && !strings.Contains(r.out(), "ERROR: "+c.msg):
 			t.Errorf("%s: no %q in its output\n%s", desc, "ERROR: "+c.msg, r)
 		}

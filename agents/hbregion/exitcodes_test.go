@@ -1,13 +1,11 @@
 package hbregion
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/o2cb-ra/o2cb-ra/agents/agenttest"
-	"github.com/o2cb-ra/o2cb-ra/agents/host"
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
@@ -19,70 +17,42 @@ import (
 // no daemon (the run directory has none).
 func TestExitCodesInProcess(t *testing.T) {
 	dir := t.TempDir()
-	conf := clustertest.Write(t, filepath.Join(dir, "cluster.conf"), clustertest.Cluster{Name: "test", Nodes: 2})
-	bad := filepath.Join(dir, "bad.conf")
-	if err := os.WriteFile(bad, []byte("cluster:\n\tname = test\n\theartbeat_mode = sideways\n\tnode_count = 2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	missing := filepath.Join(dir, "missing.conf")
+	c := agenttest.WriteConfs(t, dir)
+	conf, bad, missing := c.Good, c.Bad, c.Missing
 	const uuid = "C213A5E1913B4A38A17101E81BDC2267"
-	params := func(mod map[string]string) map[string]string {
-		p := map[string]string{"cluster_conf": conf, "node_name": "n1", "run_dir": filepath.Join(dir, "run"), "devices": dir + "/*.img"}
-		for k, v := range mod {
-			if v == "" {
-				delete(p, k)
-			} else {
-				p[k] = v
-			}
-		}
-		return p
-	}
+	params := map[string]string{"cluster_conf": conf, "node_name": "n1", "run_dir": filepath.Join(dir, "run"), "devices": dir + "/*.img"}
 	probe := map[string]string{"OCF_RESKEY_CRM_meta_interval": "0"}
 	// A start waits for a daemon that is not there until its deadline:
 	// this one is short.
 	short := map[string]string{"OCF_RESKEY_CRM_meta_timeout": "300"}
-	for _, tc := range []struct {
-		host   host.Host
-		action string
-		mod    map[string]string
-		env    map[string]string
-		code   int
-		reason string // in the exit reason; "" for none required
-	}{
-		{agenttest.Root("n1"), "start", nil, nil, ocf.ErrConfigured, "parameter uuid is required"},
-		{agenttest.Root("n1"), "start", map[string]string{"uuid": "not-a-uuid"}, nil, ocf.ErrConfigured, "parameter uuid"},
-		{agenttest.Root("n1"), "validate-all", map[string]string{"uuid": "00112233-4455-6677-8899-aabbccddeeff"}, nil, ocf.Success, ""},
-		{agenttest.Root("n1"), "validate-all", map[string]string{"uuid": strings.ToLower(uuid)}, nil, ocf.Success, ""},
-		{agenttest.Root("n1"), "validate-all", map[string]string{"uuid": uuid, "cluster_conf": bad}, nil, ocf.ErrConfigured, bad + ":3:"},
-		{agenttest.Root("n1"), "validate-all", map[string]string{"uuid": uuid, "cluster_conf": missing}, nil, ocf.ErrInstalled, missing},
-		{agenttest.Root("n1"), "validate-all", map[string]string{"uuid": uuid, "node_name": "n9"}, nil, ocf.ErrArgs, "n9"},
-		{agenttest.Root("n1"), "validate-all", map[string]string{"uuid": uuid, "device": filepath.Join(dir, "none.img")}, nil, ocf.ErrInstalled, "none.img"},
-		{agenttest.Root("n2"), "validate-all", map[string]string{"uuid": uuid, "node_name": ""}, nil, ocf.Success, ""},
-		{agenttest.Root("nowhere"), "validate-all", map[string]string{"uuid": uuid, "node_name": ""}, nil, ocf.ErrArgs, "nowhere"},
-		{agenttest.Root("n1"), "start", map[string]string{"uuid": uuid, "cluster_conf": bad}, nil, ocf.ErrGeneric, bad + ":3:"},
-		{agenttest.Root("n1"), "start", map[string]string{"uuid": uuid, "layout": "nosuch"}, nil, ocf.ErrInstalled, "nosuch_hb_ctl"},
-		{agenttest.Root("n1"), "start", map[string]string{"uuid": uuid}, short, ocf.ErrGeneric, "start the o2cb resource first"},
-		{agenttest.User(65534, "n1"), "start", map[string]string{"uuid": uuid}, nil, ocf.ErrPerm, "start needs root (running as uid 65534)"},
-		{agenttest.User(65534, "n1"), "stop", map[string]string{"uuid": uuid}, nil, ocf.ErrPerm, "stop needs root"},
-		{agenttest.User(65534, "n1"), "monitor", map[string]string{"uuid": uuid}, nil, ocf.NotRunning, ""},
+	agenttest.ExitCodes(t, New, params, []agenttest.Row{
+		{Host: agenttest.Root("n1"), Action: "start", Code: ocf.ErrConfigured, Reason: "parameter uuid is required"},
+		{Host: agenttest.Root("n1"), Action: "start", Mod: map[string]string{"uuid": "not-a-uuid"}, Code: ocf.ErrConfigured, Reason: "parameter uuid"},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"uuid": "00112233-4455-6677-8899-aabbccddeeff"}, Code: ocf.Success},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"uuid": strings.ToLower(uuid)}, Code: ocf.Success},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"uuid": uuid, "cluster_conf": bad}, Code: ocf.ErrConfigured, Reason: bad + ":3:"},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"uuid": uuid, "cluster_conf": missing}, Code: ocf.ErrInstalled, Reason: missing},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"uuid": uuid, "node_name": "n9"}, Code: ocf.ErrArgs, Reason: "n9"},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"uuid": uuid, "device": filepath.Join(dir, "none.img")}, Code: ocf.ErrInstalled, Reason: "none.img"},
+		{Host: agenttest.Root("n2"), Action: "validate-all", Mod: map[string]string{"uuid": uuid, "node_name": ""}, Code: ocf.Success},
+		{Host: agenttest.Root("nowhere"), Action: "validate-all", Mod: map[string]string{"uuid": uuid, "node_name": ""}, Code: ocf.ErrArgs, Reason: "nowhere"},
+		{Host: agenttest.Root("n1"), Action: "start", Mod: map[string]string{"uuid": uuid, "cluster_conf": bad}, Code: ocf.ErrGeneric, Reason: bad + ":3:"},
+		{Host: agenttest.Root("n1"), Action: "start", Mod: map[string]string{"uuid": uuid, "layout": "nosuch"}, Code: ocf.ErrInstalled, Reason: "nosuch_hb_ctl"},
+		{Host: agenttest.Root("n1"), Action: "start", Mod: map[string]string{"uuid": uuid}, Env: short, Code: ocf.ErrGeneric, Reason: "start the o2cb resource first"},
+		{Host: agenttest.User(65534, "n1"), Action: "start", Mod: map[string]string{"uuid": uuid}, Code: ocf.ErrPerm, Reason: "start needs root (running as uid 65534)"},
+		{Host: agenttest.User(65534, "n1"), Action: "stop", Mod: map[string]string{"uuid": uuid}, Code: ocf.ErrPerm, Reason: "stop needs root"},
+		{Host: agenttest.User(65534, "n1"), Action: "monitor", Mod: map[string]string{"uuid": uuid}, Code: ocf.NotRunning},
 		// Monitors and probes tell what runs: no daemon is "not running",
 		// whatever cluster.conf says; so is a region whose layout driver
 		// is not installed.
-		{agenttest.Root("n1"), "monitor", map[string]string{"uuid": uuid}, nil, ocf.NotRunning, ""},
-		{agenttest.Root("n1"), "monitor", map[string]string{"uuid": uuid, "node_name": "n9"}, probe, ocf.NotRunning, ""},
-		{agenttest.Root("n1"), "monitor", map[string]string{"uuid": uuid, "cluster_conf": missing}, nil, ocf.NotRunning, ""},
-		{agenttest.Root("n1"), "monitor", map[string]string{"uuid": uuid, "layout": "nosuch"}, nil, ocf.NotRunning, ""},
-		{agenttest.Root("n1"), "stop", map[string]string{"uuid": uuid, "cluster_conf": bad}, nil, ocf.Success, ""},
-		{agenttest.Root("n1"), "stop", map[string]string{"uuid": uuid, "layout": "nosuch"}, nil, ocf.Success, ""},
-		{agenttest.Root("n1"), "meta-data", nil, nil, ocf.Success, ""},
-	} {
-		code, stderr := agenttest.Run(t, New(tc.host), tc.action, params(tc.mod), tc.env)
-		reason := testenv.ExitReason(stderr)
-		if code != tc.code || (tc.reason != "" && !strings.Contains(reason, tc.reason)) || (code == ocf.Success && reason != "") {
-			t.Errorf("hbregion %s %v %v = exit %d, reason %q; want %d with a reason containing %q\n%s",
-				tc.action, tc.mod, tc.env, code, reason, tc.code, tc.reason, stderr)
-		}
-	}
+		{Host: agenttest.Root("n1"), Action: "monitor", Mod: map[string]string{"uuid": uuid}, Code: ocf.NotRunning},
+		{Host: agenttest.Root("n1"), Action: "monitor", Mod: map[string]string{"uuid": uuid, "node_name": "n9"}, Env: probe, Code: ocf.NotRunning},
+		{Host: agenttest.Root("n1"), Action: "monitor", Mod: map[string]string{"uuid": uuid, "cluster_conf": missing}, Code: ocf.NotRunning},
+		{Host: agenttest.Root("n1"), Action: "monitor", Mod: map[string]string{"uuid": uuid, "layout": "nosuch"}, Code: ocf.NotRunning},
+		{Host: agenttest.Root("n1"), Action: "stop", Mod: map[string]string{"uuid": uuid, "cluster_conf": bad}, Code: ocf.Success},
+		{Host: agenttest.Root("n1"), Action: "stop", Mod: map[string]string{"uuid": uuid, "layout": "nosuch"}, Code: ocf.Success},
+		{Host: agenttest.Root("n1"), Action: "meta-data", Code: ocf.Success},
+	})
 }
 
 // TestStartReasonNamesTheMissingDaemon: hbregion's start without a

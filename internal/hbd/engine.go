@@ -15,8 +15,17 @@ import (
 )
 
 // resolve finds and checks the device of uuid through the source: the
-// given one, or, device "", the first found holding it.
+// given one, or, device "", the first found holding it. Each of its
+// errors is an error of the region.
 func (d *Daemon) resolve(uuid, device string) (backend.Spec, error) {
+	spec, err := d.resolveDevice(uuid, device)
+	if err != nil {
+		return backend.Spec{}, ofRegion(uuid, err)
+	}
+	return spec, nil
+}
+
+func (d *Daemon) resolveDevice(uuid, device string) (backend.Spec, error) {
 	notAbs := func(device string) error {
 		return fail(ErrBadRequest, "device %q: give an absolute path (the daemon runs in /)", device)
 	}
@@ -36,7 +45,7 @@ func (d *Daemon) resolve(uuid, device string) (backend.Spec, error) {
 	case errors.Is(err, backend.ErrNotFound):
 		return backend.Spec{}, mark(ErrUnknownRegion, err)
 	case errors.Is(err, backend.ErrOtherRegion):
-		return backend.Spec{}, ofRegion(uuid, mark(ErrDeviceMismatch, err))
+		return backend.Spec{}, mark(ErrDeviceMismatch, err)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 		return backend.Spec{}, mark(ErrIO, err)
 	}

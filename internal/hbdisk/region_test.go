@@ -296,7 +296,19 @@ func TestRegionCleanStopIsSeenAtOnce(t *testing.T) {
 		a := newTestRegion(t, disk.Device(), 4, nodes, nil)
 		b := newTestRegion(t, disk.Device(), 9, nodes, nil)
 		startAll(t, a, b)
-		time.Sleep(2 * tInterval)
+		// Node 4 sees node 9 live 0 to 2 intervals after both are
+		// steady (two changed samples); a stop before that, or at the
+		// instant of that iteration, is no node going down to it.
+		for i := 0; ; i++ {
+			if _, ok := a.log.first(NodeUp, 9); ok {
+				break
+			}
+			if i == 50 {
+				t.Fatalf("node 4 does not see node 9 live 5 intervals after both were steady")
+			}
+			time.Sleep(tInterval / 10)
+		}
+		time.Sleep(tInterval / 2)
 		stopped := time.Now()
 		stopAll(t, b)
 		if st := b.r.Status(); st.State != Stopped || b.r.Err() != nil {

@@ -93,11 +93,15 @@ func TestShutdownLeavesNoGoroutine(t *testing.T) {
 		if r := regionOf(d.Status(), failing); r.State != hbclient.StateFailed || (r.Retries == 0 && r.RetryAt == "") {
 			t.Fatalf("read-only region: %+v, want failed and retried", r)
 		}
-		// A region in collision: a foreign writer in our slot.
+		// A region in collision: a foreign writer in our slot, writing
+		// four times an interval for up to three intervals (one write at
+		// the instant of our own could be overwritten before we read).
 		foreign := make([]byte, memsource.Geometry.BlockBytes)
-		hbdisk.Slot(foreign).Encode(hbdisk.Block{Seq: 1, Node: 1, Generation: 0xfeedface})
-		disks[collided].WriteRaw(foreign, memsource.Geometry.SlotOffset(1))
-		time.Sleep(2 * testInterval)
+		for i := uint64(1); i <= 12 && regionOf(d.Status(), collided).State != hbclient.StateCollision; i++ {
+			hbdisk.Slot(foreign).Encode(hbdisk.Block{Seq: i, Node: 1, Generation: 0xfeedface})
+			disks[collided].WriteRaw(foreign, memsource.Geometry.SlotOffset(1))
+			time.Sleep(testInterval / 4)
+		}
 		if r := regionOf(d.Status(), collided); r.State != hbclient.StateCollision {
 			t.Fatalf("region with a foreign writer: %+v, want collision", r)
 		}

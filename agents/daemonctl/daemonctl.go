@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -132,6 +133,38 @@ func (d *Daemon) MonitorStatus(c *ocf.Context) (*hbclient.Status, error) {
 		return nil, ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s does not answer: %v", d.RunDir, err)
 	}
 	return st, nil
+}
+
+// NotSeen is a running region whose live nodes lack this node: its
+// state, and the error status gives for it.
+type NotSeen struct {
+	State hbclient.State
+	Err   string
+}
+
+func (e *NotSeen) Error() string {
+	if e.Err == "" {
+		return string(e.State)
+	}
+	return string(e.State) + ": " + e.Err
+}
+
+// Lost is a monitor's verdict on a region that runs (r, in the status of
+// the daemon of node self): nil while it is starting (it is steady or
+// failed within a bounded number of iterations: a daemon brought back
+// after it died resumes its regions so) or sees this node; a *NotSeen
+// when it does not; at depth 10 (level), CheckOwnSlot's error when the
+// daemon did not read this node's slot back within a few intervals.
+func Lost(r hbclient.RegionStatus, self, level int, interval time.Duration) error {
+	switch {
+	case r.State == hbclient.StateStarting:
+		return nil
+	case !slices.Contains(r.LiveNodes, self):
+		return &NotSeen{State: r.State, Err: r.Error}
+	case level >= 10:
+		return CheckOwnSlot(r, interval)
+	}
+	return nil
 }
 
 // ownSlotStale is how many intervals may pass without the daemon reading

@@ -1,13 +1,16 @@
 package daemonctl
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
 
@@ -84,6 +87,42 @@ func TestClearStopped(t *testing.T) {
 	for _, name := range []string{rundir.StateName, LaunchName} {
 		if _, err := os.Stat(filepath.Join(d.RunDir, name)); !os.IsNotExist(err) {
 			t.Errorf("%s after ClearStopped: %v, want it removed", name, err)
+		}
+	}
+}
+
+func TestLost(t *testing.T) {
+	const self, iv = 2, 100 * time.Millisecond
+	seen := hbclient.RegionStatus{State: hbclient.StateSteady, LiveNodes: []int{1, 2}, OwnSlotAge: 0.1, Device: "/dev/x"}
+	with := func(f func(*hbclient.RegionStatus)) hbclient.RegionStatus { r := seen; f(&r); return r }
+	for _, tc := range []struct {
+		name  string
+		r     hbclient.RegionStatus
+		level int
+		want  string // "" for not lost
+	}{
+		{"seen", seen, 0, ""},
+		{"seen, depth 10", seen, 10, ""},
+		{"starting, not seen", with(func(r *hbclient.RegionStatus) { r.State, r.LiveNodes = hbclient.StateStarting, nil }), 10, ""},
+		{"failed", with(func(r *hbclient.RegionStatus) {
+			r.State, r.LiveNodes, r.Error = hbclient.StateFailed, []int{1}, "write timed out"
+		}), 0, "failed: write timed out"},
+		{"steady without us", with(func(r *hbclient.RegionStatus) { r.LiveNodes = []int{1} }), 0, "steady"},
+		{"own slot stale, depth 0", with(func(r *hbclient.RegionStatus) { r.OwnSlotAge = 1 }), 0, ""},
+		{"own slot stale, depth 10", with(func(r *hbclient.RegionStatus) { r.OwnSlotAge = 1 }), 10, "own slot on /dev/x not read back for 1.0s"},
+		{"own slot never read, depth 10", with(func(r *hbclient.RegionStatus) { r.OwnSlotAge = -1 }), 10, "own slot on /dev/x never read back yet"},
+	} {
+		err := Lost(tc.r, self, tc.level, iv)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if (tc.want == "") != (err == nil) || !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: Lost = %v, want %q", tc.name, err, tc.want)
+		}
+		var ns *NotSeen
+		if notSeen := tc.r.State != hbclient.StateStarting && !slices.Contains(tc.r.LiveNodes, self); errors.As(err, &ns) != notSeen {
+			t.Errorf("%s: Lost = %#v: a *NotSeen exactly when the region does not see this node", tc.name, err)
 		}
 	}
 }

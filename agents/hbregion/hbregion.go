@@ -250,30 +250,28 @@ func (a agent) monitor(c *ocf.Context) error {
 		return ocf.Errorf(ocf.NotRunning, "region %s not running", r.uuid)
 	}
 	rs := st.Regions[i]
-	if r.layout == clusterconf.DefaultLayout && !slices.ContainsFunc(rs.Owners, func(o hbclient.Owner) bool { return o.Name == r.owner }) {
+	if r.layout == clusterconf.DefaultLayout && !rs.HasOwner(r.owner) {
 		return ocf.Errorf(ocf.NotRunning, "region %s runs, but not for %s", r.uuid, r.owner)
 	}
 	if err := a.loadView(c, r); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "region %s runs, but: %v", reason.Short(r.uuid), err)
 	}
-	if rs.State == hbclient.StateStarting {
-		return nil
-	}
-	if !slices.Contains(rs.LiveNodes, st.Node.Number) {
-		// The cause first, the region by 8 hex digits: Pacemaker keeps
-		// 128 characters of an exit reason. The error names the device.
-		msg := fmt.Sprintf("region %s is %s, own heartbeat not seen", reason.Short(r.uuid), rs.State)
-		if rs.Error != "" {
-			msg += ": " + rs.Error
+	// The cause first, the region by 8 hex digits: Pacemaker keeps 128
+	// characters of an exit reason. The error names the device.
+	err = daemonctl.Lost(rs, st.Node.Number, c.CheckLevel, time.Duration(st.IntervalMS)*time.Millisecond)
+	var ns *daemonctl.NotSeen
+	switch {
+	case errors.As(err, &ns):
+		msg := fmt.Sprintf("region %s is %s, own heartbeat not seen", reason.Short(r.uuid), ns.State)
+		if ns.Err != "" {
+			msg += ": " + ns.Err
 		}
 		return ocf.Errorf(ocf.ErrGeneric, "%s", msg)
-	}
-	if c.CheckLevel >= 10 {
-		// The daemon has read this node's slot back recently: a hung
-		// device shows long before the write timeout fails the region.
-		if err := daemonctl.CheckOwnSlot(rs, time.Duration(st.IntervalMS)*time.Millisecond); err != nil {
-			return ocf.Errorf(ocf.ErrGeneric, "region %s", reason.Region(r.uuid, err.Error()))
-		}
+	case err != nil:
+		// At depth 10: the daemon has not read this node's slot back
+		// recently, as a hung device shows long before the write
+		// timeout fails the region.
+		return ocf.Errorf(ocf.ErrGeneric, "region %s", reason.Region(r.uuid, err.Error()))
 	}
 	return nil
 }

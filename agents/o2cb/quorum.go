@@ -48,7 +48,7 @@ func countedRegions(managed bool, configured []clusterconf.Region, running []hbc
 		uuids = append(uuids, r.UUID)
 	}
 	for _, r := range running {
-		if hasOwner(r, hbclient.OwnerGlobal) && !slices.Contains(uuids, r.UUID) {
+		if r.HasOwner(hbclient.OwnerGlobal) && !slices.Contains(uuids, r.UUID) {
 			uuids = append(uuids, r.UUID)
 		}
 	}
@@ -60,32 +60,16 @@ type lost struct{ uuid, why string }
 
 // lostRegions are the regions of uuids lost, in order, judged by the
 // daemon's status (running, and self, this node's number): one that does
-// not run; one whose live nodes lack this node, by its state and error;
-// at depth 10 (level), one whose own slot the daemon did not read back
-// within a few intervals. A region that is starting is not lost: it is
-// steady or failed within a bounded number of iterations (a daemon
-// brought back after it died resumes its regions so).
+// not run, and one that daemonctl.Lost judges lost (by its state and
+// error, or at depth 10 (level) its own slot not read back).
 func lostRegions(uuids []string, running []hbclient.RegionStatus, self, level int, interval time.Duration) []lost {
 	var out []lost
 	for _, u := range uuids {
 		i := slices.IndexFunc(running, func(r hbclient.RegionStatus) bool { return r.UUID == u })
-		switch {
-		case i < 0:
+		if i < 0 {
 			out = append(out, lost{u, "not running"})
-		case running[i].State == hbclient.StateStarting:
-		case !slices.Contains(running[i].LiveNodes, self):
-			why := string(running[i].State)
-			if e := running[i].Error; e != "" {
-				why += ": " + e
-			}
-			out = append(out, lost{u, why})
-		case level >= 10:
-			// The daemon must have read the own slot back recently: a
-			// hung device shows within a few intervals, long before the
-			// write timeout fails the region.
-			if err := daemonctl.CheckOwnSlot(running[i], interval); err != nil {
-				out = append(out, lost{u, err.Error()})
-			}
+		} else if err := daemonctl.Lost(running[i], self, level, interval); err != nil {
+			out = append(out, lost{u, err.Error()})
 		}
 	}
 	return out

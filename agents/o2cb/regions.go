@@ -12,11 +12,6 @@ import (
 // (configured) and the daemon's (running): what a reload starts and
 // stops, and what a stop stops.
 
-// hasOwner reports whether name holds r.
-func hasOwner(r hbclient.RegionStatus, name string) bool {
-	return slices.ContainsFunc(r.Owners, func(o hbclient.Owner) bool { return o.Name == name })
-}
-
 // globalDiff is what a reload does to the cluster's regions: add, the
 // configured regions the daemon does not hold for the cluster, in
 // cluster.conf's order; remove, the regions it holds for the cluster that
@@ -24,12 +19,12 @@ func hasOwner(r hbclient.RegionStatus, name string) bool {
 // layout (the file that named their layout is gone).
 func globalDiff(configured []clusterconf.Region, running []hbclient.RegionStatus) (add, remove []clusterconf.Region) {
 	for _, r := range configured {
-		if !slices.ContainsFunc(running, func(x hbclient.RegionStatus) bool { return x.UUID == r.UUID && hasOwner(x, hbclient.OwnerGlobal) }) {
+		if !slices.ContainsFunc(running, func(x hbclient.RegionStatus) bool { return x.UUID == r.UUID && x.HasOwner(hbclient.OwnerGlobal) }) {
 			add = append(add, r)
 		}
 	}
 	for _, r := range running {
-		if hasOwner(r, hbclient.OwnerGlobal) && !slices.ContainsFunc(configured, func(x clusterconf.Region) bool { return x.UUID == r.UUID }) {
+		if r.HasOwner(hbclient.OwnerGlobal) && !slices.ContainsFunc(configured, func(x clusterconf.Region) bool { return x.UUID == r.UUID }) {
 			remove = append(remove, clusterconf.Region{UUID: r.UUID, Layout: clusterconf.DefaultLayout})
 		}
 	}
@@ -42,7 +37,7 @@ func globalDiff(configured []clusterconf.Region, running []hbclient.RegionStatus
 func heldGlobal(running []hbclient.RegionStatus, layouts map[string]string) []clusterconf.Region {
 	var held []clusterconf.Region
 	for _, r := range running {
-		if hasOwner(r, hbclient.OwnerGlobal) {
+		if r.HasOwner(hbclient.OwnerGlobal) {
 			held = append(held, clusterconf.Region{UUID: r.UUID, Layout: cmp.Or(layouts[r.UUID], clusterconf.DefaultLayout)})
 		}
 	}

@@ -75,3 +75,12 @@ func TestErrorNamesItsRegionOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestHasOwner(t *testing.T) {
+	r := RegionStatus{Owners: []Owner{{Name: OwnerGlobal, Refs: 1}, {Name: "service:/mnt", Refs: 2}}}
+	for name, want := range map[string]bool{OwnerGlobal: true, "service:/mnt": true, "service:": false, "pacemaker:r": false} {
+		if got := r.HasOwner(name); got != want {
+			t.Errorf("HasOwner(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

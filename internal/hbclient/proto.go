@@ -153,6 +153,16 @@ type RegionStatus struct {
 	RetryBlocked string   `json:"retry_blocked,omitempty"`
 }
 
+// HasOwner reports whether owner name holds r.
+func (r RegionStatus) HasOwner(name string) bool {
+	for _, o := range r.Owners {
+		if o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // State is a region's state as status and info report it.
 type State string
 

@@ -71,6 +71,11 @@ func (d *Daemon) Ensure(c *ocf.Context, args []string) error {
 	if err := atomicfile.WriteFile(filepath.Join(d.RunDir, LaunchName), append(b, '\n'), 0o600); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "record the heartbeat daemon's launch: %v", err)
 	}
+	if up, err := d.Running(c); up {
+		return nil
+	} else if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s: %v", d.RunDir, err)
+	}
 	return d.launch(c, args)
 }
 
@@ -78,12 +83,9 @@ func (d *Daemon) Ensure(c *ocf.Context, args []string) error {
 // what a launch that lost the race waits for the winner's.
 const detachWait = 30 * time.Second
 
+// launch starts the daemon with args, for a caller that found none
+// answering.
 func (d *Daemon) launch(c *ocf.Context, args []string) error {
-	if up, err := d.Running(c); up {
-		return nil
-	} else if err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon in %s: %v", d.RunDir, err)
-	}
 	exe, err := host.Executable()
 	if err != nil {
 		return ocf.Errorf(ocf.ErrInstalled, "find o2cb-ra: %v", err)

@@ -87,6 +87,12 @@ func regionFail(uuid string, kind error, format string, a ...any) error {
 	return &hbdisk.RegionError{UUID: uuid, Err: fail(kind, format, a...)}
 }
 
+// notRunning is the error of a request about region uuid, which does
+// not run here.
+func notRunning(uuid string) error {
+	return regionFail(uuid, ErrUnknownRegion, "not running on this node")
+}
+
 // ofRegion returns err as an error of region uuid: err itself if it is
 // one already (the engine's errors are), else err under the region's
 // name.

@@ -73,7 +73,7 @@ func (d *Daemon) SetIOPriority(uuid string, prio int) error {
 	}
 	d.mu.Unlock()
 	if eng == nil {
-		return regionFail(uuid, ErrUnknownRegion, "not running on this node")
+		return notRunning(uuid)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.Interval+5*time.Second)
 	defer cancel()

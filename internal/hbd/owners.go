@@ -143,7 +143,7 @@ func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string, consumer bo
 	r := d.regions[uuid]
 	if r == nil {
 		d.mu.Unlock()
-		return "", regionFail(uuid, ErrUnknownRegion, "not running on this node")
+		return "", notRunning(uuid)
 	}
 	if r.owners[owner] == 0 {
 		d.mu.Unlock()

@@ -47,7 +47,7 @@ func (d *Daemon) Info(uuid string) (*hbclient.RegionStatus, error) {
 	defer d.mu.Unlock()
 	r := d.regions[uuid]
 	if r == nil {
-		return nil, regionFail(uuid, ErrUnknownRegion, "not running on this node")
+		return nil, notRunning(uuid)
 	}
 	rs := regionStatus(r, time.Now())
 	return &rs, nil

@@ -63,7 +63,9 @@ func (n Node) String() string {
 
 // complete reports whether all of port, address and number were written:
 // a killed start can leave a node with only some of them.
-func (n Node) complete() bool { return n.Port != 0 && n.Address.IsValid() && !n.Address.IsUnspecified() }
+func (n Node) complete() bool {
+	return n.Port != 0 && n.Address.IsValid() && !n.Address.IsUnspecified()
+}
 
 func clusterPath(name string, p ...string) string {
 	return strings.Join(append([]string{clusterDir, name}, p...), "/")

@@ -1,7 +1,7 @@
 // Package hbctl is ocfs2_hb_ctl, the heartbeat layout driver for OCFS2
 // volumes and a drop-in for the ocfs2-tools program of that name. It
-// starts, stops and inspects heartbeat regions through the node's
-// heartbeat daemon (package hbd), which must be running.
+// starts, stops and inspects heartbeat regions: the kernel's, or those of
+// the node's heartbeat daemon (package hbd).
 //
 // Options are those of ocfs2-tools plus the layout-driver contract:
 //
@@ -23,6 +23,16 @@
 // no service. Without it a start or stop is a consumer's call: in a
 // global-heartbeat cluster it succeeds and changes nothing, as
 // ocfs2-tools does.
+//
+// Two backends run the regions. Where a cluster is registered in the
+// kernel's configfs (the o2cb agent's kernel backend), -S and -K create and
+// remove the kernel's heartbeat regions themselves, counting local-mode
+// references in the System V semaphores that ocfs2-tools' mount.ocfs2
+// counts in; -I reports those, -P sets the priority of the region's o2hb
+// kernel thread; no daemon is involved, so the kernel's umount call is
+// fast. Elsewhere the node's heartbeat daemon runs them.
+// O2CB_HEARTBEAT_BACKEND (kernel, userspace, observer or auto) overrides
+// the choice.
 //
 // Environment: O2CB_RUN_DIR (the daemon's run directory, default
 // /run/o2cb), O2CB_HB_DEVICES (paths or globs searched first for a UUID),
@@ -57,6 +67,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 	"github.com/o2cb-ra/o2cb-ra/internal/version"
@@ -273,7 +284,14 @@ func Run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := regionAction(r, env, stdout, stderr); err != nil {
+	var k o2cbfs.Kernel
+	kernel, err := useKernel(k, env)
+	if err == nil && kernel {
+		err = kernelAction(k, r, env, stdout, stderr)
+	} else if err == nil {
+		err = regionAction(r, env, stdout, stderr)
+	}
+	if err != nil {
 		return fail(stderr, err)
 	}
 	return 0

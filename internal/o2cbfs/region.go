@@ -308,3 +308,17 @@ func (k Kernel) ThreadPid(uuid string) (int, error) {
 	}
 	return r.Pid, nil
 }
+
+// SetIOPriority sets the I/O priority (an ioprio_set value) of region
+// uuid's kernel thread and returns the thread's pid.
+func (k Kernel) SetIOPriority(uuid string, ioprio int) (int, error) {
+	pid, err := k.ThreadPid(uuid)
+	if err != nil {
+		return 0, err
+	}
+	const ioprioWhoProcess = 1
+	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, uintptr(pid), uintptr(ioprio)); e != 0 {
+		return pid, fmt.Errorf("ioprio_set on the o2hb thread (pid %d) of region %s: %w", pid, uuid, e)
+	}
+	return pid, nil
+}

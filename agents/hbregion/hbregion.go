@@ -41,7 +41,12 @@ ocf:ocfs2:o2cb resource runs: order this resource after it.
 
 In global heartbeat mode, a region of cluster.conf is started by the o2cb
 resource itself unless that resource has manage_regions=false; starting such a
-region here fails with a configuration error.`,
+region here fails with a configuration error.
+
+With the kernel backend (heartbeat_backend=kernel, or auto when the o2cb
+resource has registered the cluster in the kernel) the region runs in the
+kernel: in local heartbeat mode as one more reference, counted as
+ocfs2-tools' mount.ocfs2 counts its own.`,
 		// A region runs once per daemon: uuid and run_dir are unique together
 		// (many regions share the o2cb resource's run_dir).
 		Params: append(params.Shared("region"),
@@ -186,6 +191,11 @@ func (a agent) start(c *ocf.Context) error {
 	if r.layout != clusterconf.DefaultLayout {
 		return r.driver(c, "-S")
 	}
+	if kernel, err := a.kernelBackend(c); err != nil {
+		return err
+	} else if kernel {
+		return a.startKernel(c, r)
+	}
 	// The daemon may be down for a moment: it died, and this resource's
 	// monitor noticed before the o2cb clone's.
 	if err := r.daemon.Need(c); err != nil {
@@ -221,6 +231,9 @@ func (a agent) stop(c *ocf.Context) error {
 	if r.layout != clusterconf.DefaultLayout {
 		return r.driver(c, "-K")
 	}
+	if r.holds() {
+		return a.stopKernel(c, r)
+	}
 	_, err = r.daemon.Client.Do(c, hbclient.Request{Op: hbclient.OpStop, UUID: r.uuid, Owner: r.owner})
 	switch {
 	case err == nil, errors.Is(err, hbclient.ErrNotRunning), errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)),
@@ -240,6 +253,16 @@ func (a agent) monitor(c *ocf.Context) error {
 			return ocf.Errorf(ocf.NotRunning, "%v", err)
 		}
 		return err
+	}
+	if r.layout == clusterconf.DefaultLayout {
+		if r.holds() {
+			return a.monitorKernel(c, r)
+		}
+		if kernel, err := a.kernelBackend(c); err != nil {
+			return err
+		} else if kernel {
+			return ocf.Errorf(ocf.NotRunning, "region %s not started by %s", r.uuid, r.owner)
+		}
 	}
 	st, err := r.daemon.MonitorStatus(c)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 )
 
@@ -20,6 +21,8 @@ import (
 type Host struct {
 	Euid     func() int             // the effective user id
 	Hostname func() (string, error) // the kernel's host name
+	// Kernel is the kernel's o2cb stack; the zero value is this machine's.
+	Kernel o2cbfs.Kernel
 }
 
 // OS is this machine.

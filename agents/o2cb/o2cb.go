@@ -1,7 +1,8 @@
 // Package o2cb is the OCF agent ocf:ocfs2:o2cb: the o2cb cluster on this
-// node. Start runs the node's heartbeat daemon and, in global heartbeat
-// mode, starts every heartbeat region of cluster.conf through its layout
-// driver; monitor fails when this node's heartbeat is seen in too few
+// node. Start brings the kernel's o2cb stack online (package kstack) or,
+// with the userspace backend, runs the node's heartbeat daemon, and in
+// global heartbeat mode starts every heartbeat region of cluster.conf
+// through its layout driver; monitor fails when this node's heartbeat is seen in too few
 // regions (region_quorum); stop undoes start.
 //
 // The actions are in files of their own: start.go, stop.go, monitor.go
@@ -20,6 +21,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/agents/clusterview"
 	"github.com/o2cb-ra/o2cb-ra/agents/daemonctl"
 	"github.com/o2cb-ra/o2cb-ra/agents/host"
+	"github.com/o2cb-ra/o2cb-ra/agents/kstack"
 	"github.com/o2cb-ra/o2cb-ra/agents/layout"
 	"github.com/o2cb-ra/o2cb-ra/agents/params"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
@@ -57,20 +59,30 @@ func New(h host.Host) *ocf.Agent {
 		Name:    "o2cb",
 		Version: "1.0",
 		Short:   "OCFS2 o2cb cluster with disk heartbeat",
-		Long: `Runs the o2cb cluster stack's disk heartbeat on this node: the node's
-heartbeat daemon and, in global heartbeat mode, every heartbeat region of
-cluster.conf, started through its layout driver (<layout>_hb_ctl -S -u UUID).
-The daemon reads and writes the kernel o2hb's on-disk slots, so kernel nodes
-and these nodes see each other on the same regions.
+		Long: `Brings the o2cb cluster online on this node, with one of two backends
+(heartbeat_backend).
+
+kernel (where the o2cb modules are, the default there): as ocfs2-tools' o2cb
+init script does, it loads the modules, mounts configfs and dlmfs, selects the
+o2cb stack and registers the cluster and its nodes from cluster.conf with its
+timeouts, every write read back; in global heartbeat mode it starts every
+region of cluster.conf in the kernel. OCFS2 volumes then mount on it. An
+existing registration is adopted when it matches and refused, naming the
+difference, when it does not. Stop refuses while an OCFS2 volume is mounted
+and otherwise leaves nothing registered.
+
+userspace: the node's heartbeat daemon reads and writes the kernel o2hb's
+on-disk slots, so kernel nodes and these nodes see each other on the same
+regions (no mounts). observer: the daemon only reads.
 
 Run it as a clone on every node. Monitor fails when this node's own heartbeat
 is seen in too few regions (region_quorum): losing one of many regions is
 logged and tolerated, as a node is live while any region sees it.
 
 In local heartbeat mode, consumers (mount, fsck, ocf:ocfs2:hbregion) start
-their own regions; the agent only runs the daemon.`,
+their own regions.`,
 		// Two o2cb resources must not share a run directory (one daemon each).
-		Params: append(params.Shared("run_dir"),
+		Params: append(append(params.Shared("run_dir"),
 			ocf.Param{Name: "dead_threshold", Type: ocf.Integer, Default: "31", EnvVar: "O2CB_DEAD_THRESHOLD",
 				Short: "heartbeat dead threshold (iterations)", Check: checkInt(hbdisk.CheckDeadThreshold),
 				Long: "Iterations without a new heartbeat after which a node is dead (the kernel's O2CB_HEARTBEAT_THRESHOLD). Every node, kernel or not, must use the same value."},
@@ -93,7 +105,7 @@ their own regions; the agent only runs the daemon.`,
 			ocf.Param{Name: "allow_stonith_disabled", Type: ocf.Boolean, Default: "false",
 				Short: "start even with fencing disabled",
 				Long:  "Start refuses when Pacemaker's stonith-enabled is false: a node that loses the heartbeat must be fenced before the others recover its journal. Set to true to start anyway (test clusters); a warning is logged at every start."},
-		),
+		), kstack.TimeoutParams(checkInt)...),
 		Actions: []ocf.Action{
 			{Name: "start", Timeout: 90 * time.Second, Run: a.start},
 			{Name: "stop", Timeout: 100 * time.Second, Run: a.stop},
@@ -116,6 +128,7 @@ type node struct {
 	daemon  *daemonctl.Daemon
 	devices string
 	view    *clusterview.View // nil until loadView
+	backend string            // kstack.Kernel, Userspace or Observer, once chosen
 }
 
 // newNode is what an action knows without reading cluster.conf.

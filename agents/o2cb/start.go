@@ -8,7 +8,9 @@ import (
 	"sync"
 
 	"github.com/o2cb-ra/o2cb-ra/agents/daemonctl"
+	"github.com/o2cb-ra/o2cb-ra/agents/kstack"
 	"github.com/o2cb-ra/o2cb-ra/agents/layout"
+	"github.com/o2cb-ra/o2cb-ra/agents/params"
 	"github.com/o2cb-ra/o2cb-ra/agents/reason"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
@@ -29,6 +31,17 @@ func (a agent) start(c *ocf.Context) error {
 	if err != nil {
 		return err
 	}
+	var why string
+	n.backend, why = kstack.Choose(c, a.host.Kernel)
+	if n.backend == params.Kernel {
+		hbCtl, err := layout.Find(clusterconf.DefaultLayout)
+		if err != nil {
+			return err
+		}
+		if err := kstack.Online(c, a.host.Kernel, kstack.Want(c, n.view), hbCtl); err != nil {
+			return err
+		}
+	}
 	args := daemonctl.Args(map[string]string{
 		"run-dir":        n.daemon.RunDir,
 		"cluster-conf":   c.Params.String("cluster_conf"),
@@ -42,20 +55,20 @@ func (a agent) start(c *ocf.Context) error {
 		return err
 	}
 	if !managed(c, n.view) {
-		c.Log.Info("o2cb started", "mode", n.view.Mode, "node", n.view.Node.Name)
+		c.Log.Info("o2cb started", "mode", n.view.Mode, "node", n.view.Node.Name, "backend", n.backend, "why", why)
 		return nil
 	}
 	regions := n.view.Regions
 	failed := driverAll(c, n, regions, "-S")
 	ok := len(regions) - len(failed)
 	if !quorate(c.Params.String("region_quorum"), len(regions), len(failed)) {
-		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions started (region_quorum=%s): %s",
-			ok, len(regions), c.Params.String("region_quorum"), strings.Join(failed, "; "))
+		return ocf.Errorf(ocf.ErrGeneric, "%s backend: %d of %d heartbeat regions started (region_quorum=%s): %s",
+			n.backend, ok, len(regions), c.Params.String("region_quorum"), strings.Join(failed, "; "))
 	}
 	for _, f := range failed {
 		c.Log.Warn("heartbeat region did not start; running on the others", "err", f)
 	}
-	c.Log.Info("o2cb started", "mode", n.view.Mode, "node", n.view.Node.Name, "regions", ok)
+	c.Log.Info("o2cb started", "mode", n.view.Mode, "node", n.view.Node.Name, "regions", ok, "backend", n.backend, "why", why)
 	return nil
 }
 
@@ -66,7 +79,11 @@ func driverAll(c *ocf.Context, n *node, regions []clusterconf.Region, action str
 	var mu sync.Mutex
 	var failed []string
 	var wg sync.WaitGroup
-	env := layout.Env(c.Env, n.daemon.RunDir, n.devices, "O2CB_HEARTBEAT_OWNER="+hbclient.OwnerGlobal)
+	extra := []string{"O2CB_HEARTBEAT_OWNER=" + hbclient.OwnerGlobal}
+	if n.backend != "" {
+		extra = append(extra, params.EnvBackend+"="+n.backend)
+	}
+	env := layout.Env(c.Env, n.daemon.RunDir, n.devices, extra...)
 	for _, r := range regions {
 		wg.Go(func() {
 			driver, err := layout.Find(r.Layout)

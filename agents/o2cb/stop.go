@@ -5,16 +5,21 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/o2cb-ra/o2cb-ra/agents/kstack"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 )
 
-// stop works from what runs: the daemon of run_dir and the regions it
-// holds for the cluster. cluster.conf only names the layout of those
+// stop works from what runs: the kernel's registration (refused, with
+// nothing changed, while an OCFS2 volume is mounted), the daemon of
+// run_dir and the regions it holds for the cluster. cluster.conf only names the layout of those
 // regions when it can be read; a missing, broken or changed file never
 // fails a stop (a failed stop gets the node fenced).
 func (a agent) stop(c *ocf.Context) error {
 	if err := a.host.RequireRoot(c); err != nil {
+		return err
+	}
+	if err := kstack.Offline(c, a.host.Kernel); err != nil {
 		return err
 	}
 	n := newNode(c)

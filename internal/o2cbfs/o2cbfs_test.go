@@ -3,11 +3,9 @@ package o2cbfs
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,200 +13,20 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
-// fakeTree lays out a registered cluster as configfs shows it, in plain
-// files under a temporary root: enough for the reading and planning
-// logic. What only the kernel does (default groups, write-once
-// attributes, EBUSY) is tested in the qemu guests.
-func fakeTree(t *testing.T, c Cluster, regions ...Region) Kernel {
-	t.Helper()
-	root := t.TempDir()
-	k := Kernel{Root: root}
-	put := func(p, v string) {
-		t.Helper()
-		full := k.path(p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(v+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cp := func(p ...string) string { return clusterPath(c.Name, p...) }
-	put(cp("heartbeat", "mode"), c.Mode)
-	put(cp("heartbeat", "dead_threshold"), itoa(c.DeadThreshold))
-	put(cp("idle_timeout_ms"), itoa(c.IdleTimeoutMS))
-	put(cp("keepalive_delay_ms"), itoa(c.KeepaliveDelayMS))
-	put(cp("reconnect_delay_ms"), itoa(c.ReconnectDelayMS))
-	put(cp("fence_method"), c.FenceMethod)
-	for _, n := range c.Nodes {
-		put(cp("node", n.Name, "num"), itoa(n.Num))
-		put(cp("node", n.Name, "ipv4_port"), itoa(n.Port))
-		put(cp("node", n.Name, "ipv4_address"), n.Address.String())
-		local := "0"
-		if n.Local {
-			local = "1"
-		}
-		put(cp("node", n.Name, "local"), local)
-	}
-	for _, r := range regions {
-		rp := func(a string) string { return k.regionPath(c.Name, r.UUID, a) }
-		put(rp("block_bytes"), itoa(r.BlockBytes))
-		put(rp("start_block"), itoa(int(r.StartBlock)))
-		put(rp("blocks"), itoa(r.Blocks))
-		put(rp("dev"), r.Dev)
-		pid := ""
-		if r.Pid > 0 {
-			pid = itoa(r.Pid)
-		}
-		put(rp("pid"), pid)
-	}
-	return k
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-func twoNodes(local int) []Node {
-	ns := []Node{
-		{Name: "n1", Num: 1, Address: netip.MustParseAddr("169.254.77.1"), Port: 7777},
+func TestPlanNodes(t *testing.T) {
+	want := []Node{
+		{Name: "n1", Num: 1, Address: netip.MustParseAddr("169.254.77.1"), Port: 7777, Local: true},
 		{Name: "n2", Num: 2, Address: netip.MustParseAddr("169.254.77.2"), Port: 7777},
 	}
-	for i := range ns {
-		ns[i].Local = ns[i].Num == local
-	}
-	return ns
-}
-
-func cluster(local int) Cluster {
-	return Cluster{Name: "web", Mode: "global", Nodes: twoNodes(local), Timeouts: DefaultTimeouts}
-}
-
-func TestRegisteredReadsTheTree(t *testing.T) {
-	want := cluster(2)
-	want.DeadThreshold, want.IdleTimeoutMS = 7, 10000
-	r := Region{UUID: "0123456789ABCDEF0123456789ABCDEF", Dev: "vdb", Pid: 412}
-	r.BlockBytes, r.StartBlock, r.Blocks = 512, 4352, 255
-	k := fakeTree(t, want, r)
-	got, err := k.Registered()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Name != want.Name || got.Mode != want.Mode || got.Timeouts != want.Timeouts || len(got.Nodes) != 2 {
-		t.Fatalf("Registered() = %+v, want %+v", got, want)
-	}
-	for i, n := range got.Nodes {
-		if n != want.Nodes[i] {
-			t.Errorf("node %d = %+v, want %+v", i, n, want.Nodes[i])
-		}
-	}
-	regions, err := k.Regions()
-	if err != nil || len(regions) != 1 || regions[0] != r || !regions[0].Started() {
-		t.Fatalf("Regions() = %+v, %v; want [%+v]", regions, err, r)
-	}
-}
-
-func TestRegisterAdoptsAMatchingRegistration(t *testing.T) {
-	want := cluster(1)
-	k := fakeTree(t, want)
-	before := snapshot(t, k.Root)
-	if err := k.Register(want); err != nil {
-		t.Fatalf("Register of the registered cluster: %v", err)
-	}
-	if after := snapshot(t, k.Root); after != before {
-		t.Errorf("Register wrote to a matching registration:\nbefore %s\nafter  %s", before, after)
-	}
-}
-
-// snapshot is every file of a tree with its content.
-func snapshot(t *testing.T, root string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		b.WriteString(strings.TrimPrefix(p, root) + "=" + strings.TrimSpace(string(data)) + " ")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
-func TestRegisterRefusesADifferentRegistration(t *testing.T) {
-	region := Region{UUID: "0123456789ABCDEF0123456789ABCDEF", Dev: "vdb", Pid: 412}
-	region.BlockBytes, region.StartBlock, region.Blocks = 512, 4352, 255
-	otherAddr := cluster(1)
-	otherAddr.Nodes[1].Address = netip.MustParseAddr("169.254.77.9")
-	extra := cluster(1)
-	extra.Nodes = append(extra.Nodes, Node{Name: "n3", Num: 3, Address: netip.MustParseAddr("169.254.77.3"), Port: 7777})
-	otherName := cluster(1)
-	otherName.Name = "db"
-	otherMode := cluster(1)
-	otherMode.Mode = "local"
-	otherThreshold := cluster(1)
-	otherThreshold.DeadThreshold = 7
-	otherLocal := cluster(2)
-	for _, tc := range []struct {
-		name    string
-		want    Cluster
-		regions []Region
-		says    string
-	}{
-		{"another cluster", otherName, nil, `cluster "web" is registered, not "db"`},
-		{"a node's address", otherAddr, nil, "node n2 (number 2, 169.254.77.9:7777) is registered as n2 (number 2, 169.254.77.2:7777)"},
-		{"a node not configured", cluster(1), nil, ""}, // registered has n3, below
-		{"the mode while a region runs", otherMode, []Region{region}, "heartbeat mode is global, not local"},
-		{"dead_threshold while a region runs", otherThreshold, []Region{region}, "heartbeat dead_threshold is 31, not 7"},
-		{"another local node", otherLocal, nil, "node n1 (number 1, 169.254.77.1:7777) is registered as this node, not n2"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			registered := cluster(1)
-			if tc.says == "" {
-				registered, tc.says = extra, "node n3 (number 3, 169.254.77.3:7777) is registered but not configured"
-			}
-			k := fakeTree(t, registered, tc.regions...)
-			before := snapshot(t, k.Root)
-			err := k.Register(tc.want)
-			if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), tc.says) {
-				t.Fatalf("Register: %v; want ErrMismatch saying %q", err, tc.says)
-			}
-			if after := snapshot(t, k.Root); after != before {
-				t.Errorf("a refused Register changed the tree:\nbefore %s\nafter  %s", before, after)
-			}
-		})
-	}
-}
-
-func TestRegisterRewritesSettingsWithoutRegions(t *testing.T) {
-	have := cluster(1)
-	k := fakeTree(t, have)
-	want := have
-	want.Mode = "local"
-	want.Timeouts = Timeouts{DeadThreshold: 7, IdleTimeoutMS: 1500, KeepaliveDelayMS: 500, ReconnectDelayMS: 1000, FenceMethod: "panic"}
-	if err := k.Register(want); err != nil {
-		t.Fatal(err)
-	}
-	got, err := k.Registered()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Mode != want.Mode || got.Timeouts != want.Timeouts {
-		t.Errorf("after Register: mode %s, %+v; want %s, %+v", got.Mode, got.Timeouts, want.Mode, want.Timeouts)
-	}
-}
-
-func TestPlanNodes(t *testing.T) {
 	half := Node{Name: "n2", Num: 0}
-	plan, err := planNodes([]Node{twoNodes(1)[0], half}, twoNodes(1))
+	plan, err := planNodes([]Node{want[0], half}, want)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(plan.remove) != 1 || plan.remove[0].Name != "n2" || len(plan.add) != 1 || plan.add[0].Name != "n2" {
 		t.Errorf("a half-written n2: plan %+v, want remove and add n2", plan)
 	}
-	plan, err = planNodes(nil, twoNodes(1))
+	plan, err = planNodes(nil, want)
 	if err != nil || len(plan.add) != 2 || len(plan.remove) != 0 {
 		t.Errorf("nothing registered: plan %+v, %v; want both added", plan, err)
 	}
@@ -229,20 +47,6 @@ func TestTimeoutsCheck(t *testing.T) {
 		if tc.says == "" && err != nil || tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says)) {
 			t.Errorf("%+v.Check() = %v, want %q", tc.t, err, tc.says)
 		}
-	}
-}
-
-func TestUnregisterRefusesWhileRegionsRun(t *testing.T) {
-	r := Region{UUID: "0123456789ABCDEF0123456789ABCDEF"}
-	r.BlockBytes, r.Blocks = 512, 255
-	k := fakeTree(t, cluster(1), r)
-	before := snapshot(t, k.Root)
-	err := k.Unregister(0)
-	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), r.UUID) {
-		t.Fatalf("Unregister: %v; want ErrInUse naming %s", err, r.UUID)
-	}
-	if snapshot(t, k.Root) != before {
-		t.Error("a refused Unregister changed the tree")
 	}
 }
 

@@ -87,6 +87,11 @@ func Online(c *ocf.Context, k o2cbfs.Kernel, want o2cbfs.Cluster, hbCtl string) 
 	if err := want.Timeouts.Check(); err != nil {
 		return ocf.Errorf(ocf.ErrConfigured, "%v", err)
 	}
+	unlock, err := k.Lock(lockWait(c))
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	}
+	defer unlock()
 	warn := func(msg string, err error) { c.Log.Warn(msg, "err", err) }
 	if err := k.Load(warn); err != nil {
 		if errors.Is(err, o2cbfs.ErrNoStack) {
@@ -116,6 +121,14 @@ func Online(c *ocf.Context, k o2cbfs.Kernel, want o2cbfs.Cluster, hbCtl string) 
 // every region is the cluster's), then the nodes and the cluster. The
 // modules stay loaded. Nothing registered is success.
 func Offline(c *ocf.Context, k o2cbfs.Kernel) error {
+	if !k.Exists() {
+		return nil
+	}
+	unlock, err := k.Lock(lockWait(c))
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
+	}
+	defer unlock()
 	have, err := k.Registered()
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
@@ -188,4 +201,13 @@ func Check(k o2cbfs.Kernel, v *clusterview.View) (running bool, notStarted []str
 		}
 	}
 	return true, notStarted, nil
+}
+
+// lockWait is how long a start or stop waits for a racing one: most of
+// what is left of its timeout.
+func lockWait(c *ocf.Context) time.Duration {
+	if d, ok := c.Deadline(); ok {
+		return time.Until(d) * 3 / 4
+	}
+	return time.Minute
 }

@@ -71,6 +71,10 @@ func clusterPath(name string, p ...string) string {
 	return strings.Join(append([]string{clusterDir, name}, p...), "/")
 }
 
+// Exists reports whether the kernel's cluster directory is there: configfs
+// mounted with the o2cb modules loaded.
+func (k Kernel) Exists() bool { return k.exists(clusterDir) }
+
 // Registered returns the registered cluster, or nil when none is.
 func (k Kernel) Registered() (*Cluster, error) {
 	names, err := k.dirs(clusterDir)

@@ -29,6 +29,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Paths of the kernel's interfaces, on a real system.
@@ -223,3 +226,36 @@ func unwrapPath(err error) error {
 
 // isErrno reports whether err wraps errno no.
 func isErrno(err error, no syscall.Errno) bool { return errors.Is(err, no) }
+
+// lockFile serializes the changes of a registration on this machine.
+const lockFile = "/run/o2cb-ra-kernel.lock"
+
+// Lock takes this machine's lock on changing the kernel's registration,
+// waiting up to wait for another holder (a racing start or stop), and
+// returns its release. Two starts that race would otherwise see each
+// other's half-written nodes.
+func (k Kernel) Lock(wait time.Duration) (unlock func(), err error) {
+	p := k.path(lockFile)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, &Error{Op: "lock", Path: lockFile, Err: unwrapPath(err)}
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, &Error{Op: "lock", Path: lockFile, Err: unwrapPath(err)}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != unix.EWOULDBLOCK || time.Now().After(deadline) {
+			f.Close()
+			if err == unix.EWOULDBLOCK {
+				return nil, &Error{Op: "lock", Path: lockFile, Err: fmt.Errorf("another start or stop of the kernel's o2cb cluster holds it for over %v", wait)}
+			}
+			return nil, &Error{Op: "lock", Path: lockFile, Err: err}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -119,3 +119,20 @@ func TestRefsCountAcrossLocks(t *testing.T) {
 		t.Fatalf("CountRefs after Destroy = %d, %v; want 0", n, err)
 	}
 }
+
+func TestLockSerializesChanges(t *testing.T) {
+	k := Kernel{Root: t.TempDir()}
+	unlock, err := k.Lock(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Lock(100 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "holds it") {
+		t.Fatalf("second Lock while held: %v; want a timeout", err)
+	}
+	unlock()
+	unlock2, err := k.Lock(100 * time.Millisecond)
+	if err != nil {
+		t.Fatalf("Lock after the release: %v", err)
+	}
+	unlock2()
+}

@@ -143,16 +143,16 @@ func (k *fakeKernel) acceptOne(c *net.TCPConn) {
 		k.events <- kernelEvent{what: kevBusy, node: node}
 		return
 	}
-	defer func() {
-		k.mu.Lock()
-		delete(k.conns, node)
-		k.mu.Unlock()
-	}()
-	if _, err := c.Write(k.hand.Marshal()); err != nil {
-		k.events <- kernelEvent{what: kevClosedByPeer, node: node}
-		return
+	ev := kernelEvent{what: kevClosedByPeer, node: node}
+	if _, err := c.Write(k.hand.Marshal()); err == nil {
+		ev = k.awaitHandshake(c, node)
 	}
-	k.events <- k.awaitHandshake(c, node)
+	// The connection is gone (nn_sc cleared) before the test hears of it.
+	_ = c.Close()
+	k.mu.Lock()
+	delete(k.conns, node)
+	k.mu.Unlock()
+	k.events <- ev
 }
 
 // connect plays the connector role: from our own address to a lower-numbered

@@ -59,7 +59,7 @@ func (p Prober) Probe(ctx context.Context, addr netip.AddrPort, timeout time.Dur
 	if p.Local.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.Local.Unmap(), 0))
 	}
-	c, err := d.DialContext(ctx, "tcp4", addr.String())
+	c, err := d.DialContext(ctx, "tcp4", netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()).String())
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("o2net probe %s: connect: %w", addr, context.Cause(ctx))

@@ -45,6 +45,16 @@ func TestProbeKernelAcceptor(t *testing.T) {
 	if e := k.event(); e.what != kevClosedByPeer || e.received != 0 || e.node != 2 {
 		t.Errorf("kernel saw %+v, want %q by node 2 with 0 bytes received", e, kevClosedByPeer)
 	}
+
+	// Once the kernel has dropped that connection, probe again, by an
+	// IPv4-mapped address, which is the same address.
+	mapped := netip.AddrPortFrom(netip.AddrFrom16(addr.Addr().As16()), addr.Port())
+	if h, err := (Prober{Local: us}).Probe(context.Background(), mapped, timeout); err != nil || *h != hand {
+		t.Errorf("Probe(%s) = %v, %v, want %+v", mapped, h, err, hand)
+	}
+	if e := k.event(); e.what != kevClosedByPeer || e.received != 0 {
+		t.Errorf("kernel saw %+v, want %q with 0 bytes received", e, kevClosedByPeer)
+	}
 }
 
 // TestProbeKernelRefuses: what a kernel does not take it closes unanswered;

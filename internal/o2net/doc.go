@@ -114,7 +114,10 @@
 // A region on the userspace backend, once steady, probes every node of
 // cluster.conf numbered below this node (from this node's address) and
 // serves a Listener on this node's address. The first handshake either
-// way means a kernel node heartbeats with us: the writer stops, writing
+// way (for the Listener, from the address of a node of cluster.conf: a
+// kernel connects from nowhere else) means a kernel node heartbeats with
+// us, and Handshake.Check against our own timeouts says whether a kernel
+// would even accept this node: the writer stops, writing
 // its slot one last time with generation 0, so the kernel sees this node
 // go down at once (o2quo_hb_down drops the hold; o2net_disconnect_node
 // stops the connects) and its mounts proceed. A Listen that fails with

@@ -121,9 +121,8 @@
 // its slot one last time with generation 0, so the kernel sees this node
 // go down at once (o2quo_hb_down drops the hold; o2net_disconnect_node
 // stops the connects) and its mounts proceed. A Listen that fails with
-// EADDRINUSE means a kernel o2net listens on this node's address: this
-// node's o2cb stack is registered in the kernel and the kernel backend
-// applies. A kernel sees the writer only after two of its heartbeat
+// EADDRINUSE most likely means a kernel o2net listens there: this node's
+// o2cb stack is registered in the kernel and the kernel backend applies. A kernel sees the writer only after two of its heartbeat
 // iterations, so the first probes may get ErrNoHandshake; keep probing
 // while writing, every few seconds, well within the 60 s a kernel mount
 // waits.

@@ -61,6 +61,7 @@ type rig struct {
 // writes cluster.conf and boots n1 and n2 on them.
 func newRig(t *testing.T, global bool, sum *timings) *rig {
 	t.Helper()
+	prep := time.Now()
 	k := requireRig(t)
 	bins := staticBinaries(t)
 	dir := t.TempDir()
@@ -104,6 +105,7 @@ func newRig(t *testing.T, global bool, sum *timings) *rig {
 		names = append(names, m.Name)
 	}
 	t.Logf("kernel %s (%s) booted as %s; modules %v", k.Release, filepath.Base(k.Deb), k.BootHow, names)
+	sum.add("prepare: images, static build, modules", time.Since(prep))
 	begin := time.Now()
 	for i := range r.g {
 		r.g[i] = startGuest(t, k, guestSpec{name: "n" + strconv.Itoa(i+1), num: i + 1, conf: []byte(confData),
@@ -269,10 +271,10 @@ func (r *rig) checkNotFenced(g *guest) {
 	}
 }
 
-// waitGone is a guest script that waits up to 10 s for path to vanish
-// and prints how many 0.1 s polls that took, or fails.
-func waitGone(p string) string {
-	return fmt.Sprintf("i=0\nwhile [ -e %s ]; do i=$((i+1)); [ $i -le 100 ] || { echo still there; exit 1; }; sleep 0.1; done\necho $i\n", p)
+// waitGone is a guest script that waits up to polls*0.1 s for path to
+// vanish and prints how many polls that took, or fails.
+func waitGone(p string, polls int) string {
+	return fmt.Sprintf("i=0\nwhile [ -e %s ]; do i=$((i+1)); [ $i -le %d ] || { echo still there; exit 1; }; sleep 0.1; done\necho $i\n", p, polls)
 }
 
 func TestLocalHeartbeat(t *testing.T) {
@@ -295,7 +297,7 @@ func TestLocalHeartbeat(t *testing.T) {
 	u := n1.must("umount with ocfs2-tools' ocfs2_hb_ctl",
 		fmt.Sprintf("set -e\nln -sfn %s %s\ncat /proc/sys/fs/ocfs2/nm/hb_ctl_path\numount /mnt\n", guestToolsHbCtl, guestKernelHbCtl), 60*time.Second)
 	sum.add("n1: umount (ocfs2-tools' ocfs2_hb_ctl upcall)", time.Duration(u.guestMS)*time.Millisecond)
-	g := n1.must("the region goes with ocfs2-tools' ocfs2_hb_ctl", waitGone(regionDir(v.UUID)), 30*time.Second)
+	g := n1.must("the region goes with ocfs2-tools' ocfs2_hb_ctl", waitGone(regionDir(v.UUID), 100), 30*time.Second)
 	sum.note("n1: region gone after umount", "after "+strings.TrimSpace(g.out)+" polls of 0.1 s")
 
 	// The same with our ocfs2_hb_ctl as the upcall. It has no kernel
@@ -305,7 +307,9 @@ func TestLocalHeartbeat(t *testing.T) {
 	u = n1.must("umount with our ocfs2_hb_ctl",
 		fmt.Sprintf("set -e\nln -sfn %s %s\numount /mnt\n", guestOurHbCtl, guestKernelHbCtl), 60*time.Second)
 	sum.add("n1: umount (our ocfs2_hb_ctl upcall)", time.Duration(u.guestMS)*time.Millisecond)
-	ours, _ := n1.exec(waitGone(regionDir(v.UUID)), 30*time.Second)
+	// umount returns after the upcall (above the region was gone at
+	// the first look): 1 s is plenty.
+	ours, _ := n1.exec(waitGone(regionDir(v.UUID), 10), 30*time.Second)
 	if ours.rc == 0 {
 		sum.note("n1: region after umount with ours", "gone")
 	} else {

@@ -289,23 +289,29 @@ func TestLocalHeartbeat(t *testing.T) {
 	v := r.regions[0]
 	reg := both(t, r.g, "register the cluster", [2]string{r.registerScript(), r.registerScript()}, 30*time.Second)
 	sum.add("n1: register cluster by hand", time.Duration(reg[0].guestMS)*time.Millisecond)
+	// mount.ocfs2 runs /sbin/ocfs2_hb_ctl too (-P, the heartbeat's I/O
+	// priority): ocfs2-tools' own first, ours below.
+	tools := fmt.Sprintf("ln -sfn %s %s", guestToolsHbCtl, guestKernelHbCtl)
+	both(t, r.g, "ocfs2-tools' ocfs2_hb_ctl", [2]string{tools, tools}, 20*time.Second)
 	r.mount()
 	r.shareAndKill()
 
 	// umount with ocfs2-tools' ocfs2_hb_ctl as the kernel's upcall: it
 	// drops mount.ocfs2's reference and removes the region.
-	u := n1.must("umount with ocfs2-tools' ocfs2_hb_ctl",
-		fmt.Sprintf("set -e\nln -sfn %s %s\ncat /proc/sys/fs/ocfs2/nm/hb_ctl_path\numount /mnt\n", guestToolsHbCtl, guestKernelHbCtl), 60*time.Second)
+	u := n1.must("umount with ocfs2-tools' ocfs2_hb_ctl", "set -e\ncat /proc/sys/fs/ocfs2/nm/hb_ctl_path\numount /mnt\n", 60*time.Second)
 	sum.add("n1: umount (ocfs2-tools' ocfs2_hb_ctl upcall)", time.Duration(u.guestMS)*time.Millisecond)
 	g := n1.must("the region goes with ocfs2-tools' ocfs2_hb_ctl", waitGone(regionDir(v.UUID), 100), 30*time.Second)
 	sum.note("n1: region gone after umount", "after "+strings.TrimSpace(g.out)+" polls of 0.1 s")
 
 	// The same with our ocfs2_hb_ctl as the upcall. It has no kernel
 	// backend yet: what it does is recorded, not asserted.
-	m := n1.must("mount again on n1 alone", "mount.ocfs2 /dev/vda /mnt", 90*time.Second)
+	m := n1.must("mount again on n1 alone, our ocfs2_hb_ctl installed",
+		fmt.Sprintf("set -e\nln -sfn %s %s\nmount.ocfs2 /dev/vda /mnt\n", guestOurHbCtl, guestKernelHbCtl), 90*time.Second)
 	sum.add("n1: mount again alone (region start + mount)", time.Duration(m.guestMS)*time.Millisecond)
-	u = n1.must("umount with our ocfs2_hb_ctl",
-		fmt.Sprintf("set -e\nln -sfn %s %s\numount /mnt\n", guestOurHbCtl, guestKernelHbCtl), 60*time.Second)
+	if m.out != "" {
+		t.Logf("n1: mount.ocfs2 with our ocfs2_hb_ctl says:\n%s", m.out)
+	}
+	u = n1.must("umount with our ocfs2_hb_ctl", "umount /mnt", 60*time.Second)
 	sum.add("n1: umount (our ocfs2_hb_ctl upcall)", time.Duration(u.guestMS)*time.Millisecond)
 	// umount returns after the upcall (above the region was gone at
 	// the first look): 1 s is plenty.

@@ -93,7 +93,7 @@ func requireRig(t *testing.T) *qemuguest.Kernel {
 	if out, err := exec.Command("/bin/busybox", "--list").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("insmod")) || !bytes.Contains(out, []byte("base64")) {
 		testenv.Unavailable(t, "needs /bin/busybox with insmod and base64 (busybox-static; run.sh installs it)")
 	}
-	for _, p := range []string{hostMountOCFS2, hostToolsHbCtl} {
+	for _, p := range []string{hostMountOCFS2, hostToolsHbCtl, hostO2CB} {
 		if _, err := os.Stat(p); err != nil {
 			testenv.Unavailable(t, fmt.Sprintf("needs %s from ocfs2-tools (run.sh installs it)", p))
 		}
@@ -268,10 +268,8 @@ func buildInitramfs(p string, s guestSpec, bins string) error {
 	if err := f.hostProgram(hostToolsHbCtl, guestToolsHbCtl, libs); err != nil {
 		return err
 	}
-	if _, err := os.Stat(hostO2CB); err == nil {
-		if err := f.hostProgram(hostO2CB, "/sbin/o2cb", libs); err != nil {
-			return err
-		}
+	if err := f.hostProgram(hostO2CB, "/sbin/o2cb", libs); err != nil {
+		return err
 	}
 	if err := f.w.Close(); err != nil {
 		return err

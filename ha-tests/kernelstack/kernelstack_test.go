@@ -153,6 +153,36 @@ func (r *rig) registerScript() string {
 	return b.String()
 }
 
+// register registers the cluster by hand on both guests, then asks
+// ocfs2-tools' o2cb in n1 what it makes of it: the nodes of the
+// cluster.conf we wrote, and the cluster online in configfs.
+func (r *rig) register() {
+	t := r.t
+	reg := both(t, r.g, "register the cluster", [2]string{r.registerScript(), r.registerScript()}, 30*time.Second)
+	r.sum.add("n1: register cluster by hand", time.Duration(reg[0].guestMS)*time.Millisecond)
+	o := r.g[0].must("o2cb list-nodes on our cluster.conf", "o2cb list-nodes "+cluster, 30*time.Second)
+	for _, g := range r.g {
+		if !strings.Contains(o.out, g.spec.addr()) {
+			t.Errorf("o2cb list-nodes in n1 does not list %s at %s:\n%s", g.spec.name, g.spec.addr(), o.out)
+		}
+	}
+	// Online: registered, and in global mode a region started.
+	r.clusterStatus(!r.global)
+}
+
+// clusterStatus checks what o2cb cluster-status says in n1.
+func (r *rig) clusterStatus(online bool) {
+	r.t.Helper()
+	st, err := r.g[0].exec("o2cb cluster-status "+cluster, 30*time.Second)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if (st.rc == 0) != online {
+		r.t.Errorf("n1: o2cb cluster-status: status %d (%s), want online %v", st.rc, strings.TrimSpace(st.out), online)
+	}
+	r.t.Logf("n1: o2cb cluster-status: %s", strings.TrimSpace(st.out))
+}
+
 // regionDir is a region's configfs directory in the guests.
 func regionDir(uuid string) string {
 	return fmt.Sprintf("/sys/kernel/config/cluster/%s/heartbeat/%s", cluster, uuid)
@@ -287,8 +317,7 @@ func TestLocalHeartbeat(t *testing.T) {
 	r := newRig(t, false, sum)
 	n1 := r.g[0]
 	v := r.regions[0]
-	reg := both(t, r.g, "register the cluster", [2]string{r.registerScript(), r.registerScript()}, 30*time.Second)
-	sum.add("n1: register cluster by hand", time.Duration(reg[0].guestMS)*time.Millisecond)
+	r.register()
 	// mount.ocfs2 runs /sbin/ocfs2_hb_ctl too (-P, the heartbeat's I/O
 	// priority): ocfs2-tools' own first, ours below.
 	tools := fmt.Sprintf("ln -sfn %s %s", guestToolsHbCtl, guestKernelHbCtl)
@@ -336,8 +365,7 @@ func TestGlobalHeartbeat(t *testing.T) {
 	}()
 	r := newRig(t, true, sum)
 	n1 := r.g[0]
-	reg := both(t, r.g, "register the cluster", [2]string{r.registerScript(), r.registerScript()}, 30*time.Second)
-	sum.add("n1: register cluster by hand", time.Duration(reg[0].guestMS)*time.Millisecond)
+	r.register()
 	for i, v := range r.regions {
 		s := startRegionScript(v, fmt.Sprintf("/dev/vd%c", 'a'+i))
 		res := both(t, r.g, "start region "+v.UUID, [2]string{s, s}, 90*time.Second)
@@ -345,6 +373,7 @@ func TestGlobalHeartbeat(t *testing.T) {
 			sum.add(fmt.Sprintf("%s: start global region %d (/dev/vd%c)", g.spec.name, i+1, 'a'+i), time.Duration(res[j].guestMS)*time.Millisecond)
 		}
 	}
+	r.clusterStatus(true)
 	r.mount()
 	r.shareAndKill()
 	u := n1.must("umount", "umount /mnt", 60*time.Second)

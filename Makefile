@@ -48,7 +48,7 @@ unit: ## the quick tier: hermetic Go tests with -race -short, as any user, witho
 test: ## run every Go test once, ha-tests aside (root tiers need root; CI=true makes skips fail)
 	go test -count=1 -timeout 20m $$(go list ./... | grep -v /ha-tests/)
 
-ha-test: build ## real Pacemaker clusters, the Linux kernel as a peer, the fault suite (root; downloads packages)
+ha-test: build ## real Pacemaker clusters, the Linux kernel as a peer and its own o2cb stack, the fault suite (root; downloads packages)
 	@bash scripts/ha-test.sh
 
 fault-test: ## the fault suite alone (root): faulty devices, corrupt slots, crashes, hostile input; writes FAULTS.md

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,51 +124,141 @@ func newRig(t *testing.T, global bool, sum *timings) *rig {
 	return r
 }
 
-// registerScript registers the cluster by hand in configfs as o2cb
-// register-cluster and the init script's timeouts do (node attributes
-// port, address, num, then local for the node named as the host).
-func (r *rig) registerScript() string {
+// agent is a guest script that runs an action of our OCF agent (o2cb or
+// hbregion) as Pacemaker would, with the rig's timeouts and the kernel
+// backend, and prints its exit status on the last line.
+func agent(name, action string, params ...string) string {
+	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + name, "OCF_RESKEY_CRM_meta_clone_max=2",
+		"OCF_RESKEY_heartbeat_backend=kernel"}
+	if name == "o2cb" {
+		env = append(env,
+			fmt.Sprintf("OCF_RESKEY_dead_threshold=%d", deadThreshold),
+			fmt.Sprintf("OCF_RESKEY_idle_timeout_ms=%d", idleMS),
+			fmt.Sprintf("OCF_RESKEY_keepalive_delay_ms=%d", keepaliveMS),
+			fmt.Sprintf("OCF_RESKEY_reconnect_delay_ms=%d", reconnectMS))
+	}
+	for _, p := range params {
+		env = append(env, "OCF_RESKEY_"+p)
+	}
+	agent := "o2cb"
+	if name != "o2cb" {
+		agent = "hbregion"
+	}
+	return fmt.Sprintf("env %s %s/%s %s 2>&1\necho \"rc=$?\"\n", strings.Join(env, " "), guestOCFProvider, agent, action)
+}
+
+// agentRC runs an agent script in g and returns its exit status and
+// output.
+func (r *rig) agentRC(g *guest, name, action string, params ...string) (int, result) {
+	r.t.Helper()
+	res, err := g.exec(agent(name, action, params...), 120*time.Second)
+	if err != nil {
+		r.t.Fatalf("%s: %s %s: %v", g.spec.name, name, action, err)
+	}
+	lines := strings.Split(strings.TrimSpace(res.out), "\n")
+	rc, err := strconv.Atoi(strings.TrimPrefix(lines[len(lines)-1], "rc="))
+	if err != nil {
+		r.t.Fatalf("%s: %s %s printed no exit status:\n%s", g.spec.name, name, action, res.out)
+	}
+	res.out = strings.Join(lines[:len(lines)-1], "\n")
+	return rc, res
+}
+
+// agentOK runs an agent action on g and fails the test unless it exits
+// with want.
+func (r *rig) agentOK(g *guest, want int, name, action string, params ...string) result {
+	r.t.Helper()
+	rc, res := r.agentRC(g, name, action, params...)
+	if rc != want {
+		r.t.Fatalf("%s: %s %s: exit status %d, want %d; output:\n%s", g.spec.name, name, action, rc, want, res.out)
+	}
+	return res
+}
+
+// start runs the o2cb agent's start on both guests at once: it loads
+// nothing (the guests' /init did), mounts dlmfs, registers the cluster
+// and its nodes and, in global mode, starts both regions in the kernel.
+// Then it checks the registration against what the rig asked, and asks
+// ocfs2-tools' o2cb in n1 what it makes of it.
+func (r *rig) start() {
+	t := r.t
+	var wg sync.WaitGroup
+	var res [2]result
+	for i, g := range r.g {
+		wg.Go(func() { res[i] = r.agentOK(g, 0, "o2cb", "start") })
+	}
+	wg.Wait()
+	for i, g := range r.g {
+		r.sum.add(g.spec.name+": o2cb start (kernel backend)", time.Duration(res[i].guestMS)*time.Millisecond)
+	}
 	mode := "local"
 	if r.global {
 		mode = "global"
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "set -e\nC=/sys/kernel/config/cluster/%s\n", cluster)
-	b.WriteString("echo o2cb > /sys/fs/ocfs2/cluster_stack\n")
-	b.WriteString("mkdir \"$C\"\n")
-	fmt.Fprintf(&b, "echo %s > \"$C/heartbeat/mode\"\n", mode)
-	for _, g := range r.g {
-		fmt.Fprintf(&b, "N=$C/node/%s\nmkdir \"$N\"\necho 7777 > \"$N/ipv4_port\"\necho %s > \"$N/ipv4_address\"\necho %d > \"$N/num\"\n",
-			g.spec.name, g.spec.addr(), g.spec.num)
-	}
-	b.WriteString("echo 1 > \"$C/node/$(hostname)/local\"\n")
-	fmt.Fprintf(&b, "echo %d > \"$C/heartbeat/dead_threshold\"\n", deadThreshold)
-	fmt.Fprintf(&b, "echo %d > \"$C/idle_timeout_ms\"\n", idleMS)
-	fmt.Fprintf(&b, "echo %d > \"$C/keepalive_delay_ms\"\n", keepaliveMS)
-	fmt.Fprintf(&b, "echo %d > \"$C/reconnect_delay_ms\"\n", reconnectMS)
-	// The kernel ignores some writes silently: read everything back.
-	fmt.Fprintf(&b, "check() { v=$(cat \"$1\"); [ \"$v\" = \"$2\" ] || { echo \"$1 is $v, want $2\"; exit 1; }; }\n")
-	fmt.Fprintf(&b, "check \"$C/heartbeat/mode\" %s\ncheck \"$C/heartbeat/dead_threshold\" %d\n", mode, deadThreshold)
-	fmt.Fprintf(&b, "check \"$C/idle_timeout_ms\" %d\ncheck \"$C/keepalive_delay_ms\" %d\ncheck \"$C/reconnect_delay_ms\" %d\n", idleMS, keepaliveMS, reconnectMS)
-	b.WriteString("check \"$C/node/$(hostname)/local\" 1\ncheck /sys/fs/ocfs2/cluster_stack o2cb\n")
-	return b.String()
-}
-
-// register registers the cluster by hand on both guests, then asks
-// ocfs2-tools' o2cb in n1 what it makes of it: the nodes of the
-// cluster.conf we wrote, and the cluster online in configfs.
-func (r *rig) register() {
-	t := r.t
-	reg := both(t, r.g, "register the cluster", [2]string{r.registerScript(), r.registerScript()}, 30*time.Second)
-	r.sum.add("n1: register cluster by hand", time.Duration(reg[0].guestMS)*time.Millisecond)
+	check := fmt.Sprintf(`set -e
+C=/sys/kernel/config/cluster/%s
+check() { v=$(cat "$1"); [ "$v" = "$2" ] || { echo "$1 is $v, want $2"; exit 1; }; }
+check $C/heartbeat/mode %s
+check $C/heartbeat/dead_threshold %d
+check $C/idle_timeout_ms %d
+check $C/keepalive_delay_ms %d
+check $C/reconnect_delay_ms %d
+check $C/fence_method reset
+check $C/node/$(hostname)/local 1
+check /sys/fs/ocfs2/cluster_stack o2cb
+check /proc/sys/fs/ocfs2/nm/hb_ctl_path %s
+grep -q ' /dlm ocfs2_dlmfs ' /proc/mounts
+ls $C/node
+`, cluster, mode, deadThreshold, idleMS, keepaliveMS, reconnectMS, guestOurHbCtl)
+	both(t, r.g, "the kernel's registration after o2cb start", [2]string{check, check}, 30*time.Second)
 	o := r.g[0].must("o2cb list-nodes on our cluster.conf", "o2cb list-nodes "+cluster, 30*time.Second)
 	for _, g := range r.g {
 		if !strings.Contains(o.out, g.spec.addr()) {
 			t.Errorf("o2cb list-nodes in n1 does not list %s at %s:\n%s", g.spec.name, g.spec.addr(), o.out)
 		}
 	}
-	// Online: registered, and in global mode a region started.
-	r.clusterStatus(!r.global)
+	// ocfs2-tools calls the cluster online: registered, and in global
+	// mode a region running.
+	r.clusterStatus(true)
+	// A second start adopts what the first registered.
+	r.agentOK(r.g[0], 0, "o2cb", "start")
+	for _, g := range r.g {
+		r.agentOK(g, 0, "o2cb", "monitor")
+	}
+}
+
+// livenodes checks the kernel's own view (debugfs) of region uuid in g.
+func (r *rig) livenodes(g *guest, uuid string, want string) {
+	r.t.Helper()
+	res := g.must("live nodes of "+uuid, "cat /sys/kernel/debug/o2hb/"+uuid+"/livenodes", 20*time.Second)
+	if got := strings.Join(strings.Fields(res.out), " "); got != want {
+		r.t.Errorf("%s: the kernel's live nodes of region %s: %q, want %q", g.spec.name, uuid, got, want)
+	}
+}
+
+// stop checks that the o2cb stop on n1 refuses while /mnt is mounted,
+// changing nothing; then unmounts, stops and finds nothing registered.
+func (r *rig) stop(umount func()) {
+	t := r.t
+	n1 := r.g[0]
+	before := n1.must("configfs before the refused stop", "find /sys/kernel/config/cluster | sort", 20*time.Second)
+	rc, res := r.agentRC(n1, "o2cb", "stop")
+	if rc != 1 || !strings.Contains(res.out, "/dev/vda on /mnt") {
+		t.Errorf("n1: o2cb stop while /mnt is mounted: exit status %d, want 1 naming /dev/vda on /mnt; output:\n%s", rc, res.out)
+	}
+	after := n1.must("configfs after the refused stop", "find /sys/kernel/config/cluster | sort", 20*time.Second)
+	if after.out != before.out {
+		t.Errorf("n1: the refused stop changed configfs:\nbefore:\n%s\nafter:\n%s", before.out, after.out)
+	}
+	umount()
+	s := r.agentOK(n1, 0, "o2cb", "stop")
+	r.sum.add("n1: o2cb stop (regions, nodes, cluster)", time.Duration(s.guestMS)*time.Millisecond)
+	left := n1.must("configfs after the stop", "ls -A /sys/kernel/config/cluster", 20*time.Second)
+	if strings.TrimSpace(left.out) != "" {
+		t.Errorf("n1: configfs still holds %q after o2cb stop", left.out)
+	}
+	r.agentOK(n1, 0, "o2cb", "stop")
+	r.agentOK(n1, 7, "o2cb", "monitor")
 }
 
 // clusterStatus checks what o2cb cluster-status says in n1.
@@ -186,14 +277,6 @@ func (r *rig) clusterStatus(online bool) {
 // regionDir is a region's configfs directory in the guests.
 func regionDir(uuid string) string {
 	return fmt.Sprintf("/sys/kernel/config/cluster/%s/heartbeat/%s", cluster, uuid)
-}
-
-// startRegionScript starts region v on dev by hand, as libo2cb does; the
-// dev write returns when the kernel calls the region steady.
-func startRegionScript(v ocfs2.Volume, dev string) string {
-	R := regionDir(v.UUID)
-	return fmt.Sprintf("set -e\nmkdir %s\necho %d > %s/block_bytes\necho %d > %s/start_block\necho %d > %s/blocks\n(exec 3<> %s && echo 3 > %s/dev)\n",
-		R, v.Heartbeat.BlockBytes, R, v.Heartbeat.StartBlock, R, v.Heartbeat.Blocks, R, dev, R)
 }
 
 // uptime prints the guest's uptime in seconds as the kernel log's
@@ -317,42 +400,51 @@ func TestLocalHeartbeat(t *testing.T) {
 	r := newRig(t, false, sum)
 	n1 := r.g[0]
 	v := r.regions[0]
-	r.register()
-	// mount.ocfs2 runs /sbin/ocfs2_hb_ctl too (-P, the heartbeat's I/O
-	// priority): ocfs2-tools' own first, ours below.
-	tools := fmt.Sprintf("ln -sfn %s %s", guestToolsHbCtl, guestKernelHbCtl)
-	both(t, r.g, "ocfs2-tools' ocfs2_hb_ctl", [2]string{tools, tools}, 20*time.Second)
+	r.start()
+	// mount.ocfs2 starts the region itself (libo2cb), counting its
+	// reference in the semaphore our ocfs2_hb_ctl reads, and runs
+	// /sbin/ocfs2_hb_ctl -P, ours.
 	r.mount()
+	for _, g := range r.g {
+		refs := g.must("our ocfs2_hb_ctl -I", guestKernelHbCtl+" -I -u "+v.UUID, 20*time.Second)
+		if want := v.UUID + ": 1 refs"; strings.TrimSpace(refs.out) != want {
+			t.Errorf("%s: our ocfs2_hb_ctl -I after mount.ocfs2: %q, want %q", g.spec.name, refs.out, want)
+		}
+		r.livenodes(g, v.UUID, "1 2")
+		r.agentOK(g, 0, "o2cb", "monitor")
+	}
 	r.shareAndKill()
+	r.livenodes(n1, v.UUID, "1")
+	r.agentOK(n1, 0, "o2cb", "monitor")
 
-	// umount with ocfs2-tools' ocfs2_hb_ctl as the kernel's upcall: it
-	// drops mount.ocfs2's reference and removes the region.
-	u := n1.must("umount with ocfs2-tools' ocfs2_hb_ctl", "set -e\ncat /proc/sys/fs/ocfs2/nm/hb_ctl_path\numount /mnt\n", 60*time.Second)
-	sum.add("n1: umount (ocfs2-tools' ocfs2_hb_ctl upcall)", time.Duration(u.guestMS)*time.Millisecond)
-	g := n1.must("the region goes with ocfs2-tools' ocfs2_hb_ctl", waitGone(regionDir(v.UUID), 100), 30*time.Second)
-	sum.note("n1: region gone after umount", "after "+strings.TrimSpace(g.out)+" polls of 0.1 s")
-
-	// The same with our ocfs2_hb_ctl as the upcall. It has no kernel
-	// backend yet: what it does is recorded, not asserted.
-	m := n1.must("mount again on n1 alone, our ocfs2_hb_ctl installed",
-		fmt.Sprintf("set -e\nln -sfn %s %s\nmount.ocfs2 /dev/vda /mnt\n", guestOurHbCtl, guestKernelHbCtl), 90*time.Second)
-	sum.add("n1: mount again alone (region start + mount)", time.Duration(m.guestMS)*time.Millisecond)
-	if m.out != "" {
-		t.Logf("n1: mount.ocfs2 with our ocfs2_hb_ctl says:\n%s", m.out)
-	}
-	u = n1.must("umount with our ocfs2_hb_ctl", "umount /mnt", 60*time.Second)
-	sum.add("n1: umount (our ocfs2_hb_ctl upcall)", time.Duration(u.guestMS)*time.Millisecond)
-	// umount returns after the upcall (above the region was gone at
-	// the first look): 1 s is plenty.
-	ours, _ := n1.exec(waitGone(regionDir(v.UUID), 10), 30*time.Second)
-	if ours.rc == 0 {
-		sum.note("n1: region after umount with ours", "gone")
-	} else {
-		by, _ := n1.exec(fmt.Sprintf("%s -K -u %s; echo \"exit status $?\"", guestKernelHbCtl, v.UUID), 30*time.Second)
-		t.Logf("our ocfs2_hb_ctl left the region running; run by hand it says:\n%s", by.out)
-		sum.note("n1: region after umount with ours", "still running (no kernel backend yet)")
-		n1.must("remove the region by hand", "rmdir "+regionDir(v.UUID), 30*time.Second)
-	}
+	r.stop(func() {
+		// umount's upcall runs our ocfs2_hb_ctl -K -u UUID: it drops
+		// mount.ocfs2's reference and removes the region.
+		u := n1.must("umount", "umount /mnt", 60*time.Second)
+		sum.add("n1: umount (our ocfs2_hb_ctl -K upcall)", time.Duration(u.guestMS)*time.Millisecond)
+		g := n1.must("the region goes at umount", waitGone(regionDir(v.UUID), 20), 30*time.Second)
+		sum.note("n1: region gone after umount", "after "+strings.TrimSpace(g.out)+" polls of 0.1 s")
+		refs := n1.must("our ocfs2_hb_ctl -I", guestKernelHbCtl+" -I -u "+v.UUID, 20*time.Second)
+		if want := v.UUID + ": 0 refs"; strings.TrimSpace(refs.out) != want {
+			t.Errorf("n1: our ocfs2_hb_ctl -I after umount: %q, want %q", refs.out, want)
+		}
+		// An hbregion resource holds the region in the kernel: one
+		// reference, gone at its stop.
+		hb := "uuid=" + v.UUID
+		r.agentOK(n1, 7, "hbregion", "monitor", hb)
+		s := r.agentOK(n1, 0, "hbregion", "start", hb)
+		sum.add("n1: hbregion start (kernel region, local mode)", time.Duration(s.guestMS)*time.Millisecond)
+		r.agentOK(n1, 0, "hbregion", "start", hb)
+		r.agentOK(n1, 0, "hbregion", "monitor", hb)
+		refs = n1.must("our ocfs2_hb_ctl -I", guestKernelHbCtl+" -I -u "+v.UUID, 20*time.Second)
+		if want := v.UUID + ": 1 refs"; strings.TrimSpace(refs.out) != want {
+			t.Errorf("n1: our ocfs2_hb_ctl -I with hbregion started: %q, want %q", refs.out, want)
+		}
+		r.agentOK(n1, 0, "hbregion", "stop", hb)
+		r.agentOK(n1, 0, "hbregion", "stop", hb)
+		n1.must("the region goes at hbregion's stop", waitGone(regionDir(v.UUID), 20), 30*time.Second)
+		r.agentOK(n1, 7, "hbregion", "monitor", hb)
+	})
 	r.checkNotFenced(n1)
 }
 
@@ -365,27 +457,25 @@ func TestGlobalHeartbeat(t *testing.T) {
 	}()
 	r := newRig(t, true, sum)
 	n1 := r.g[0]
-	r.register()
-	for i, v := range r.regions {
-		s := startRegionScript(v, fmt.Sprintf("/dev/vd%c", 'a'+i))
-		res := both(t, r.g, "start region "+v.UUID, [2]string{s, s}, 90*time.Second)
-		for j, g := range r.g {
-			sum.add(fmt.Sprintf("%s: start global region %d (/dev/vd%c)", g.spec.name, i+1, 'a'+i), time.Duration(res[j].guestMS)*time.Millisecond)
+	r.start()
+	for _, g := range r.g {
+		for _, v := range r.regions {
+			r.livenodes(g, v.UUID, "1 2")
 		}
 	}
-	r.clusterStatus(true)
 	r.mount()
 	r.shareAndKill()
-	u := n1.must("umount", "umount /mnt", 60*time.Second)
-	sum.add("n1: umount (no upcall in global mode)", time.Duration(u.guestMS)*time.Millisecond)
-	var stop strings.Builder
-	stop.WriteString("set -e\n")
 	for _, v := range r.regions {
-		if _, err := fmt.Fprintf(&stop, "[ -d %s ]\nrmdir %s\n", regionDir(v.UUID), regionDir(v.UUID)); err != nil {
-			t.Fatal(err)
-		}
+		r.livenodes(n1, v.UUID, "1")
 	}
-	s := n1.must("stop the regions by hand (they outlive the umount)", stop.String(), 60*time.Second)
-	sum.add("n1: rmdir both regions", time.Duration(s.guestMS)*time.Millisecond)
+	r.agentOK(n1, 0, "o2cb", "monitor")
+	r.stop(func() {
+		u := n1.must("umount", "umount /mnt", 60*time.Second)
+		sum.add("n1: umount", time.Duration(u.guestMS)*time.Millisecond)
+		// Global regions outlive the umount: the cluster owns them.
+		for _, v := range r.regions {
+			n1.must("region still there", "[ -d "+regionDir(v.UUID)+" ]", 20*time.Second)
+		}
+	})
 	r.checkNotFenced(n1)
 }

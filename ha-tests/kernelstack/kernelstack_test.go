@@ -227,6 +227,51 @@ ls $C/node
 	}
 }
 
+// faults are the kernel backend's faults that need no region, on n1:
+// a bad cluster.conf registers nothing; a registration a killed start
+// left half-written is completed; two starts racing both succeed. Each
+// ends with n1 stopped and configfs empty.
+func (r *rig) faults() {
+	t := r.t
+	n1 := r.g[0]
+	const C = "/sys/kernel/config/cluster"
+	empty := func(what string) {
+		t.Helper()
+		if left := n1.must("configfs", "ls -A "+C, 20*time.Second); strings.TrimSpace(left.out) != "" {
+			t.Errorf("n1: %s: configfs holds %q", what, left.out)
+		}
+	}
+	// A node stanza whose number is not a number, on line 8 of a copy.
+	n1.must("a broken cluster.conf", "sed '8s/number = .*/number = one/' "+guestClusterConf+" > /tmp/bad.conf && sed -n 8p /tmp/bad.conf", 20*time.Second)
+	rc, res := r.agentRC(n1, "o2cb", "start", "cluster_conf=/tmp/bad.conf")
+	if rc == 0 || !strings.Contains(res.out, "/tmp/bad.conf:8:") {
+		t.Errorf("n1: o2cb start with a broken cluster.conf: exit status %d, want a failure naming /tmp/bad.conf line 8; output:\n%s", rc, res.out)
+	}
+	empty("after a start on a broken cluster.conf")
+
+	// A start killed after writing n2's port only.
+	n1.must("a half-written registration", fmt.Sprintf("set -e\necho o2cb > /sys/fs/ocfs2/cluster_stack\nmkdir %s/%s %s/%s/node/n2\necho 7777 > %s/%s/node/n2/ipv4_port\n",
+		C, cluster, C, cluster, C, cluster), 20*time.Second)
+	r.agentOK(n1, 0, "o2cb", "start")
+	got := n1.must("n2 as registered", fmt.Sprintf("cat %s/%s/node/n2/ipv4_address %s/%s/node/n2/num", C, cluster, C, cluster), 20*time.Second)
+	if want := r.g[1].spec.addr() + "\n2"; strings.TrimSpace(got.out) != want {
+		t.Errorf("n1: n2 after the start completed a half-written registration: %q, want %q", got.out, want)
+	}
+	r.agentOK(n1, 0, "o2cb", "stop")
+	empty("after the stop")
+
+	// Two starts at once.
+	race := fmt.Sprintf("(%s) > /tmp/start1 &\n(%s) > /tmp/start2\nwait\ncat /tmp/start1 /tmp/start2\n",
+		strings.TrimSpace(agent("o2cb", "start")), strings.TrimSpace(agent("o2cb", "start")))
+	res = n1.must("two o2cb starts at once", race, 120*time.Second)
+	if strings.Count(res.out, "rc=0") != 2 {
+		t.Errorf("n1: two o2cb starts at once: want both to exit 0; output:\n%s", res.out)
+	}
+	r.agentOK(n1, 0, "o2cb", "monitor")
+	r.agentOK(n1, 0, "o2cb", "stop")
+	empty("after the racing starts' stop")
+}
+
 // livenodes checks the kernel's own view (debugfs) of region uuid in g.
 func (r *rig) livenodes(g *guest, uuid string, want string) {
 	r.t.Helper()
@@ -400,6 +445,7 @@ func TestLocalHeartbeat(t *testing.T) {
 	r := newRig(t, false, sum)
 	n1 := r.g[0]
 	v := r.regions[0]
+	r.faults()
 	r.start()
 	// mount.ocfs2 starts the region itself (libo2cb), counting its
 	// reference in the semaphore our ocfs2_hb_ctl reads, and runs

@@ -25,6 +25,9 @@ func (a agent) monitor(c *ocf.Context) error {
 	if err != nil {
 		return err
 	}
+	if st.KernelPeer != "" {
+		return ocf.Errorf(ocf.ErrGeneric, "%s", st.KernelPeer)
+	}
 	if err := a.loadView(c, n); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon runs, but: %v", err)
 	}

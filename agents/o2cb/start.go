@@ -42,7 +42,7 @@ func (a agent) start(c *ocf.Context) error {
 			return err
 		}
 	}
-	args := daemonctl.Args(map[string]string{
+	flags := map[string]string{
 		"run-dir":        n.daemon.RunDir,
 		"cluster-conf":   c.Params.String("cluster_conf"),
 		"cluster":        n.view.Cluster.Name(),
@@ -50,7 +50,12 @@ func (a agent) start(c *ocf.Context) error {
 		"interval-ms":    strconv.Itoa(c.Params.Int("heartbeat_interval_ms")),
 		"dead-threshold": strconv.Itoa(c.Params.Int("dead_threshold")),
 		"devices":        n.devices,
-	})
+	}
+	if n.backend == params.Kernel {
+		// The kernel writes this node's heartbeat and talks o2net.
+		flags["kernel-guard"] = "false"
+	}
+	args := daemonctl.Args(flags)
 	if err := n.daemon.Ensure(c, args); err != nil {
 		return err
 	}

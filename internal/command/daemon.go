@@ -22,6 +22,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
@@ -44,6 +45,8 @@ var daemonCommand = &cli.Command{
 		runDirFlag, confFlag, nodeFlag, intervalMS, threshold,
 		&cli.StringFlag{Name: "cluster", Usage: "cluster name (default: the only cluster)"},
 		&cli.StringFlag{Name: "devices", Usage: "extra device paths or globs, separated by colons or spaces, searched first for a UUID", EnvVars: []string{"O2CB_HB_DEVICES"}},
+		&cli.BoolFlag{Name: "kernel-guard", Value: true, EnvVars: []string{"O2CB_KERNEL_GUARD"},
+			Usage: "look for kernel nodes (o2net) in the cluster while writing heartbeats, and stop writing when one is found"},
 		&cli.IntFlag{Name: "ready-fd", Hidden: true, Usage: "file descriptor to report readiness on (set when detaching)"},
 	},
 	Action: runDaemon,
@@ -103,7 +106,20 @@ func runDaemon(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if c.Bool("kernel-guard") {
+		go d.Guard(ctx, hbd.Guard{OwnKernel: ownKernel})
+	}
 	return s.Serve(ctx)
+}
+
+// ownKernel says why this node's own kernel runs the o2cb stack, where
+// it does: a userspace writer beside it would be a second node 'this'.
+func ownKernel() string {
+	c, err := o2cbfs.Kernel{}.Registered()
+	if err != nil || c == nil {
+		return ""
+	}
+	return fmt.Sprintf("this node's kernel has o2cb cluster %s registered", c.Name)
 }
 
 // raiseProcs gives the runtime want Ps (GOMAXPROCS) as the daemon asks

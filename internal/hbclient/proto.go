@@ -47,6 +47,7 @@ const (
 	CodeConfig         = "config"          // cluster.conf problem
 	CodeStopping       = "stopping"        // the daemon is shutting down
 	CodeNotOwner       = "not_owner"       // stop for an owner that holds no reference
+	CodeKernelPeer     = "kernel_peer"     // a kernel node shares the cluster: this node does not write
 )
 
 // Request is one line from a client.
@@ -188,6 +189,9 @@ type Status struct {
 	PID           int            `json:"pid"`
 	Regions       []RegionStatus `json:"regions"`
 	LiveNodes     []int          `json:"live_nodes"`
+	// KernelPeer, when set, is why this node stepped back: a kernel node
+	// answered o2net, and a writer without o2net would hold its quorum.
+	KernelPeer string `json:"kernel_peer,omitempty"`
 }
 
 // WriteMessage writes v as one JSON line, refusing one of limit bytes

@@ -14,7 +14,8 @@ type clusterView struct {
 	mode    clusterconf.Mode
 	node    clusterconf.Node
 	nodes   []int
-	global  map[string]bool // regions of cluster.conf, in global mode
+	peers   []clusterconf.Node // the other nodes
+	global  map[string]bool    // regions of cluster.conf, in global mode
 }
 
 // readClusterConf reads the cluster, this node and, in global mode, the
@@ -47,6 +48,9 @@ func (d *Daemon) readClusterConf() (clusterView, error) {
 	}
 	for _, n := range cl.Nodes() {
 		v.nodes = append(v.nodes, n.Number)
+		if n.Number != v.node.Number {
+			v.peers = append(v.peers, n)
+		}
 	}
 	slices.Sort(v.nodes)
 	v.cluster, v.mode, v.global = cl.Name(), hb.Mode, map[string]bool{}
@@ -61,7 +65,7 @@ func (d *Daemon) loadClusterConf() error {
 	if err != nil {
 		return err
 	}
-	d.cluster, d.mode, d.node, d.nodes, d.global = v.cluster, v.mode, v.node, v.nodes, v.global
+	d.cluster, d.mode, d.node, d.nodes, d.peers, d.global = v.cluster, v.mode, v.node, v.nodes, v.peers, v.global
 	return nil
 }
 
@@ -80,7 +84,7 @@ func (d *Daemon) Reload() error {
 		return fail(ErrConfig, "cluster.conf changes cluster, heartbeat mode or this node's number (%s/%s/%d to %s/%s/%d) while regions run: stop the cluster first",
 			d.cluster, d.mode, d.node.Number, v.cluster, v.mode, v.node.Number)
 	}
-	d.cluster, d.mode, d.node, d.nodes, d.global = v.cluster, v.mode, v.node, v.nodes, v.global
+	d.cluster, d.mode, d.node, d.nodes, d.peers, d.global = v.cluster, v.mode, v.node, v.nodes, v.peers, v.global
 	d.log.Info("cluster.conf reloaded", "cluster", d.cluster, "mode", d.mode, "regions", len(d.global))
 	return nil
 }

@@ -49,6 +49,11 @@ type Daemon struct {
 	global  map[string]bool // regions of cluster.conf, in global mode
 	node    clusterconf.Node
 	nodes   []int
+	peers   []clusterconf.Node
+
+	// kernelPeer, once set, is why this node stepped back (guard.go):
+	// no region of it writes again.
+	kernelPeer string
 
 	mu       sync.Mutex
 	regions  map[string]*region

@@ -69,6 +69,11 @@ func (d *Daemon) ensureRunning(r *region) <-chan struct{} {
 		close(done)
 		return done
 	}
+	if d.kernelPeer != "" {
+		r.starting, r.startErr = done, fail(ErrKernelPeer, "%s", d.kernelPeer)
+		close(done)
+		return done
+	}
 	if r.eng != nil && stillHung(r.eng) {
 		r.starting, r.startErr = done, &hbdisk.RegionError{UUID: r.uuid, Err: fmt.Errorf("device %s: %w", r.device, errHung)}
 		close(done)

@@ -26,6 +26,7 @@ var (
 	ErrConfig         = errors.New("cluster configuration")
 	ErrStopping       = errors.New("daemon stopping")
 	ErrNotOwner       = errors.New("not an owner of the region")
+	ErrKernelPeer     = errors.New("a kernel node shares the cluster")
 )
 
 // codes maps errors to wire codes, first match wins: the daemon's own
@@ -48,6 +49,7 @@ var codes = []struct {
 	{ErrConfig, hbclient.CodeConfig},
 	{ErrStopping, hbclient.CodeStopping},
 	{ErrNotOwner, hbclient.CodeNotOwner},
+	{ErrKernelPeer, hbclient.CodeKernelPeer},
 	{hbdisk.ErrCollision, hbclient.CodeCollision},
 	{hbdisk.ErrUnsteady, hbclient.CodeNotSteady},
 	{ocfs2.ErrNotOCFS2, hbclient.CodeDeviceMismatch},

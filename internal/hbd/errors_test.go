@@ -39,6 +39,7 @@ func TestWireErrorCodes(t *testing.T) {
 		{"config", fail(ErrConfig, "local heartbeat mode"), hbclient.CodeConfig},
 		{"stopping", fail(ErrStopping, "the heartbeat daemon is stopping"), hbclient.CodeStopping},
 		{"not owner", regionFail(someUUID, ErrNotOwner, "service:a holds no reference"), hbclient.CodeNotOwner},
+		{"kernel peer", fail(ErrKernelPeer, "kernel node k1 answers o2net"), hbclient.CodeKernelPeer},
 		{"engine collision", engine(hbdisk.ErrCollision), hbclient.CodeCollision},
 		{"engine unsteady", engine(hbdisk.ErrUnsteady), hbclient.CodeNotSteady},
 		{"engine I/O timeout", engine(hbdisk.ErrIOTimeout), hbclient.CodeIO},
@@ -61,7 +62,7 @@ func TestWireErrorCodes(t *testing.T) {
 	for _, c := range []string{
 		hbclient.CodeBadRequest, hbclient.CodeVersion, hbclient.CodePermission, hbclient.CodeUnknownRegion,
 		hbclient.CodeDeviceMismatch, hbclient.CodeNotSteady, hbclient.CodeCollision, hbclient.CodeGlobalOwned,
-		hbclient.CodeLimit, hbclient.CodeIO, hbclient.CodeConfig, hbclient.CodeStopping, hbclient.CodeNotOwner,
+		hbclient.CodeLimit, hbclient.CodeIO, hbclient.CodeConfig, hbclient.CodeStopping, hbclient.CodeNotOwner, hbclient.CodeKernelPeer,
 	} {
 		if !reached[c] {
 			t.Errorf("code %q is reached by no error", c)

@@ -62,7 +62,7 @@ func ended(eng backend.Engine) bool {
 // recoverable reports whether the daemon restarts r by itself after its
 // engine failed with err. d.mu held.
 func (d *Daemon) recoverable(r *region, err error) bool {
-	return err != nil && !errors.Is(err, hbdisk.ErrCollision) &&
+	return err != nil && !errors.Is(err, hbdisk.ErrCollision) && d.kernelPeer == "" &&
 		d.mode == clusterconf.ModeGlobal && r.owners[hbclient.OwnerGlobal] > 0
 }
 

@@ -20,7 +20,7 @@ func (d *Daemon) Status() *hbclient.Status {
 	st := &hbclient.Status{
 		Node: hbclient.Node{Name: d.node.Name, Number: d.node.Number}, Cluster: d.cluster, Mode: string(d.mode),
 		IntervalMS: int(d.cfg.Interval / time.Millisecond), DeadThreshold: d.cfg.DeadThreshold,
-		PID: os.Getpid(), Regions: []hbclient.RegionStatus{}, LiveNodes: []int{},
+		PID: os.Getpid(), Regions: []hbclient.RegionStatus{}, LiveNodes: []int{}, KernelPeer: d.kernelPeer,
 	}
 	live := map[int]bool{}
 	for _, uuid := range slices.Sorted(maps.Keys(d.regions)) {

@@ -138,7 +138,11 @@ func agent(name, action string, params ...string) string {
 			fmt.Sprintf("OCF_RESKEY_reconnect_delay_ms=%d", reconnectMS))
 	}
 	for _, p := range params {
-		env = append(env, "OCF_RESKEY_"+p)
+		if e, ok := strings.CutPrefix(p, "env:"); ok {
+			env = append(env, e) // the agent's own environment
+			continue
+		}
+		env = append(env, "OCF_RESKEY_"+p) // later ones win
 	}
 	agent := "o2cb"
 	if name != "o2cb" {
@@ -523,5 +527,61 @@ func TestGlobalHeartbeat(t *testing.T) {
 			n1.must("region still there", "[ -d "+regionDir(v.UUID)+" ]", 20*time.Second)
 		}
 	})
+	r.checkNotFenced(n1)
+}
+
+// A node without the kernel stack that writes heartbeats beside kernel
+// nodes holds the kernel's quorum: kernel mounts wait 60 s for an o2net
+// connection that never comes, and fail. With its guard (the default)
+// our writer finds the kernel node's o2net and steps back, and the mount
+// goes through at about its normal speed.
+func TestMixedCluster(t *testing.T) {
+	sum := &timings{}
+	begin := time.Now()
+	defer func() {
+		sum.add("whole test", time.Since(begin))
+		t.Logf("summary (mixed cluster, local heartbeat):\n%s", sum)
+	}()
+	r := newRig(t, false, sum)
+	n1, n2 := r.g[0], r.g[1]
+	v := r.regions[0]
+	hb := "uuid=" + v.UUID
+	r.agentOK(n1, 0, "o2cb", "start")
+	mount := "set -e\nmount.ocfs2 /dev/vda /mnt\n"
+	writer := func(guard string) {
+		r.agentOK(n2, 0, "o2cb", "start", "heartbeat_backend=userspace", "allow_stonith_disabled=true", "env:O2CB_KERNEL_GUARD="+guard)
+		s := r.agentOK(n2, 0, "hbregion", "start", hb, "heartbeat_backend=userspace")
+		sum.add("n2: our userspace writer steady (guard "+guard+")", time.Duration(s.guestMS)*time.Millisecond)
+	}
+
+	// The harm, without the guard.
+	writer("false")
+	m, err := n1.exec(mount, 150*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum.add("n1: mount.ocfs2 beside our writer, no guard (fails)", time.Duration(m.guestMS)*time.Millisecond)
+	if m.rc == 0 {
+		t.Errorf("n1: mount.ocfs2 beside a userspace writer without o2net succeeded; want the kernel's refusal")
+	}
+	if !strings.Contains(n1.m.ConsoleText(), "could not connect to nodes") {
+		t.Errorf("n1: the kernel did not log \"could not connect to nodes\" for the failed mount; mount said:\n%s", m.out)
+	}
+	r.agentOK(n2, 0, "hbregion", "stop", hb, "heartbeat_backend=userspace")
+	r.agentOK(n2, 0, "o2cb", "stop", "heartbeat_backend=userspace")
+
+	// With the guard: our writer steps back once n1's kernel sees it.
+	writer("true")
+	m = n1.must("mount.ocfs2 beside our guarded writer", mount, 150*time.Second)
+	sum.add("n1: mount.ocfs2 beside our writer, guarded", time.Duration(m.guestMS)*time.Millisecond)
+	if took := time.Duration(m.guestMS) * time.Millisecond; took > 45*time.Second {
+		t.Errorf("n1: mount.ocfs2 beside our guarded writer took %v; want well under the 70 s of the unguarded failure (a region start restarted by our leaving, and a probe interval)", took)
+	}
+	rc, res := r.agentRC(n2, "o2cb", "monitor", "heartbeat_backend=userspace")
+	if rc != 1 || !strings.Contains(res.out, "kernel node n1 (number 1) answers o2net") {
+		t.Errorf("n2: o2cb monitor after stepping back: exit status %d, want 1 saying why; output:\n%s", rc, res.out)
+	}
+	r.livenodes(n1, v.UUID, "1")
+	n1.must("write on n1", "echo mixed > /mnt/mixed && sync", 30*time.Second)
 	r.checkNotFenced(n1)
 }

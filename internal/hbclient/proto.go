@@ -175,6 +175,13 @@ const (
 	StateStopped   State = "stopped"   // stopped on request, after a clean-stop block
 )
 
+// What writes the heartbeat of the daemon's regions (Status.Backend).
+const (
+	BackendUserspace = "userspace" // the daemon's own writer
+	BackendObserver  = "observer"  // nobody on this node: the daemon only reads
+	BackendKernel    = "kernel"    // the kernel's o2hb; the daemon only reads
+)
+
 // RetryTimeFormat is the layout of RegionStatus.RetryAt.
 const RetryTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
@@ -183,6 +190,7 @@ type Status struct {
 	Node          Node           `json:"node"`
 	Cluster       string         `json:"cluster"`
 	Mode          string         `json:"mode"`
+	Backend       string         `json:"backend"` // BackendUserspace, BackendObserver or BackendKernel
 	IntervalMS    int            `json:"interval_ms"`
 	DeadThreshold int            `json:"dead_threshold"`
 	PID           int            `json:"pid"`

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // readOnlyDev is an observer's device: any write fails the test and is
@@ -300,5 +302,28 @@ func TestReadOnlyRegionRefusesWrite(t *testing.T) {
 	o := newTestRegion(t, testDisk().Device(), 1, nil, readOnly)
 	if err := o.r.write(Slot(AlignedBuffer(512))); !errors.Is(err, errReadOnly) {
 		t.Errorf("write on a read-only region = %v, want errReadOnly", err)
+	}
+}
+
+// SetIOPriority sets the priority of the thread that issues the
+// observer's reads, as a writer's: ioprio_get on that thread gives it
+// back (best-effort class, which needs no privilege).
+func TestObserverSetIOPriority(t *testing.T) {
+	o := newTestRegion(t, testDisk().Device(), 1, []int{1, 2}, readOnly)
+	if err := o.r.Start(t.Context()); err != nil {
+		t.Fatalf("observer Start = %v", err)
+	}
+	const bestEffort4 = 2<<13 | 4
+	tid, err := o.r.SetIOPriority(t.Context(), bestEffort4)
+	if err != nil || tid == 0 || o.r.IOThreadID() != tid {
+		t.Fatalf("SetIOPriority = %d, %v; IOThreadID %d", tid, err, o.r.IOThreadID())
+	}
+	const ioprioWhoProcess = 1
+	got, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(tid), 0)
+	if e != 0 || got != bestEffort4 {
+		t.Errorf("ioprio_get(thread %d) = %#x, %v; want %#x", tid, got, e, bestEffort4)
+	}
+	if err := o.r.Stop(t.Context()); err != nil {
+		t.Errorf("observer Stop = %v", err)
 	}
 }

@@ -1,8 +1,11 @@
 package hbd
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -12,8 +15,11 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/backend/memsource"
+	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
+	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
 
 // noWrite is an observer's device: every write is counted and refused.
@@ -122,5 +128,63 @@ func TestDefaultBackendUserspace(t *testing.T) {
 	d := memDaemon(t, conf, "n1", memsource.New())
 	if got := d.Status().Backend; got != hbclient.BackendUserspace {
 		t.Errorf("status backend %q, want %q", got, hbclient.BackendUserspace)
+	}
+}
+
+// Daemon processes on a real image: n2 writes, n1 runs with
+// O2CB_HEARTBEAT_BACKEND=observer. n1's status names the backend and
+// sees what n2 sees, node 2 alone; n2 never sees node 1; nothing outside
+// n2's slot changes, n1's slot included; n2 stopped, n1 sees it go.
+func TestObserverDaemonProcess(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	img, uuid := image(t, dir)
+	conf := writeClusterConf(t, dir, "local", 2)
+	v, err := ocfs2.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := v.Heartbeat.Geometry
+	hashOutside := func() [32]byte {
+		b, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := g.SlotOffset(2)
+		clear(b[off : off+int64(g.BlockBytes)])
+		return sha256.Sum256(b)
+	}
+	before := hashOutside()
+	n2 := newNode(t, "n2", conf, dir+"/*.img")
+	n2.start()
+	n1 := &node{t: t, Node: clustertest.NewNode(clustertest.NodeConfig{Bin: o2cbRA(t), Conf: conf, Name: "n1",
+		Run: filepath.Join(t.TempDir(), "run-n1"), Devices: dir + "/*.img", Interval: testInterval, Threshold: testThreshold,
+		Env: append(os.Environ(), "O2CB_HEARTBEAT_BACKEND=observer")})}
+	t.Cleanup(n1.stop)
+	n1.start()
+	n2.regionStart(uuid, "/w")
+	n1.regionStart(uuid, "/mnt")
+	st, err := n1.client().Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Backend != hbclient.BackendObserver {
+		t.Errorf("n1 status backend %q, want %q", st.Backend, hbclient.BackendObserver)
+	}
+	if got := n1.liveIn()[uuid]; !slices.Equal(got, []int{2}) {
+		t.Errorf("observer n1 sees %v once started, want [2]", got)
+	}
+	time.Sleep(3 * testInterval)
+	if got, want := n1.liveIn()[uuid], n2.liveIn()[uuid]; !slices.Equal(got, want) || !slices.Equal(want, []int{2}) {
+		t.Errorf("observer n1 sees %v, writer n2 %v; want both [2]", got, want)
+	}
+	if got := hashOutside(); got != before {
+		t.Errorf("%s changed outside node 2's slot while the observer ran", img)
+	}
+	n2.stop()
+	testenv.WaitFor(t, 3*testInterval, "observer n1 sees node 2 stop", func() bool { return len(n1.liveIn()[uuid]) == 0 })
+	n1.stop()
+	if got := hashOutside(); got != before {
+		t.Errorf("%s changed outside node 2's slot after the observer stopped", img)
 	}
 }

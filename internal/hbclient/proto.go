@@ -127,7 +127,7 @@ type RegionStatus struct {
 	Owners       []Owner `json:"owners"`
 	Refs         int     `json:"refs"`
 	LastWriteAge float64 `json:"last_write_age_s"` // seconds since the last completed write; -1 if none
-	OwnSlotAge   float64 `json:"own_slot_age_s"`   // seconds since our slot last read back as written; -1 if never
+	OwnSlotAge   float64 `json:"own_slot_age_s"`   // seconds since our slot last read back as written (an observer: last read changed, its node live); -1 if never
 	WriteLatency float64 `json:"write_latency_ms"`
 	IOInFlight   float64 `json:"io_in_flight_s,omitempty"`
 	ReadErrors   uint64  `json:"read_errors"`

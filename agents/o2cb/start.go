@@ -51,10 +51,9 @@ func (a agent) start(c *ocf.Context) error {
 		"dead-threshold": strconv.Itoa(c.Params.Int("dead_threshold")),
 		"devices":        n.devices,
 	}
-	if n.backend == params.Kernel {
-		// The kernel writes this node's heartbeat and talks o2net.
-		flags["kernel-guard"] = "false"
-	}
+	// The kernel backend's daemon, and an observer, only read the
+	// regions (the kernel writes this node's heartbeat).
+	flags["heartbeat-backend"] = n.backend
 	args := daemonctl.Args(flags)
 	if err := n.daemon.Ensure(c, args); err != nil {
 		return err

@@ -10,8 +10,10 @@
 //	defer eng.Stop(ctx)                  // clean-stop block
 //
 // Userspace is today's backend: our own writer (package hbdisk) on the
-// heartbeat area of an OCFS2 volume (package ocfs2). The kernel's o2hb,
-// driven through configfs, is the next.
+// heartbeat area of an OCFS2 volume (package ocfs2). Observer resolves
+// the same volumes and only reads them: the slots tracked as Userspace
+// tracks them, no byte ever written, for nodes where the kernel's o2hb
+// writes the heartbeat.
 package backend
 
 import (
@@ -58,8 +60,9 @@ type Engine interface {
 	// Start begins heartbeating and returns once the region is steady,
 	// or with the error that ended it. It is called once.
 	Start(ctx context.Context) error
-	// Stop ends heartbeating with a clean-stop block; it returns when
-	// the region has ended or ctx ends (a device call hangs).
+	// Stop ends heartbeating with a clean-stop block (an observer,
+	// which never wrote, just ends); it returns when the region has
+	// ended or ctx ends (a device call hangs).
 	Stop(ctx context.Context) error
 	Done() <-chan struct{} // closed once the region has ended
 	Err() error            // why it ended, once Done is closed; nil after Stop

@@ -91,12 +91,20 @@ func Inspect(path string) (Spec, error) {
 
 // Run returns our writer on spec's device, ready to Start.
 func (u Userspace) Run(spec Spec, p Params) (Engine, error) {
+	return u.run(spec, p, false)
+}
+
+// run returns an engine of spec through u's Open hook: our writer, or,
+// readOnly, an observer.
+func (u Userspace) run(spec Spec, p Params, readOnly bool) (Engine, error) {
 	var open func() (hbdisk.Device, error)
 	if u.Open != nil {
 		path := spec.Device
 		open = func() (hbdisk.Device, error) { return u.Open(path) }
 	}
-	r, err := hbdisk.NewRegion(EngineConfig(spec, p, open))
+	cfg := EngineConfig(spec, p, open)
+	cfg.ReadOnly = readOnly
+	r, err := hbdisk.NewRegion(cfg)
 	if err != nil {
 		return nil, err // not a nil *Region in an Engine
 	}

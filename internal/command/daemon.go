@@ -20,6 +20,7 @@ import (
 
 	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
@@ -47,12 +48,18 @@ var daemonCommand = &cli.Command{
 		&cli.StringFlag{Name: "devices", Usage: "extra device paths or globs, separated by colons or spaces, searched first for a UUID", EnvVars: []string{"O2CB_HB_DEVICES"}},
 		&cli.BoolFlag{Name: "kernel-guard", Value: true, EnvVars: []string{"O2CB_KERNEL_GUARD"},
 			Usage: "look for kernel nodes (o2net) in the cluster while writing heartbeats, and stop writing when one is found"},
+		&cli.StringFlag{Name: "heartbeat-backend", Value: hbclient.BackendUserspace, Usage: fmt.Sprintf("what writes the heartbeat: %s (the daemon), %s (nobody here: the daemon only reads the regions) or %s (the kernel's o2hb: the daemon only reads)", hbclient.BackendUserspace, hbclient.BackendObserver, hbclient.BackendKernel), EnvVars: []string{"O2CB_HEARTBEAT_BACKEND"}},
 		&cli.IntFlag{Name: "ready-fd", Hidden: true, Usage: "file descriptor to report readiness on (set when detaching)"},
 	},
 	Action: runDaemon,
 }
 
-func daemonConfig(c *cli.Context) hbd.Config {
+func daemonConfig(c *cli.Context) (hbd.Config, error) {
+	name := c.String("heartbeat-backend")
+	src, err := heartbeatSource(name, ocfs2.SplitDeviceList(c.String("devices")))
+	if err != nil {
+		return hbd.Config{}, err
+	}
 	return hbd.Config{
 		RunDir:        c.String("run-dir"),
 		ClusterConf:   c.String("cluster-conf"),
@@ -61,15 +68,34 @@ func daemonConfig(c *cli.Context) hbd.Config {
 		Interval:      time.Duration(c.Int("interval-ms")) * time.Millisecond,
 		DeadThreshold: c.Int("dead-threshold"),
 		Procs:         raiseProcs,
-		Source:        backend.Userspace{Devices: ocfs2.SplitDeviceList(c.String("devices"))},
+		Source:        src,
+		Backend:       name,
+	}, nil
+}
+
+// heartbeatSource is the source of the daemon's regions for backend name
+// (--heartbeat-backend, O2CB_HEARTBEAT_BACKEND): our writer, or, where
+// the kernel or nobody on this node writes, an observer that only reads.
+func heartbeatSource(name string, devices []string) (backend.Source, error) {
+	us := backend.Userspace{Devices: devices}
+	switch name {
+	case hbclient.BackendUserspace:
+		return us, nil
+	case hbclient.BackendObserver, hbclient.BackendKernel:
+		return backend.Observer{Userspace: us}, nil
 	}
+	return nil, fmt.Errorf("heartbeat backend %q (O2CB_HEARTBEAT_BACKEND) is none of %s, %s, %s", name,
+		hbclient.BackendUserspace, hbclient.BackendObserver, hbclient.BackendKernel)
 }
 
 func runDaemon(c *cli.Context) error {
+	cfg, err := daemonConfig(c)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
 	if !c.Bool("foreground") {
 		return detach(c)
 	}
-	cfg := daemonConfig(c)
 	var ready func(error)
 	logOut := io.Writer(c.App.ErrWriter)
 	if fd := c.Int("ready-fd"); fd > 0 {
@@ -106,7 +132,8 @@ func runDaemon(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if c.Bool("kernel-guard") {
+	if c.Bool("kernel-guard") && cfg.Backend == hbclient.BackendUserspace {
+		// Only a writer can harm kernel nodes.
 		go d.Guard(ctx, hbd.Guard{OwnKernel: ownKernel})
 	}
 	return s.Serve(ctx)

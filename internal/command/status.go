@@ -58,8 +58,12 @@ func joinInts(ns []int) string {
 }
 
 func printStatus(w io.Writer, st *hbclient.Status) error {
-	fmt.Fprintf(w, "node %s (number %d) in cluster %s, %s heartbeat, interval %d ms, dead threshold %d, daemon pid %d\n",
-		st.Node.Name, st.Node.Number, st.Cluster, st.Mode, st.IntervalMS, st.DeadThreshold, st.PID)
+	backend := ""
+	if st.Backend != "" { // "": a daemon from before the field
+		backend = st.Backend + " backend, "
+	}
+	fmt.Fprintf(w, "node %s (number %d) in cluster %s, %s heartbeat, %sinterval %d ms, dead threshold %d, daemon pid %d\n",
+		st.Node.Name, st.Node.Number, st.Cluster, st.Mode, backend, st.IntervalMS, st.DeadThreshold, st.PID)
 	if len(st.Regions) == 0 {
 		fmt.Fprintln(w, "no heartbeat region is running")
 	} else {

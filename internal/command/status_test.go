@@ -34,6 +34,7 @@ func TestPrintStatusRetries(t *testing.T) {
 		"failed (retry 1 waits)",
 		"CC: not retried yet: this node is seen in no other steady region",
 		"AA: region AA: read-only file system",
+		"in cluster c, global heartbeat, interval 200 ms",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status text lacks %q:\n%s", want, out)
@@ -43,5 +44,17 @@ func TestPrintStatusRetries(t *testing.T) {
 		if (strings.HasPrefix(line, "DD ") || strings.HasPrefix(line, "EE ")) && strings.Contains(line, "retry") {
 			t.Errorf("a region the daemon does not retry shows a retry: %q", line)
 		}
+	}
+}
+
+// status's text names the backend the daemon reports.
+func TestPrintStatusBackend(t *testing.T) {
+	st := &hbclient.Status{Node: hbclient.Node{Name: "n1", Number: 1}, Cluster: "c", Mode: "local", Backend: hbclient.BackendKernel, IntervalMS: 2000, DeadThreshold: 31, PID: 7}
+	var b bytes.Buffer
+	if err := printStatus(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	if want := "local heartbeat, kernel backend, interval 2000 ms"; !strings.Contains(b.String(), want) {
+		t.Errorf("status text lacks %q:\n%s", want, b.String())
 	}
 }

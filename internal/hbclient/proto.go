@@ -128,7 +128,7 @@ type RegionStatus struct {
 	Owners       []Owner `json:"owners"`
 	Refs         int     `json:"refs"`
 	LastWriteAge float64 `json:"last_write_age_s"` // seconds since the last completed write; -1 if none
-	OwnSlotAge   float64 `json:"own_slot_age_s"`   // seconds since our slot last read back as written; -1 if never
+	OwnSlotAge   float64 `json:"own_slot_age_s"`   // seconds since our slot last read back as written (an observer: last read changed, its node live); -1 if never
 	WriteLatency float64 `json:"write_latency_ms"`
 	IOInFlight   float64 `json:"io_in_flight_s,omitempty"`
 	ReadErrors   uint64  `json:"read_errors"`
@@ -176,6 +176,13 @@ const (
 	StateStopped   State = "stopped"   // stopped on request, after a clean-stop block
 )
 
+// What writes the heartbeat of the daemon's regions (Status.Backend).
+const (
+	BackendUserspace = "userspace" // the daemon's own writer
+	BackendObserver  = "observer"  // nobody on this node: the daemon only reads
+	BackendKernel    = "kernel"    // the kernel's o2hb; the daemon only reads
+)
+
 // RetryTimeFormat is the layout of RegionStatus.RetryAt.
 const RetryTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
@@ -184,6 +191,7 @@ type Status struct {
 	Node          Node           `json:"node"`
 	Cluster       string         `json:"cluster"`
 	Mode          string         `json:"mode"`
+	Backend       string         `json:"backend"` // BackendUserspace, BackendObserver or BackendKernel
 	IntervalMS    int            `json:"interval_ms"`
 	DeadThreshold int            `json:"dead_threshold"`
 	PID           int            `json:"pid"`

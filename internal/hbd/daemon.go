@@ -2,12 +2,14 @@ package hbd
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/backend"
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
 	"github.com/o2cb-ra/o2cb-ra/internal/retry"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
@@ -33,6 +35,11 @@ type Config struct {
 	// Source resolves and runs the regions; nil: backend.Userspace{},
 	// our writer on OCFS2 volumes found by the default search.
 	Source backend.Source
+	// Backend names what writes the heartbeat, for status: one of
+	// hbclient.BackendUserspace (if ""), BackendObserver or
+	// BackendKernel. The caller picks a Source that matches it (an
+	// observer for the last two).
+	Backend string
 }
 
 // MaxGlobalRegions is the kernel's limit of regions in global mode, kept
@@ -108,6 +115,14 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if err := hbdisk.CheckInterval(cfg.Interval); err != nil {
 		return nil, err
+	}
+	switch cfg.Backend {
+	case "":
+		cfg.Backend = hbclient.BackendUserspace
+	case hbclient.BackendUserspace, hbclient.BackendObserver, hbclient.BackendKernel:
+	default:
+		return nil, fmt.Errorf("heartbeat backend %q is none of %s, %s, %s", cfg.Backend,
+			hbclient.BackendUserspace, hbclient.BackendObserver, hbclient.BackendKernel)
 	}
 	cfg.Retry = cfg.Retry.WithDefaults()
 	if err := cfg.Retry.Validate(); err != nil {

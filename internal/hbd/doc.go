@@ -12,7 +12,11 @@
 // request to them and their errors to wire codes (errors.go). Where a
 // region's device and slots are, and what heartbeats on it, is the
 // Source of Config (package backend; nil: our userspace writer on OCFS2
-// volumes).
+// volumes). Where the kernel writes the heartbeat, the source is an
+// observer (backend.Observer), which writes nothing: the regions' owners,
+// states and live nodes are the same, a stop writes no clean-stop block,
+// and Config.Backend ("userspace", "observer" or "kernel") is the
+// "backend" of status.
 //
 // # Owners
 //

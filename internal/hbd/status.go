@@ -19,6 +19,7 @@ func (d *Daemon) Status() *hbclient.Status {
 	defer d.mu.Unlock()
 	st := &hbclient.Status{
 		Node: hbclient.Node{Name: d.node.Name, Number: d.node.Number}, Cluster: d.cluster, Mode: string(d.mode),
+		Backend:    d.cfg.Backend,
 		IntervalMS: int(d.cfg.Interval / time.Millisecond), DeadThreshold: d.cfg.DeadThreshold,
 		PID: os.Getpid(), Regions: []hbclient.RegionStatus{}, LiveNodes: []int{}, KernelPeer: d.kernelPeer,
 	}

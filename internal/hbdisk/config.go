@@ -12,7 +12,8 @@ type Config struct {
 	UUID   string // region name, for messages
 	Device string // device or image path, for messages and the default Open
 
-	// Open opens the device; nil opens Device with OpenDirect.
+	// Open opens the device; nil opens Device with OpenDirect, or with
+	// OpenDirectReadOnly when ReadOnly is set.
 	Open func() (Device, error)
 	// Verify checks, after every open and before the first write through
 	// it, that the device still holds this region (superblock signature
@@ -38,8 +39,20 @@ type Config struct {
 	Anchor        time.Time
 	DeadThreshold int // iterations; DefaultDeadThreshold if 0
 	// IOTimeout is how long the region may go without a completed write
-	// before it fails; (DeadThreshold-1)*Interval if 0, as the kernel.
+	// (a completed read, when ReadOnly) before it fails;
+	// (DeadThreshold-1)*Interval if 0, as the kernel.
 	IOTimeout time.Duration
+
+	// ReadOnly makes the region an observer: it reads and tracks every
+	// configured slot, ours included, as a writer does, but never
+	// writes (no heartbeat, no clean-stop block, no generation) and
+	// opens the device read-only by default. Our slot is then tracked
+	// like a peer's, not checked as ours: Node is live when someone
+	// else (the kernel's o2hb on this node) heartbeats in it, and
+	// Status.OwnSlotRead is the last read that found it live and
+	// changed. There is no collision check: the writer of our slot is
+	// expected.
+	ReadOnly bool
 
 	Logger  *slog.Logger // nil: discard
 	OnEvent func(Event)  // called on the region's goroutine; must not block
@@ -62,7 +75,11 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Open == nil {
 		path := cfg.Device
-		cfg.Open = func() (Device, error) { return OpenDirect(path) }
+		if cfg.ReadOnly {
+			cfg.Open = func() (Device, error) { return OpenDirectReadOnly(path) }
+		} else {
+			cfg.Open = func() (Device, error) { return OpenDirect(path) }
+		}
 	}
 	return cfg
 }

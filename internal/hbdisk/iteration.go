@@ -36,14 +36,15 @@ func (r *Region) reopenLater() {
 }
 
 // iterate runs one heartbeat iteration due at due: read the configured
-// slots, check our own, write ours, feed the tracker. It returns non-nil
-// when the region must end.
+// slots, check our own, write ours, feed the tracker; a read-only region
+// only reads and feeds the tracker. It returns non-nil when the region
+// must end.
 func (r *Region) iterate(due time.Time) error {
 	begin := time.Now()
 	late := max(begin.Sub(due), 0)
 	g := r.cfg.Geometry
 	readOff := g.SlotOffset(r.lo)
-	var readErr, writeErr error
+	var readErr error
 
 	err, hung := r.do(func() error {
 		if err := r.open(); err != nil {
@@ -83,37 +84,50 @@ func (r *Region) iterate(due time.Time) error {
 		}
 	}
 
-	if readErr == nil && !r.seeded {
-		r.continueSeq()
-	}
-	seq := r.nextSeq()
-	r.tried = seq
-	r.wbuf.Encode(Block{Seq: seq, Node: uint8(r.cfg.Node), Generation: r.gen, DeadMS: r.deadMS})
-	var wlat time.Duration
-	err, hung = r.do(func() error {
-		if err := r.open(); err != nil {
-			return err
+	var (
+		writeErr error
+		seq      uint64
+		wlat     time.Duration
+		now      time.Time
+	)
+	if r.cfg.ReadOnly {
+		// An observer's deadline runs from its last completed read.
+		now = time.Now()
+		if readErr == nil {
+			r.lastGood = now
 		}
-		wstart := time.Now()
-		err := r.write(r.wbuf)
-		wlat = time.Since(wstart)
-		return err
-	})
-	if hung {
-		// The watchdog ends the region with timeoutErr; should this
-		// return win the race to end it, it must say the same.
-		return r.timeoutErr()
-	}
-	if collision != nil {
-		return collision
-	}
-	if errors.Is(err, errDeadline) {
-		return r.timeoutErr()
-	}
-	writeErr = err
-	now := time.Now()
-	if writeErr == nil {
-		r.lastSeq, r.written, r.lastGood = seq, true, now
+	} else {
+		if readErr == nil && !r.seeded {
+			r.continueSeq()
+		}
+		seq = r.nextSeq()
+		r.tried = seq
+		r.wbuf.Encode(Block{Seq: seq, Node: uint8(r.cfg.Node), Generation: r.gen, DeadMS: r.deadMS})
+		err, hung = r.do(func() error {
+			if err := r.open(); err != nil {
+				return err
+			}
+			wstart := time.Now()
+			err := r.write(r.wbuf)
+			wlat = time.Since(wstart)
+			return err
+		})
+		if hung {
+			// The watchdog ends the region with timeoutErr; should this
+			// return win the race to end it, it must say the same.
+			return r.timeoutErr()
+		}
+		if collision != nil {
+			return collision
+		}
+		if errors.Is(err, errDeadline) {
+			return r.timeoutErr()
+		}
+		writeErr = err
+		now = time.Now()
+		if writeErr == nil {
+			r.lastSeq, r.written, r.lastGood = seq, true, now
+		}
 	}
 
 	var evs []Event
@@ -131,6 +145,12 @@ func (r *Region) iterate(due time.Time) error {
 		}
 		r.seeded = true
 		r.rbuf, r.prev = r.prev, r.rbuf
+		if r.cfg.ReadOnly && r.tracker.Live(r.cfg.Node) && r.tracker.Missed(r.cfg.Node) == 0 {
+			// Our slot changed in this read and its writer is live:
+			// the device holds this node's heartbeat, written by
+			// someone else.
+			ownRead = now
+		}
 	}
 	r.report(evs)
 
@@ -151,9 +171,11 @@ func (r *Region) iterate(due time.Time) error {
 	if !ownRead.IsZero() {
 		st.OwnSlotRead = ownRead
 	}
-	if writeErr != nil {
+	switch {
+	case r.cfg.ReadOnly:
+	case writeErr != nil:
 		st.WriteErrors++
-	} else {
+	default:
 		st.Writes++
 		st.BytesWritten += uint64(len(r.wbuf))
 		st.Seq, st.LastWrite = seq, now
@@ -233,6 +255,9 @@ func (r *Region) continueSeq() {
 // write writes our slot after checking that its offset lies inside the
 // slot area and the extent. It runs on the I/O thread.
 func (r *Region) write(s Slot) error {
+	if r.cfg.ReadOnly {
+		return fmt.Errorf("slot of node %d: %w", r.cfg.Node, errReadOnly)
+	}
 	g := r.cfg.Geometry
 	off, n := g.SlotOffset(r.cfg.Node), int64(len(s))
 	if !g.WriteInside(r.cfg.Extent, off, n) {
@@ -272,6 +297,10 @@ func (r *Region) do(fn func() error) (err error, hung bool) {
 // errDeadline: the write timeout has passed before a call could begin.
 var errDeadline = errors.New("write timeout passed")
 
+// errReadOnly: a write was about to go through a read-only region; no
+// path does that, this stops one that would.
+var errReadOnly = errors.New("write refused: the region is read-only")
+
 // timeoutErr is how a region that could not write in time ends: with the
 // last real device error, which says why.
 func (r *Region) timeoutErr() error {
@@ -282,8 +311,12 @@ func (r *Region) timeoutErr() error {
 	if since := r.ioSince.Load(); since != 0 {
 		last += fmt.Sprintf("; a device call has been in flight for %v", time.Since(time.Unix(0, since)).Round(time.Millisecond))
 	}
-	return regionErrorf(r.cfg.UUID, "%w: no write to %s completed for %v; last error: %s",
-		ErrIOTimeout, r.cfg.Device, r.cfg.IOTimeout, last)
+	what := "write to"
+	if r.cfg.ReadOnly {
+		what = "read of"
+	}
+	return regionErrorf(r.cfg.UUID, "%w: no %s %s completed for %v; last error: %s",
+		ErrIOTimeout, what, r.cfg.Device, r.cfg.IOTimeout, last)
 }
 
 // hang is the watchdog: a device call has outlived the failure deadline.

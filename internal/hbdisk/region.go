@@ -13,9 +13,12 @@ import (
 )
 
 // SteadyReads is how many clean iterations (read and write both done, own
-// slot intact) make a starting region steady: reads at 0, 1 and 2
-// intervals, so that every peer writing at our interval has been seen to
-// change twice, which is all liveness needs.
+// slot intact; for a read-only region, the read done) make a starting
+// region steady: reads at 0, 1 and 2 intervals, the first seeding the
+// tracker and the next two sampling every slot, so that every node
+// writing at our interval has been seen to change twice, which is all
+// liveness needs (LiveThreshold). An observer's Start therefore returns
+// with the same picture of the region a writer's would.
 const SteadyReads = 3
 
 // MaxStartIterations bounds a start: a region not steady after this many
@@ -99,13 +102,19 @@ func (r *Region) Start(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return regionErrorf(r.cfg.UUID, "already started")
 	}
-	r.gen = newGeneration()
+	if !r.cfg.ReadOnly {
+		r.gen = newGeneration()
+	}
 	now := time.Now()
 	r.lastGood = now
 	r.mu.Lock()
 	r.st.Generation, r.st.Started = r.gen, now
 	r.mu.Unlock()
-	r.log.Info("starting heartbeat", "generation", fmt.Sprintf("%#x", r.gen),
+	what := "starting heartbeat"
+	if r.cfg.ReadOnly {
+		what = "starting to observe heartbeat (read-only)"
+	}
+	r.log.Info(what, "generation", fmt.Sprintf("%#x", r.gen),
 		"start_block", r.cfg.Geometry.StartBlock, "block_bytes", r.cfg.Geometry.BlockBytes,
 		"interval", r.cfg.Interval, "dead_threshold", r.cfg.DeadThreshold)
 	r.watchdog = time.AfterFunc(time.Hour, r.hang)
@@ -127,7 +136,8 @@ func (r *Region) Start(ctx context.Context) error {
 }
 
 // Stop ends heartbeating with a clean-stop block (generation 0), which
-// peers take as an explicit down. It returns when the loop has ended or
+// peers take as an explicit down; a read-only region, which never
+// wrote, just ends. It returns when the loop has ended or
 // ctx ends; the latter only when a device call hangs.
 func (r *Region) Stop(ctx context.Context) error {
 	r.requestStop()

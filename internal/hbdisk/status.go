@@ -39,7 +39,9 @@ type Status struct {
 	SteadyAt  time.Time
 	LastWrite time.Time // last completed write
 	// OwnSlotRead is when our slot last read back as we wrote it: the
-	// device holds our heartbeat. A hung or lying device stops it.
+	// device holds our heartbeat. A hung or lying device stops it. In a
+	// read-only region it is when a read last found our slot changed
+	// with its node live: someone heartbeats as this node there.
 	OwnSlotRead     time.Time
 	WriteLatency    time.Duration
 	MaxWriteLatency time.Duration

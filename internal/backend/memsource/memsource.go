@@ -35,6 +35,9 @@ type Source struct {
 	// opens on its disk, and returns the device the engine uses instead
 	// (or an error for the open): tests put faults there.
 	Open func(spec backend.Spec, dev hbdisk.Device) (hbdisk.Device, error)
+	// ReadOnly makes Run return observers (hbdisk.Config.ReadOnly), as
+	// backend.Observer does, instead of writers.
+	ReadOnly bool
 
 	mu    sync.Mutex
 	disks map[string]*memdisk.Disk // by UUID
@@ -76,7 +79,8 @@ func (s *Source) Resolve(uuid, device string) (backend.Spec, error) {
 	return backend.Spec{UUID: uuid, Device: Device(uuid), Geometry: Geometry}, nil
 }
 
-// Run returns our writer on spec's disk, ready to Start.
+// Run returns our writer on spec's disk, or an observer of it when
+// ReadOnly is set, ready to Start.
 func (s *Source) Run(spec backend.Spec, p backend.Params) (backend.Engine, error) {
 	s.mu.Lock()
 	disk := s.disks[spec.UUID]
@@ -90,7 +94,9 @@ func (s *Source) Run(spec backend.Spec, p backend.Params) (backend.Engine, error
 		}
 		return disk.Device(), nil
 	}
-	r, err := hbdisk.NewRegion(backend.EngineConfig(spec, p, open))
+	cfg := backend.EngineConfig(spec, p, open)
+	cfg.ReadOnly = s.ReadOnly
+	r, err := hbdisk.NewRegion(cfg)
 	if err != nil {
 		return nil, err
 	}

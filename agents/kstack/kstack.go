@@ -175,24 +175,31 @@ func Offline(c *ocf.Context, k o2cbfs.Kernel) error {
 }
 
 // Check is the kernel's half of monitor: the cluster registered as this
-// node's, this node local, and in global mode which configured regions
-// have no running kernel thread. running is false when nothing is
-// registered.
-func Check(k o2cbfs.Kernel, v *clusterview.View) (running bool, notStarted []string, err error) {
+// node's and this node local; then the regions whose kernel thread runs,
+// and which of the configured (global) regions have none.
+func Check(k o2cbfs.Kernel, v *clusterview.View) (running, notStarted []string, err error) {
 	have, err := k.Registered()
-	if err != nil || have == nil {
-		return false, nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if have == nil {
+		return nil, nil, fmt.Errorf("no cluster is registered in the kernel")
 	}
 	if have.Name != v.Cluster.Name() {
-		return true, nil, fmt.Errorf("the kernel has cluster %s registered, not %s", have.Name, v.Cluster.Name())
+		return nil, nil, fmt.Errorf("the kernel has cluster %s registered, not %s", have.Name, v.Cluster.Name())
 	}
 	local := slices.IndexFunc(have.Nodes, func(n o2cbfs.Node) bool { return n.Local })
 	if local < 0 || have.Nodes[local].Name != v.Node.Name {
-		return true, nil, fmt.Errorf("cluster %s is registered in the kernel without node %s as this node", have.Name, v.Node.Name)
+		return nil, nil, fmt.Errorf("cluster %s is registered in the kernel without node %s as this node", have.Name, v.Node.Name)
 	}
 	regions, err := k.Regions()
 	if err != nil {
-		return true, nil, err
+		return nil, nil, err
+	}
+	for _, r := range regions {
+		if r.Started() {
+			running = append(running, r.UUID)
+		}
 	}
 	for _, r := range v.Regions {
 		i := slices.IndexFunc(regions, func(x o2cbfs.Region) bool { return x.UUID == r.UUID })
@@ -200,7 +207,7 @@ func Check(k o2cbfs.Kernel, v *clusterview.View) (running bool, notStarted []str
 			notStarted = append(notStarted, r.UUID)
 		}
 	}
-	return true, notStarted, nil
+	return running, notStarted, nil
 }
 
 // lockWait is how long a start or stop waits for a racing one: most of

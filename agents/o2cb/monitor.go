@@ -5,8 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/o2cb-ra/o2cb-ra/agents/daemonctl"
 	"github.com/o2cb-ra/o2cb-ra/agents/kstack"
 	"github.com/o2cb-ra/o2cb-ra/agents/reason"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 )
 
@@ -50,36 +52,55 @@ func (a agent) monitor(c *ocf.Context) error {
 
 // monitorKernel judges the kernel's stack: the registration is this
 // node's, and this node is seen live in enough of the counted regions
-// (global mode: the configured regions, each lost when it has no kernel
-// thread or when the kernel's own view, in debugfs, lacks this node).
+// (global mode: the configured regions; local mode: those the kernel
+// runs). A region is lost when it has no kernel thread, when the
+// daemon, which observes the kernel's regions, does not see this node
+// in it, or when the kernel's own view (debugfs) lacks this node.
 func (a agent) monitorKernel(c *ocf.Context) error {
 	n := newNode(c)
 	if err := a.loadView(c, n); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "kernel o2cb cluster registered, but: %v", err)
 	}
 	k := a.host.Kernel
-	_, notStarted, err := kstack.Check(k, n.view)
+	kernelRegions, notStarted, err := kstack.Check(k, n.view)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "kernel backend: %v", err)
 	}
-	if !managed(c, n.view) {
-		return nil
+	counted := kernelRegions
+	if managed(c, n.view) {
+		counted = nil
+		for _, r := range n.view.Regions {
+			counted = append(counted, r.UUID)
+		}
 	}
+	var observed []hbclient.RegionStatus
+	interval := time.Duration(0)
+	if st, err := n.daemon.Client.Status(c); err == nil {
+		observed, interval = st.Regions, time.Duration(st.IntervalMS)*time.Millisecond
+	} else {
+		c.Log.Debug("the heartbeat daemon does not answer; judging by the kernel's files alone", "err", err)
+	}
+	self := n.view.Node.Number
 	var lost []string
-	for _, r := range n.view.Regions {
-		switch {
-		case slices.Contains(notStarted, r.UUID):
-			lost = append(lost, reason.Region(r.UUID, "no kernel heartbeat thread"))
-		default:
-			if live, ok := k.LiveNodes(r.UUID); ok && !slices.Contains(live, n.view.Node.Number) {
-				lost = append(lost, reason.Region(r.UUID, "the kernel does not see this node live"))
+	for _, uuid := range counted {
+		if slices.Contains(notStarted, uuid) {
+			lost = append(lost, reason.Region(uuid, "no kernel heartbeat thread"))
+			continue
+		}
+		if i := slices.IndexFunc(observed, func(r hbclient.RegionStatus) bool { return r.UUID == uuid }); i >= 0 {
+			if err := daemonctl.Lost(observed[i], self, c.CheckLevel, interval); err != nil {
+				lost = append(lost, reason.Region(uuid, err.Error()))
+				continue
 			}
+		}
+		if live, ok := k.LiveNodes(uuid); ok && !slices.Contains(live, self) {
+			lost = append(lost, reason.Region(uuid, "the kernel does not see this node live"))
 		}
 	}
 	rule := c.Params.String("region_quorum")
-	if !quorate(rule, len(n.view.Regions), len(lost)) {
+	if !quorate(rule, len(counted), len(lost)) {
 		return ocf.Errorf(ocf.ErrGeneric, "kernel backend: %d of %d heartbeat regions lost (region_quorum=%s): %s",
-			len(lost), len(n.view.Regions), rule, strings.Join(lost, "; "))
+			len(lost), len(counted), rule, strings.Join(lost, "; "))
 	}
 	for _, l := range lost {
 		c.Log.Warn("heartbeat region lost; this node is still seen in others", "why", l)

@@ -58,6 +58,12 @@ func (a agent) start(c *ocf.Context) error {
 	if err := n.daemon.Ensure(c, args); err != nil {
 		return err
 	}
+	// A daemon already running keeps its backend: a writer left on a
+	// node now run by the kernel must not go on writing.
+	if st, err := n.daemon.Client.Status(c); err == nil && st.Backend != "" && st.Backend != n.backend {
+		return ocf.Errorf(ocf.ErrGeneric, "the heartbeat daemon of %s runs the %s backend, not %s (%s): stop the o2cb resource first",
+			n.daemon.RunDir, st.Backend, n.backend, why)
+	}
 	if !managed(c, n.view) {
 		c.Log.Info("o2cb started", "mode", n.view.Mode, "node", n.view.Node.Name, "backend", n.backend, "why", why)
 		return nil

@@ -1,9 +1,11 @@
 package kernelstack
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clustertest"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/testenv"
 )
@@ -276,6 +279,40 @@ func (r *rig) faults() {
 	empty("after the racing starts' stop")
 }
 
+// observed waits up to d until our status in g (o2cb-ra status --json,
+// the daemon observing the kernel's regions) shows each of uuids with
+// live nodes want, and the kernel's own view of it (debugfs) the same;
+// it returns how long that took.
+func (r *rig) observed(g *guest, want []int, d time.Duration, uuids ...string) time.Duration {
+	r.t.Helper()
+	begin := time.Now()
+	var last string
+	for {
+		res, err := g.exec("o2cb-ra status --json", 20*time.Second)
+		if err == nil && res.rc == 0 {
+			last = res.out
+			var st hbclient.Status
+			if json.Unmarshal([]byte(res.out), &st) == nil && st.Backend == hbclient.BackendKernel {
+				ok := true
+				for _, u := range uuids {
+					i := slices.IndexFunc(st.Regions, func(x hbclient.RegionStatus) bool { return x.UUID == u })
+					ok = ok && i >= 0 && slices.Equal(st.Regions[i].LiveNodes, want) && slices.Equal(st.Regions[i].KernelLiveNodes, want)
+				}
+				if ok {
+					return time.Since(begin)
+				}
+			}
+		} else if err == nil {
+			last = res.out
+		}
+		if time.Since(begin) > d {
+			r.t.Fatalf("%s: our status never showed live nodes %v, and the kernel's view the same, in regions %v within %v; last:\n%s",
+				g.spec.name, want, uuids, d, last)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // livenodes checks the kernel's own view (debugfs) of region uuid in g.
 func (r *rig) livenodes(g *guest, uuid string, want string) {
 	r.t.Helper()
@@ -461,9 +498,11 @@ func TestLocalHeartbeat(t *testing.T) {
 			t.Errorf("%s: our ocfs2_hb_ctl -I after mount.ocfs2: %q, want %q", g.spec.name, refs.out, want)
 		}
 		r.livenodes(g, v.UUID, "1 2")
+		sum.add(g.spec.name+": our status shows mount.ocfs2's region with both nodes", r.observed(g, []int{1, 2}, 60*time.Second, v.UUID))
 		r.agentOK(g, 0, "o2cb", "monitor")
 	}
 	r.shareAndKill()
+	r.observed(n1, []int{1}, 60*time.Second, v.UUID)
 	r.livenodes(n1, v.UUID, "1")
 	r.agentOK(n1, 0, "o2cb", "monitor")
 
@@ -508,13 +547,16 @@ func TestGlobalHeartbeat(t *testing.T) {
 	r := newRig(t, true, sum)
 	n1 := r.g[0]
 	r.start()
+	uuids := []string{r.regions[0].UUID, r.regions[1].UUID}
 	for _, g := range r.g {
 		for _, v := range r.regions {
 			r.livenodes(g, v.UUID, "1 2")
 		}
+		sum.add(g.spec.name+": our status shows both nodes in both regions", r.observed(g, []int{1, 2}, 60*time.Second, uuids...))
 	}
 	r.mount()
 	r.shareAndKill()
+	sum.add("n1: our status shows n2 dead (after the kill's write)", r.observed(n1, []int{1}, 60*time.Second, uuids...))
 	for _, v := range r.regions {
 		r.livenodes(n1, v.UUID, "1")
 	}

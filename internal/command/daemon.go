@@ -132,6 +132,9 @@ func runDaemon(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if cfg.Backend == hbclient.BackendKernel {
+		go d.FollowKernel(ctx, kernelRegions, cfg.Interval)
+	}
 	if c.Bool("kernel-guard") && cfg.Backend == hbclient.BackendUserspace {
 		// Only a writer can harm kernel nodes.
 		go d.Guard(ctx, hbd.Guard{OwnKernel: ownKernel})
@@ -243,4 +246,20 @@ func detach(c *cli.Context) error {
 	case <-ctx.Done():
 		return cli.Exit(fmt.Sprintf("the heartbeat daemon (pid %d) was not ready within %v", pid, detachTimeout), 1)
 	}
+}
+
+// kernelRegions lists the regions whose kernel thread runs, with their
+// block devices.
+func kernelRegions() ([]hbd.KernelRegion, error) {
+	rs, err := o2cbfs.Kernel{}.Regions()
+	if err != nil {
+		return nil, err
+	}
+	var out []hbd.KernelRegion
+	for _, r := range rs {
+		if r.Started() && r.Dev != "" {
+			out = append(out, hbd.KernelRegion{UUID: r.UUID, Device: "/dev/" + r.Dev})
+		}
+	}
+	return out, nil
 }

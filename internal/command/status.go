@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
 )
 
 // exitNotRunning is status's exit code when no daemon answers (as
@@ -36,6 +37,9 @@ var statusCommand = &cli.Command{
 		}
 		if err != nil {
 			return err
+		}
+		if st.Backend == hbclient.BackendKernel {
+			addKernelView(o2cbfs.Kernel{}, st)
 		}
 		if c.Bool("json") {
 			enc := json.NewEncoder(c.App.Writer)
@@ -97,6 +101,9 @@ func printStatus(w io.Writer, st *hbclient.Status) error {
 			if r.Error != "" {
 				fmt.Fprintf(w, "%s: %s\n", r.UUID, r.Error)
 			}
+			if r.KernelLiveNodes != nil {
+				fmt.Fprintf(w, "%s: the kernel's own view (debugfs): live nodes %s\n", r.UUID, joinInts(r.KernelLiveNodes))
+			}
 			if r.RetryBlocked != "" {
 				fmt.Fprintf(w, "%s: not retried yet: %s\n", r.UUID, r.RetryBlocked)
 			}
@@ -124,4 +131,14 @@ func retryNote(r hbclient.RegionStatus) string {
 		return fmt.Sprintf(" (retry %d in %.1fs%s)", next, *r.NextRetry, at)
 	}
 	return ""
+}
+
+// addKernelView adds the kernel's own live nodes of each region, where
+// debugfs shows them, beside what the daemon observes.
+func addKernelView(k o2cbfs.Kernel, st *hbclient.Status) {
+	for i := range st.Regions {
+		if live, ok := k.LiveNodes(st.Regions[i].UUID); ok {
+			st.Regions[i].KernelLiveNodes = append([]int{}, live...)
+		}
+	}
 }

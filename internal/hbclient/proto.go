@@ -116,33 +116,37 @@ type Owner struct {
 
 // RegionStatus is one region as status and info report it.
 type RegionStatus struct {
-	UUID         string  `json:"uuid"`
-	Device       string  `json:"device"`
-	BlockBytes   int     `json:"block_bytes"`
-	StartBlock   uint64  `json:"start_block"`
-	Blocks       int     `json:"blocks"`
-	State        State   `json:"state"`
-	Error        string  `json:"error,omitempty"`
-	Generation   string  `json:"generation,omitempty"`
-	LiveNodes    []int   `json:"live_nodes"`
-	Owners       []Owner `json:"owners"`
-	Refs         int     `json:"refs"`
-	LastWriteAge float64 `json:"last_write_age_s"` // seconds since the last completed write; -1 if none
-	OwnSlotAge   float64 `json:"own_slot_age_s"`   // seconds since our slot last read back as written (an observer: last read changed, its node live); -1 if never
-	WriteLatency float64 `json:"write_latency_ms"`
-	IOInFlight   float64 `json:"io_in_flight_s,omitempty"`
-	ReadErrors   uint64  `json:"read_errors"`
-	WriteErrors  uint64  `json:"write_errors"`
-	BadBlocks    uint64  `json:"bad_blocks"`
-	StaleReads   uint64  `json:"stale_reads"` // reads of our slot that returned an older block of ours
-	Iterations   uint64  `json:"iterations"`
-	LatenessP50  float64 `json:"lateness_p50_ms"` // how late iterations begin, over the last 256
-	LatenessP99  float64 `json:"lateness_p99_ms"`
-	Reads        uint64  `json:"reads"` // device calls completed
-	Writes       uint64  `json:"writes"`
-	BytesRead    uint64  `json:"bytes_read"`
-	BytesWritten uint64  `json:"bytes_written"`
-	IOThread     int     `json:"io_thread,omitempty"`
+	UUID       string `json:"uuid"`
+	Device     string `json:"device"`
+	BlockBytes int    `json:"block_bytes"`
+	StartBlock uint64 `json:"start_block"`
+	Blocks     int    `json:"blocks"`
+	State      State  `json:"state"`
+	Error      string `json:"error,omitempty"`
+	Generation string `json:"generation,omitempty"`
+	LiveNodes  []int  `json:"live_nodes"`
+	// KernelLiveNodes is the kernel's own view of the region (debugfs
+	// o2hb/<UUID>/livenodes), added by o2cb-ra status with the kernel
+	// backend where debugfs shows it; the daemon never sets it.
+	KernelLiveNodes []int   `json:"kernel_live_nodes,omitempty"`
+	Owners          []Owner `json:"owners"`
+	Refs            int     `json:"refs"`
+	LastWriteAge    float64 `json:"last_write_age_s"` // seconds since the last completed write; -1 if none
+	OwnSlotAge      float64 `json:"own_slot_age_s"`   // seconds since our slot last read back as written (an observer: last read changed, its node live); -1 if never
+	WriteLatency    float64 `json:"write_latency_ms"`
+	IOInFlight      float64 `json:"io_in_flight_s,omitempty"`
+	ReadErrors      uint64  `json:"read_errors"`
+	WriteErrors     uint64  `json:"write_errors"`
+	BadBlocks       uint64  `json:"bad_blocks"`
+	StaleReads      uint64  `json:"stale_reads"` // reads of our slot that returned an older block of ours
+	Iterations      uint64  `json:"iterations"`
+	LatenessP50     float64 `json:"lateness_p50_ms"` // how late iterations begin, over the last 256
+	LatenessP99     float64 `json:"lateness_p99_ms"`
+	Reads           uint64  `json:"reads"` // device calls completed
+	Writes          uint64  `json:"writes"`
+	BytesRead       uint64  `json:"bytes_read"`
+	BytesWritten    uint64  `json:"bytes_written"`
+	IOThread        int     `json:"io_thread,omitempty"`
 	// A failed cluster region the daemon retries by itself (global
 	// mode): how many retries began since it failed, and when the next
 	// is due, or that one is under way, or why the due one waits. The

@@ -47,7 +47,14 @@ func (a agent) stop(c *ocf.Context) error {
 	for _, r := range st.Regions {
 		var owners []string
 		for _, o := range r.Owners {
-			owners = append(owners, o.Name)
+			if o.Name != hbclient.OwnerKernel {
+				// The daemon's own observation of a kernel region,
+				// which ends with the daemon.
+				owners = append(owners, o.Name)
+			}
+		}
+		if len(owners) == 0 {
+			continue
 		}
 		users = append(users, fmt.Sprintf("%s (%s)", r.UUID, strings.Join(owners, ", ")))
 	}

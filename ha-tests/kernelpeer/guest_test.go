@@ -23,17 +23,6 @@ import (
 //go:embed init.sh
 var initScript []byte
 
-// EnvKernelDeb names the linux-image .deb to boot; without it the newest
-// linux-image-*.deb in CacheDir is used.
-const EnvKernelDeb = "O2CB_TEST_KERNEL_DEB"
-
-// EnvShowConsole, when set, prints the guest's console also when the
-// test passes (it is always printed on failure).
-const EnvShowConsole = "O2CB_TEST_GUEST_CONSOLE"
-
-// CacheDir is where run.sh keeps the downloaded kernel package.
-const CacheDir = "/var/cache/o2cb-ra-tests"
-
 // guestModules are the modules the guest needs (FACTS section 7); their
 // dependencies are added and built-in ones left out.
 var guestModules = []string{"virtio_pci", "virtio_blk", "configfs", "ocfs2_nodemanager"}
@@ -46,7 +35,7 @@ var (
 )
 
 // findKernelDeb returns the kernel package to boot, or "" if none.
-func findKernelDeb() string { return qemuguest.FindKernelDeb(EnvKernelDeb, CacheDir) }
+func findKernelDeb() string { return qemuguest.FindKernelDeb() }
 
 // requireGuest skips (or fails under CI) when qemu, busybox or the kernel
 // package is missing, and returns the unpacked kernel.
@@ -62,7 +51,7 @@ func requireGuest(t *testing.T) *qemuguest.Kernel {
 	}
 	deb := findKernelDeb()
 	if deb == "" {
-		testenv.Unavailable(t, fmt.Sprintf("no kernel package: set %s or put linux-image-*-amd64*.deb in %s (run.sh downloads it)", EnvKernelDeb, CacheDir))
+		testenv.Unavailable(t, qemuguest.NoKernelDeb)
 	}
 	if _, err := os.Stat(deb); err != nil {
 		testenv.Unavailable(t, fmt.Sprintf("kernel package: %v", err))
@@ -185,7 +174,7 @@ func bootGuest(t *testing.T, k *qemuguest.Kernel, img string, gc guestConfig) *g
 	}
 	t.Cleanup(func() {
 		g.kill()
-		if t.Failed() || os.Getenv(EnvShowConsole) != "" {
+		if t.Failed() || os.Getenv(qemuguest.EnvShowConsole) != "" {
 			g.dump()
 		}
 	})

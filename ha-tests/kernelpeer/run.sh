@@ -15,7 +15,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 . scripts/toolchain.sh
 . scripts/suite.sh
-CACHE=/var/cache/o2cb-ra-tests
+. scripts/kernel-deb.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run.sh: needs root (apt-get, qemu on a shared image, the daemon)" >&2
@@ -31,32 +31,6 @@ command -v mkfs.ocfs2 > /dev/null || need="$need ocfs2-tools kmod"
 # shellcheck disable=SC2086 # word splitting wanted
 install_missing kernelpeer $need
 
-if [ -z "${O2CB_TEST_KERNEL_DEB:-}" ]; then
-	# The kernel the archive's linux-image-amd64 metapackage points at,
-	# else the newest linux-image-6.1.0-N-amd64 it offers.
-	pkg=$(apt-cache depends linux-image-amd64 2> /dev/null |
-		sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n 1)
-	if [ -z "$pkg" ]; then
-		pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
-			awk '{print $1}' | sort -t- -k4,4n | tail -n 1)
-	fi
-	if [ -n "$pkg" ]; then
-		mkdir -p "$CACHE"
-		deb=$(ls "$CACHE/${pkg}_"*.deb 2> /dev/null | tail -n 1 || true)
-		if [ -z "$deb" ]; then
-			echo "run.sh: downloading $pkg into $CACHE"
-			(cd "$CACHE" && apt-get download "$pkg" > /tmp/kernelpeer-apt.log 2>&1) || {
-				cat /tmp/kernelpeer-apt.log >&2
-				echo "run.sh: apt-get download $pkg failed" >&2
-			}
-			deb=$(ls "$CACHE/${pkg}_"*.deb 2> /dev/null | tail -n 1 || true)
-			rm -f /tmp/kernelpeer-apt.log
-		fi
-		[ -n "$deb" ] && export O2CB_TEST_KERNEL_DEB="$deb"
-	else
-		echo "run.sh: the archive offers no linux-image-6.1.0-*-amd64 (apt-get update?)" >&2
-	fi
-fi
-echo "run.sh: kernel package ${O2CB_TEST_KERNEL_DEB:-(none)}"
+kernel_deb run.sh
 
 run_suite kernelpeer 10m ./ha-tests/kernelpeer/

@@ -28,17 +28,6 @@ import (
 //go:embed init.sh
 var initScript []byte
 
-// EnvKernelDeb names the linux-image .deb to boot; without it the newest
-// linux-image-*.deb in CacheDir is used.
-const EnvKernelDeb = "O2CB_TEST_KERNEL_DEB"
-
-// EnvShowConsole, when set, logs the guests' consoles and channels also
-// when a test passes (they are always logged on failure).
-const EnvShowConsole = "O2CB_TEST_GUEST_CONSOLE"
-
-// CacheDir is where run.sh keeps the downloaded kernel package.
-const CacheDir = "/var/cache/o2cb-ra-tests"
-
 // guestModules are the modules the guests load, in this order after
 // their dependencies; built-in ones are left out.
 var guestModules = []string{"virtio_pci", "virtio_blk", "virtio_net",
@@ -98,9 +87,9 @@ func requireRig(t *testing.T) *qemuguest.Kernel {
 			testenv.Unavailable(t, fmt.Sprintf("needs %s from ocfs2-tools (run.sh installs it)", p))
 		}
 	}
-	deb := qemuguest.FindKernelDeb(EnvKernelDeb, CacheDir)
+	deb := qemuguest.FindKernelDeb()
 	if deb == "" {
-		testenv.Unavailable(t, fmt.Sprintf("no kernel package: set %s or put linux-image-*-amd64*.deb in %s (run.sh downloads it)", EnvKernelDeb, CacheDir))
+		testenv.Unavailable(t, qemuguest.NoKernelDeb)
 	}
 	if _, err := os.Stat(deb); err != nil {
 		testenv.Unavailable(t, fmt.Sprintf("kernel package: %v", err))
@@ -371,7 +360,7 @@ func startGuest(t *testing.T, k *qemuguest.Kernel, s guestSpec, bins string) *gu
 		if err := g.m.Kill(); err != nil {
 			t.Error(err)
 		}
-		if t.Failed() || os.Getenv(EnvShowConsole) != "" {
+		if t.Failed() || os.Getenv(qemuguest.EnvShowConsole) != "" {
 			g.dump()
 		}
 	})

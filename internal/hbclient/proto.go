@@ -279,3 +279,7 @@ func ValidOwner(o string) error {
 
 // OwnerGlobal owns the regions the cluster starts in global mode.
 const OwnerGlobal = "global"
+
+// OwnerKernel holds the regions a kernel-backend daemon observes because
+// the kernel runs them (hbd's FollowKernel): not a user of the region.
+const OwnerKernel = "service:kernel"

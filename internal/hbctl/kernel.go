@@ -52,17 +52,20 @@ func kernelAction(k o2cbfs.Kernel, r request, env func(string) string, stdout, s
 		}
 		r.uuid = sb.UUID
 	}
+	if r.action == 'S' || r.action == 'K' {
+		// A start or stop the kernel has begun runs to its end, as
+		// ocfs2-tools blocks signals: the dev write blocks them on its
+		// thread, and these would end the process with the reference
+		// count not what the kernel runs.
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+	}
 	switch r.action {
 	case 'S':
 		if global && !r.global {
 			return nil
 		}
-		// A start that the kernel has begun runs to its end: the dev
-		// write blocks signals on its thread, and these would end the
-		// process, leaving the reference uncounted.
-		sigs := make(chan os.Signal, 4)
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-		defer signal.Stop(sigs)
 		dev, geo, err := kernelDevice(r, env, stderr)
 		if err != nil {
 			return err
@@ -80,9 +83,6 @@ func kernelAction(k o2cbfs.Kernel, r request, env func(string) string, stdout, s
 		if global && !r.global {
 			return nil
 		}
-		sigs := make(chan os.Signal, 4)
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-		defer signal.Stop(sigs)
 		if global {
 			err = k.StopRegion(r.uuid)
 		} else {

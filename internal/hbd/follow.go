@@ -4,11 +4,9 @@ import (
 	"context"
 	"sync"
 	"time"
-)
 
-// KernelOwner is the owner under which a kernel-backend daemon observes
-// the regions the kernel runs.
-const KernelOwner = "service:kernel"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+)
 
 // KernelRegion is a region the kernel heartbeats on.
 type KernelRegion struct {
@@ -19,7 +17,7 @@ type KernelRegion struct {
 // FollowKernel makes the daemon observe every region the kernel runs, as
 // list reports them (configfs), looking again every interval until ctx
 // ends or the daemon stops: a region the kernel started (the o2cb start,
-// mount.ocfs2, ocfs2_hb_ctl) is held for KernelOwner once its thread
+// mount.ocfs2, ocfs2_hb_ctl) is held for hbclient.OwnerKernel once its thread
 // runs, and dropped when the kernel's region is gone. The daemon's
 // source must only read (backend.Observer).
 func (d *Daemon) FollowKernel(ctx context.Context, list func() ([]KernelRegion, error), every time.Duration) {
@@ -61,7 +59,7 @@ func (d *Daemon) follow(ctx context.Context, regions []KernelRegion, mu *sync.Mu
 	var gone []string
 	held := map[string]bool{}
 	for uuid, r := range d.regions {
-		if r.owners[KernelOwner] > 0 {
+		if r.owners[hbclient.OwnerKernel] > 0 {
 			held[uuid] = true
 			if !kernel[uuid] {
 				gone = append(gone, uuid)
@@ -70,7 +68,7 @@ func (d *Daemon) follow(ctx context.Context, regions []KernelRegion, mu *sync.Mu
 	}
 	d.mu.Unlock()
 	for _, uuid := range gone {
-		if _, err := d.StopRegion(ctx, uuid, KernelOwner, false); err != nil {
+		if _, err := d.StopRegion(ctx, uuid, hbclient.OwnerKernel, false); err != nil {
 			d.log.Warn("cannot stop observing a region the kernel no longer runs", "region", uuid, "err", err)
 		} else {
 			d.log.Info("the kernel's region is gone; no longer observed", "region", uuid)
@@ -92,7 +90,7 @@ func (d *Daemon) follow(ctx context.Context, regions []KernelRegion, mu *sync.Mu
 				delete(pending, k.UUID)
 				mu.Unlock()
 			}()
-			if _, err := d.StartRegion(ctx, k.UUID, k.Device, KernelOwner, false); err != nil {
+			if _, err := d.StartRegion(ctx, k.UUID, k.Device, hbclient.OwnerKernel, false); err != nil {
 				d.log.Warn("cannot observe the kernel's region", "region", k.UUID, "device", k.Device, "err", err)
 				return
 			}

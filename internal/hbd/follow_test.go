@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/backend/memsource"
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 )
 
 // A kernel-backend daemon observes each region the kernel runs, and no
@@ -31,8 +32,8 @@ func TestFollowKernelObservesTheKernelsRegions(t *testing.T) {
 		go func() { d.FollowKernel(ctx, list, testInterval); close(done) }()
 		time.Sleep(10 * testInterval)
 		st := d.Status()
-		if len(st.Regions) != 1 || st.Regions[0].UUID != memUUID1 || !st.Regions[0].HasOwner(KernelOwner) {
-			t.Fatalf("regions while the kernel runs one: %+v, want it observed for %s", st.Regions, KernelOwner)
+		if len(st.Regions) != 1 || st.Regions[0].UUID != memUUID1 || !st.Regions[0].HasOwner(hbclient.OwnerKernel) {
+			t.Fatalf("regions while the kernel runs one: %+v, want it observed for %s", st.Regions, hbclient.OwnerKernel)
 		}
 		mu.Lock()
 		kernel = nil

@@ -25,9 +25,23 @@ type Kernel struct {
 	ModDir  string // lib/modules/<release>
 }
 
-// FindKernelDeb returns the value of the environment variable env when
-// set, else the newest linux-image-*-amd64*.deb in cacheDir, else "".
-func FindKernelDeb(env, cacheDir string) string {
+// The suites' settings: EnvKernelDeb names the linux-image .deb to boot
+// (without it the newest linux-image-*.deb in CacheDir, where run.sh
+// keeps the one it downloads); EnvShowConsole, when set, logs the
+// guests' consoles also when a test passes (always on failure).
+const (
+	EnvKernelDeb   = "O2CB_TEST_KERNEL_DEB"
+	EnvShowConsole = "O2CB_TEST_GUEST_CONSOLE"
+	CacheDir       = "/var/cache/o2cb-ra-tests"
+)
+
+// NoKernelDeb is what a suite says when FindKernelDeb finds nothing.
+var NoKernelDeb = fmt.Sprintf("no kernel package: set %s or put linux-image-*-amd64*.deb in %s (run.sh downloads it)", EnvKernelDeb, CacheDir)
+
+// FindKernelDeb returns EnvKernelDeb's value when set, else the newest
+// linux-image-*-amd64*.deb in CacheDir, else "".
+func FindKernelDeb() string {
+	env, cacheDir := EnvKernelDeb, CacheDir
 	if p := os.Getenv(env); p != "" {
 		return p
 	}

@@ -155,10 +155,16 @@ func (e *NotSeen) Error() string {
 // after it died resumes its regions so) or sees this node; a *NotSeen
 // when it does not; at depth 10 (level), CheckOwnSlot's error when the
 // daemon did not read this node's slot back within a few intervals.
+// An observer (self < 0) writes no slot: its region is lost only when
+// it no longer reads.
 func Lost(r hbclient.RegionStatus, self, level int, interval time.Duration) error {
 	switch {
 	case r.State == hbclient.StateStarting:
 		return nil
+	case self < 0 && r.State == hbclient.StateSteady:
+		return nil
+	case self < 0:
+		return &NotSeen{State: r.State, Err: r.Error}
 	case !slices.Contains(r.LiveNodes, self):
 		return &NotSeen{State: r.State, Err: r.Error}
 	case level >= 10:
@@ -190,4 +196,13 @@ func CheckOwnSlot(r hbclient.RegionStatus, interval time.Duration) error {
 		return fmt.Errorf("own slot on %s not read back for %.1fs (limit %v)%s", r.Device, r.OwnSlotAge, limit, why)
 	}
 	return nil
+}
+
+// Self is the node number Lost judges a region of st by: this node's,
+// or -1 for an observer, which is seen in no region.
+func Self(st *hbclient.Status) int {
+	if st.Backend == hbclient.BackendObserver {
+		return -1
+	}
+	return st.Node.Number
 }

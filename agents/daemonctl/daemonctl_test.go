@@ -126,3 +126,24 @@ func TestLost(t *testing.T) {
 		}
 	}
 }
+
+// An observer writes no slot: its regions count while it reads them.
+func TestLostObserver(t *testing.T) {
+	st := &hbclient.Status{Node: hbclient.Node{Number: 2}, Backend: hbclient.BackendObserver}
+	self := Self(st)
+	if self >= 0 {
+		t.Fatalf("Self of an observer = %d, want < 0", self)
+	}
+	steady := hbclient.RegionStatus{State: hbclient.StateSteady, LiveNodes: []int{1}, OwnSlotAge: -1}
+	if err := Lost(steady, self, 10, time.Second); err != nil {
+		t.Errorf("observer, steady region without itself, depth 10: %v, want not lost", err)
+	}
+	failed := hbclient.RegionStatus{State: hbclient.StateFailed, Error: "no read completed"}
+	var ns *NotSeen
+	if err := Lost(failed, self, 0, time.Second); !errors.As(err, &ns) || ns.Err != "no read completed" {
+		t.Errorf("observer, failed region: %v, want a *NotSeen with the error", err)
+	}
+	if Self(&hbclient.Status{Node: hbclient.Node{Number: 2}, Backend: hbclient.BackendUserspace}) != 2 {
+		t.Error("Self of a writer is not its node number")
+	}
+}

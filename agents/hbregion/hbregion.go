@@ -281,7 +281,7 @@ func (a agent) monitor(c *ocf.Context) error {
 	}
 	// The cause first, the region by 8 hex digits: Pacemaker keeps 128
 	// characters of an exit reason. The error names the device.
-	err = daemonctl.Lost(rs, st.Node.Number, c.CheckLevel, time.Duration(st.IntervalMS)*time.Millisecond)
+	err = daemonctl.Lost(rs, daemonctl.Self(st), c.CheckLevel, time.Duration(st.IntervalMS)*time.Millisecond)
 	var ns *daemonctl.NotSeen
 	switch {
 	case errors.As(err, &ns):

@@ -34,7 +34,7 @@ func (a agent) monitor(c *ocf.Context) error {
 		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon runs, but: %v", err)
 	}
 	uuids := countedRegions(managed(c, n.view), n.view.Regions, st.Regions)
-	lost := lostRegions(uuids, st.Regions, st.Node.Number, c.CheckLevel, time.Duration(st.IntervalMS)*time.Millisecond)
+	lost := lostRegions(uuids, st.Regions, daemonctl.Self(st), c.CheckLevel, time.Duration(st.IntervalMS)*time.Millisecond)
 	rule := c.Params.String("region_quorum")
 	if !quorate(rule, len(uuids), len(lost)) {
 		var why []string

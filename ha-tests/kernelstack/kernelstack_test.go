@@ -625,5 +625,33 @@ func TestMixedCluster(t *testing.T) {
 	}
 	r.livenodes(n1, v.UUID, "1")
 	n1.must("write on n1", "echo mixed > /mnt/mixed && sync", 30*time.Second)
+
+	// An observer reads and never writes: the kernel's mount does not
+	// notice it, and it sees the kernel node.
+	n1.must("umount on n1", "umount /mnt", 60*time.Second)
+	r.agentOK(n2, 0, "hbregion", "stop", hb, "heartbeat_backend=userspace")
+	r.agentOK(n2, 0, "o2cb", "stop", "heartbeat_backend=userspace")
+	r.agentOK(n2, 0, "o2cb", "start", "heartbeat_backend=observer", "allow_stonith_disabled=true")
+	r.agentOK(n2, 0, "hbregion", "start", hb, "heartbeat_backend=observer")
+	m = n1.must("mount.ocfs2 beside our observer", mount, 150*time.Second)
+	sum.add("n1: mount.ocfs2 beside our observer", time.Duration(m.guestMS)*time.Millisecond)
+	if took := time.Duration(m.guestMS) * time.Millisecond; took > 30*time.Second {
+		t.Errorf("n1: mount.ocfs2 beside our observer took %v; want its normal speed (a region start, about 10 s)", took)
+	}
+	for begin := time.Now(); ; time.Sleep(time.Second) {
+		res := n2.must("our observer's status", "o2cb-ra status --json", 20*time.Second)
+		var st hbclient.Status
+		if json.Unmarshal([]byte(res.out), &st) == nil && st.Backend == hbclient.BackendObserver &&
+			len(st.Regions) == 1 && slices.Equal(st.Regions[0].LiveNodes, []int{1}) {
+			sum.add("n2: our observer sees n1 live (after n1's mount)", time.Since(begin))
+			break
+		}
+		if time.Since(begin) > 60*time.Second {
+			t.Fatalf("n2: our observer never showed n1 live in the region:\n%s", res.out)
+		}
+	}
+	r.agentOK(n2, 0, "o2cb", "monitor", "heartbeat_backend=observer")
+	r.agentOK(n2, 0, "hbregion", "monitor", hb, "heartbeat_backend=observer")
+	r.livenodes(n1, v.UUID, "1")
 	r.checkNotFenced(n1)
 }

@@ -275,6 +275,24 @@ func (r *rig) faults() {
 		t.Errorf("n1: two o2cb starts at once: want both to exit 0; output:\n%s", res.out)
 	}
 	r.agentOK(n1, 0, "o2cb", "monitor")
+
+	// A stop racing a mount: either the stop refuses and the volume
+	// mounts, or the stop goes through and the mount fails; never
+	// half of each.
+	race = fmt.Sprintf("mount.ocfs2 /dev/vda /mnt > /tmp/mount 2>&1 &\nm=$!\nsleep 1\n(%s) > /tmp/stop\nwait $m\necho \"mount=$?\"\ncat /tmp/stop\ngrep -c ' /mnt ocfs2 ' /proc/mounts || true\n",
+		strings.TrimSpace(agent("o2cb", "stop")))
+	res = n1.must("a stop racing a mount", race, 120*time.Second)
+	mounted := strings.Contains(res.out, "mount=0")
+	stopped := strings.Contains(res.out, "rc=0")
+	switch {
+	case mounted && !stopped:
+		r.sum.note("n1: stop racing a mount", "the stop refused; the volume mounted")
+		n1.must("umount after the race", "umount /mnt", 60*time.Second)
+	case stopped && !mounted:
+		r.sum.note("n1: stop racing a mount", "the stop went through; the mount failed")
+	default:
+		t.Errorf("n1: a stop racing a mount: want exactly one of them to succeed; output:\n%s", res.out)
+	}
 	r.agentOK(n1, 0, "o2cb", "stop")
 	empty("after the racing starts' stop")
 }
@@ -517,6 +535,17 @@ func TestLocalHeartbeat(t *testing.T) {
 		if want := v.UUID + ": 0 refs"; strings.TrimSpace(refs.out) != want {
 			t.Errorf("n1: our ocfs2_hb_ctl -I after umount: %q, want %q", refs.out, want)
 		}
+		// Signals during the kernel's start (the dev write waits for a
+		// steady region; a signal would abort it) do not stop ours.
+		sig := n1.must("signals during our ocfs2_hb_ctl -S", fmt.Sprintf(
+			"%s -S -u %s sigtest &\np=$!\nsleep 2\nkill -TERM $p; kill -CHLD $p; kill -HUP $p\nwait $p\necho \"rc=$?\"\ncat %s/pid\n%s -I -u %s\n",
+			guestKernelHbCtl, v.UUID, regionDir(v.UUID), guestKernelHbCtl, v.UUID), 60*time.Second)
+		if !strings.Contains(sig.out, "rc=0") || !strings.Contains(sig.out, v.UUID+": 1 refs") {
+			t.Errorf("n1: our ocfs2_hb_ctl -S signalled during the kernel's start: want it to finish (rc=0, 1 ref); output:\n%s", sig.out)
+		}
+		n1.must("our ocfs2_hb_ctl -K", guestKernelHbCtl+" -K -u "+v.UUID+" sigtest", 30*time.Second)
+		n1.must("the region goes at -K", waitGone(regionDir(v.UUID), 20), 30*time.Second)
+
 		// An hbregion resource holds the region in the kernel: one
 		// reference, gone at its stop.
 		hb := "uuid=" + v.UUID

@@ -190,7 +190,13 @@ func TestSearchHungDevice(t *testing.T) {
 		}
 	})
 
-	pids := probeChildren(t, hung)
+	// The last call returned as soon as the healthy device answered: its
+	// child for the hung device may not have opened it yet.
+	var pids []int
+	deadline := time.Now().Add(bound)
+	for pids = probeChildren(t, hung); len(pids) < 5 && time.Now().Before(deadline); pids = probeChildren(t, hung) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if len(pids) != 5 {
 		t.Errorf("probing children still reading %s: %v, want the 5 of the calls above", hung, pids)
 	}

@@ -72,8 +72,10 @@ func (a agent) start(c *ocf.Context) error {
 	failed := driverAll(c, n, regions, "-S")
 	ok := len(regions) - len(failed)
 	if !quorate(c.Params.String("region_quorum"), len(regions), len(failed)) {
-		return ocf.Errorf(ocf.ErrGeneric, "%s backend: %d of %d heartbeat regions started (region_quorum=%s): %s",
-			n.backend, ok, len(regions), c.Params.String("region_quorum"), strings.Join(failed, "; "))
+		// Pacemaker keeps 128 characters: the regions and causes first
+		// (a kernel backend's failure says "in the kernel").
+		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions started (region_quorum=%s): %s",
+			ok, len(regions), c.Params.String("region_quorum"), strings.Join(failed, "; "))
 	}
 	for _, f := range failed {
 		c.Log.Warn("heartbeat region did not start; running on the others", "err", f)

@@ -96,6 +96,9 @@ func init() {
 	if len(os.Args) >= 2 && os.Args[0] == childName && os.Args[1] == childMarker {
 		os.Exit(childMain(os.Args[2:], os.Stdout))
 	}
+	if len(os.Args) == 4 && os.Args[0] == childName && os.Args[1] == openChildMarker {
+		os.Exit(openChildMain(os.Args[2], os.Args[3] == "direct", os.Stdout))
+	}
 }
 
 // Test hooks, set by tests before init runs: childHook is called in the
@@ -110,6 +113,7 @@ var (
 type result struct {
 	I     int         `json:"i"`
 	SB    *Superblock `json:"sb,omitempty"`
+	Vol   *Volume     `json:"vol,omitempty"`  // OpenChecked's child
 	Skip  bool        `json:"skip,omitempty"` // not a device or file (scan mode)
 	Err   string      `json:"err,omitempty"`
 	Errno int         `json:"errno,omitempty"` // a syscall.Errno the error wraps
@@ -403,12 +407,8 @@ func startChild(waiting []*pending) (*os.File, error) {
 // the child's message, wrapping the same errno and sentinels.
 func (r *result) superblock() (*Superblock, error) {
 	if r.SB != nil {
-		sb := r.SB
-		if sb.BlockSize > 0 && sb.ClusterSize > 0 {
-			sb.blockBits = uint(bits.TrailingZeros(uint(sb.BlockSize)))
-			sb.clusterBits = uint(bits.TrailingZeros(uint(sb.ClusterSize)))
-		}
-		return sb, nil
+		r.SB.setBits()
+		return r.SB, nil
 	}
 	e := &childError{msg: r.Err}
 	if r.Errno != 0 {
@@ -423,6 +423,14 @@ func (r *result) superblock() (*Superblock, error) {
 		e.msg = "no superblock read"
 	}
 	return nil, e
+}
+
+// setBits sets what a superblock that crossed a pipe lacks: its shifts.
+func (sb *Superblock) setBits() {
+	if sb.BlockSize > 0 && sb.ClusterSize > 0 {
+		sb.blockBits = uint(bits.TrailingZeros(uint(sb.BlockSize)))
+		sb.clusterBits = uint(bits.TrailingZeros(uint(sb.ClusterSize)))
+	}
 }
 
 // childError is an error of the child, as it was worded there.

@@ -47,6 +47,11 @@ func Open(path string) (*Volume, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return openFile(f, path, size)
+}
+
+// openFile is Open of the open device or file f of size bytes.
+func openFile(f *os.File, path string, size int64) (*Volume, error) {
 	sector, err := SectorSize(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

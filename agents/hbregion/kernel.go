@@ -58,19 +58,17 @@ func (a agent) startKernel(c *ocf.Context, r *region) error {
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "kernel o2cb stack: %v (start the o2cb resource first)", err)
 	}
-	dev := r.device
-	if dev == "" {
-		if dev, err = ocfs2.FindByUUID(r.uuid, layout.ScanOptions(c, r.devices)); err != nil {
-			return layout.SearchError("region %s: %v", err, r.uuid)
-		}
-	}
-	v, err := ocfs2.Open(dev)
-	if err != nil {
+	v, err := ocfs2.OpenRegion(r.uuid, r.device, layout.ScanOptions(c, r.devices), 0)
+	var se *ocfs2.SearchError
+	switch {
+	case errors.As(err, &se):
+		return layout.SearchError("region %s: %v", err, r.uuid)
+	case errors.Is(err, ocfs2.ErrOtherVolume):
+		return ocf.Errorf(ocf.ErrConfigured, "region %s: %v", r.uuid, err)
+	case err != nil:
 		return ocf.Errorf(ocf.ErrGeneric, "region %s: %v", r.uuid, err)
 	}
-	if v.UUID != r.uuid {
-		return ocf.Errorf(ocf.ErrConfigured, "device %s holds volume %s, not %s", dev, v.UUID, r.uuid)
-	}
+	dev := v.Path
 	if err := rundir.PrepareRunDir(r.daemon.RunDir); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
 	}

@@ -116,23 +116,14 @@ func kernelAction(k o2cbfs.Kernel, r request, env func(string) string, stdout, s
 }
 
 // kernelDevice finds the region's device (the one of -d, or the one
-// holding the UUID) and computes its geometry as libocfs2 does.
+// holding the UUID), computes its geometry as libocfs2 does, and makes
+// sure it answers: the kernel's start reads the region uninterruptibly.
 func kernelDevice(r request, env func(string) string, stderr io.Writer) (string, hbdisk.Geometry, error) {
-	dev := r.device
-	if dev == "" {
-		warn := func(err error) { fmt.Fprintf(stderr, "%s: warning: %s\n", Name, oneLine(err)) }
-		var err error
-		dev, err = ocfs2.FindByUUID(r.uuid, ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(env(EnvDevices)), Warn: warn})
-		if err != nil {
-			return "", hbdisk.Geometry{}, err
-		}
-	}
-	v, err := ocfs2.Open(dev)
+	warn := func(err error) { fmt.Fprintf(stderr, "%s: warning: %s\n", Name, oneLine(err)) }
+	opts := ocfs2.ScanOptions{Extra: ocfs2.SplitDeviceList(env(EnvDevices)), Warn: warn}
+	v, err := ocfs2.OpenRegion(r.uuid, r.device, opts, 0)
 	if err != nil {
 		return "", hbdisk.Geometry{}, err
 	}
-	if v.UUID != r.uuid {
-		return "", hbdisk.Geometry{}, fmt.Errorf("%s holds volume %s, not %s", dev, v.UUID, r.uuid)
-	}
-	return dev, v.Heartbeat.Geometry, nil
+	return v.Path, v.Heartbeat.Geometry, nil
 }

@@ -174,14 +174,11 @@ func Offline(c *ocf.Context, k o2cbfs.Kernel) error {
 	return nil
 }
 
-// Check is the kernel's half of monitor: the cluster registered as this
-// node's and this node local; then the regions whose kernel thread runs,
-// and which of the configured (global) regions have none.
-func Check(k o2cbfs.Kernel, v *clusterview.View) (running, notStarted []string, err error) {
-	have, err := k.Registered()
-	if err != nil {
-		return nil, nil, err
-	}
+// Check is the kernel's half of monitor: have, the cluster registered in
+// k (k.Registered), is this node's, with this node local; then the
+// regions whose kernel thread runs, and which of the configured (global)
+// regions have none.
+func Check(k o2cbfs.Kernel, have *o2cbfs.Cluster, v *clusterview.View) (running, notStarted []string, err error) {
 	if have == nil {
 		return nil, nil, fmt.Errorf("no cluster is registered in the kernel")
 	}

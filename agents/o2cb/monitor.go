@@ -9,6 +9,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/agents/kstack"
 	"github.com/o2cb-ra/o2cb-ra/agents/reason"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
 )
 
@@ -20,7 +21,7 @@ func (a agent) monitor(c *ocf.Context) error {
 	if have, err := a.host.Kernel.Registered(); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "kernel o2cb stack: %v", err)
 	} else if have != nil {
-		return a.monitorKernel(c)
+		return a.monitorKernel(c, have)
 	}
 	n := newNode(c)
 	st, err := n.daemon.MonitorStatus(c)
@@ -56,13 +57,13 @@ func (a agent) monitor(c *ocf.Context) error {
 // runs). A region is lost when it has no kernel thread, when the
 // daemon, which observes the kernel's regions, does not see this node
 // in it, or when the kernel's own view (debugfs) lacks this node.
-func (a agent) monitorKernel(c *ocf.Context) error {
+func (a agent) monitorKernel(c *ocf.Context, have *o2cbfs.Cluster) error {
 	n := newNode(c)
 	if err := a.loadView(c, n); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "kernel o2cb cluster registered, but: %v", err)
 	}
 	k := a.host.Kernel
-	kernelRegions, notStarted, err := kstack.Check(k, n.view)
+	kernelRegions, notStarted, err := kstack.Check(k, have, n.view)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "kernel backend: %v", err)
 	}

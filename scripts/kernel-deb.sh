@@ -1,8 +1,19 @@
-# Sourced by the suites that boot Debian's kernel under qemu: kernel_deb
+# Sourced by the suites that boot Debian's kernel under qemu.
+# guest_tools_needed prints the packages missing for building and booting
+# the guests (qemu, a static busybox, cpio, xz). kernel_deb
 # points O2CB_TEST_KERNEL_DEB at the linux-image package to boot, unless
 # it is set, downloading it once into /var/cache/o2cb-ra-tests (never into
 # the repository). $1 names the suite in messages.
 KERNEL_CACHE=/var/cache/o2cb-ra-tests
+
+guest_tools_needed() {
+	need=
+	command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
+	[ -x /bin/busybox ] && /bin/busybox --list 2> /dev/null | grep -qx insmod || need="$need busybox-static"
+	command -v cpio > /dev/null || need="$need cpio"
+	command -v xz > /dev/null || need="$need xz-utils"
+	echo "$need"
+}
 
 kernel_deb() {
 	if [ -z "${O2CB_TEST_KERNEL_DEB:-}" ]; then

@@ -22,11 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-need=
-command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
-[ -x /bin/busybox ] && /bin/busybox --list 2> /dev/null | grep -qx insmod || need="$need busybox-static"
-command -v cpio > /dev/null || need="$need cpio"
-command -v xz > /dev/null || need="$need xz-utils"
+need=$(guest_tools_needed)
 command -v mkfs.ocfs2 > /dev/null || need="$need ocfs2-tools kmod"
 # shellcheck disable=SC2086 # word splitting wanted
 install_missing kernelpeer $need

@@ -32,7 +32,7 @@ var initScript []byte
 // their dependencies; built-in ones are left out.
 var guestModules = []string{"virtio_pci", "virtio_blk", "virtio_net",
 	"configfs", "ocfs2_nodemanager", "ocfs2_dlm", "ocfs2_stackglue", "ocfs2_stack_o2cb",
-	"ocfs2_dlmfs", "jbd2", "quota_tree", "ocfs2"}
+	"ocfs2_dlmfs", "jbd2", "quota_tree", "ocfs2", "dm_mod"}
 
 // Where things go in the guest: our binaries as make install lays them
 // out (the OCF agents are links to o2cb-ra, /sbin/ocfs2_hb_ctl, the
@@ -47,6 +47,7 @@ const (
 	hostMountOCFS2    = "/sbin/mount.ocfs2"
 	hostToolsHbCtl    = "/sbin/ocfs2_hb_ctl"
 	hostO2CB          = "/sbin/o2cb"
+	hostDmsetup       = "/sbin/dmsetup" // to suspend a device: a hung one
 	guestClusterConf  = "/etc/ocfs2/cluster.conf"
 	guestSubnet       = "169.254.77."
 	guestPrefixLength = 24
@@ -82,9 +83,9 @@ func requireRig(t *testing.T) *qemuguest.Kernel {
 	if out, err := exec.Command("/bin/busybox", "--list").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("insmod")) || !bytes.Contains(out, []byte("base64")) {
 		testenv.Unavailable(t, "needs /bin/busybox with insmod and base64 (busybox-static; run.sh installs it)")
 	}
-	for _, p := range []string{hostMountOCFS2, hostToolsHbCtl, hostO2CB} {
+	for _, p := range []string{hostMountOCFS2, hostToolsHbCtl, hostO2CB, hostDmsetup} {
 		if _, err := os.Stat(p); err != nil {
-			testenv.Unavailable(t, fmt.Sprintf("needs %s from ocfs2-tools (run.sh installs it)", p))
+			testenv.Unavailable(t, fmt.Sprintf("needs %s (ocfs2-tools, dmsetup; run.sh installs them)", p))
 		}
 	}
 	deb := qemuguest.FindKernelDeb()
@@ -258,6 +259,9 @@ func buildInitramfs(p string, s guestSpec, bins string) error {
 		return err
 	}
 	if err := f.hostProgram(hostO2CB, "/sbin/o2cb", libs); err != nil {
+		return err
+	}
+	if err := f.hostProgram(hostDmsetup, "/sbin/dmsetup", libs); err != nil {
 		return err
 	}
 	if err := f.w.Close(); err != nil {

@@ -127,10 +127,10 @@ func newRig(t *testing.T, global bool, sum *timings) *rig {
 	return r
 }
 
-// agent is a guest script that runs an action of our OCF agent (o2cb or
-// hbregion) as Pacemaker would, with the rig's timeouts and the kernel
-// backend, and prints its exit status on the last line.
-func agent(name, action string, params ...string) string {
+// agentLine is a guest command line that runs an action of our OCF agent
+// (o2cb or hbregion) as Pacemaker would, with the rig's timeouts and the
+// kernel backend.
+func agentLine(name, action string, params ...string) string {
 	env := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + name, "OCF_RESKEY_CRM_meta_clone_max=2",
 		"OCF_RESKEY_heartbeat_backend=kernel"}
 	if name == "o2cb" {
@@ -151,7 +151,13 @@ func agent(name, action string, params ...string) string {
 	if name != "o2cb" {
 		agent = "hbregion"
 	}
-	return fmt.Sprintf("env %s %s/%s %s 2>&1\necho \"rc=$?\"\n", strings.Join(env, " "), guestOCFProvider, agent, action)
+	return fmt.Sprintf("env %s %s/%s %s", strings.Join(env, " "), guestOCFProvider, agent, action)
+}
+
+// agent is a guest script that runs agentLine and prints its exit status
+// on the last line.
+func agent(name, action string, params ...string) string {
+	return agentLine(name, action, params...) + " 2>&1\necho \"rc=$?\"\n"
 }
 
 // agentRC runs an agent script in g and returns its exit status and
@@ -295,6 +301,102 @@ func (r *rig) faults() {
 	}
 	r.agentOK(n1, 0, "o2cb", "stop")
 	empty("after the racing starts' stop")
+}
+
+// guestMS defines ms in a guest script: the guest's uptime in
+// milliseconds, to 10 ms.
+const guestMS = "ms() { read -r up _ < /proc/uptime; echo \"${up%.*}${up#*.}0\"; }\n"
+
+// hungDevice runs a kernel region on a device that then stops answering:
+// a device-mapper device over n1's image, suspended. The monitor keeps
+// its speed while the device hangs, and a start of the region on the
+// hung device fails in a bounded time, naming it, with nothing made (the
+// kernel's start would read the device uninterruptibly). It measures the
+// monitor against the agent's meta-data, the process's own cost.
+func (r *rig) hungDevice() {
+	t := r.t
+	n1 := r.g[0]
+	v := r.regions[0]
+	const dm = "/dev/mapper/hb"
+	n1.must("a device-mapper device over /dev/vda", "set -e\ndmsetup create --noudevsync hb --table \"0 $(blockdev --getsz /dev/vda) linear /dev/vda 0\"\n"+
+		"dmsetup mknodes hb\nls -l "+dm+"\n[ -b "+dm+" ]", 30*time.Second)
+	r.agentOK(n1, 0, "o2cb", "start")
+	s := n1.must("our ocfs2_hb_ctl -S on "+dm, guestKernelHbCtl+" -S -d "+dm+" hungtest", 60*time.Second)
+	r.sum.add("n1: our ocfs2_hb_ctl -S on a device-mapper device (local mode)", time.Duration(s.guestMS)*time.Millisecond)
+	r.observed(n1, []int{1}, 60*time.Second, v.UUID)
+	r.agentOK(n1, 0, "o2cb", "monitor")
+
+	const runs = 20
+	funcs := guestMS + "mon() { " + agentLine("o2cb", "monitor") + " > /dev/null 2>&1; }\n" +
+		"meta() { " + agentLine("o2cb", "meta-data") + " > /dev/null 2>&1; }\n"
+	res := n1.must("the o2cb monitor's speed", funcs+fmt.Sprintf(`tm=0; td=0; bad=0
+for i in $(seq %d); do
+	t0=$(ms); mon || bad=$((bad+1)); t1=$(ms); meta || bad=$((bad+1)); t2=$(ms)
+	tm=$((tm+t1-t0)); td=$((td+t2-t1))
+done
+echo "$tm $td $bad"
+`, runs), 300*time.Second)
+	var tm, td, bad int
+	if _, err := fmt.Sscan(res.out, &tm, &td, &bad); err != nil || bad != 0 {
+		t.Fatalf("n1: the o2cb monitor's speed: %v, %d failed runs; output:\n%s", err, bad, res.out)
+	}
+	r.sum.note("n1: o2cb monitor (kernel backend, 1 region), whole process, mean of 20 (TCG)",
+		fmt.Sprintf("%d ms; meta-data %d ms; ratio %.2f", tm/runs, td/runs, float64(tm)/float64(max(td, 1))))
+
+	// The device hangs for 3 s, well within the kernel's 12 s write
+	// timeout: monitors run one after another meanwhile.
+	res = n1.must("monitors while "+dm+" hangs", funcs+`set -e
+dmsetup suspend hb
+end=$(($(ms) + 3000)); n=0; worst=0; bad=0
+while [ "$(ms)" -lt "$end" ]; do
+	t0=$(ms); mon || bad=$((bad+1)); d=$(($(ms) - t0)); n=$((n+1))
+	[ "$d" -gt "$worst" ] && worst=$d
+done
+dmsetup resume hb
+echo "$n $worst $bad"
+`, 120*time.Second)
+	var n, worst int
+	if _, err := fmt.Sscan(res.out, &n, &worst, &bad); err != nil || n == 0 {
+		t.Fatalf("n1: monitors while %s hangs: %v; output:\n%s", dm, err, res.out)
+	}
+	r.sum.note("n1: o2cb monitor while the region's device hangs for 3 s (TCG)", fmt.Sprintf("%d runs, slowest %d ms, %d failed", n, worst, bad))
+	if bad != 0 || worst >= 1000 {
+		t.Errorf("n1: o2cb monitor while %s hangs: %d of %d runs failed, the slowest took %d ms; want all to succeed within 1 s", dm, bad, n, worst)
+	}
+	n1.must("our ocfs2_hb_ctl -K", guestKernelHbCtl+" -K -u "+v.UUID+" hungtest", 30*time.Second)
+	n1.must("the region goes at -K", waitGone(regionDir(v.UUID), 20), 30*time.Second)
+
+	// A start on the hung device: it fails within twice the check's 5 s
+	// and names the device, and the kernel holds no region of it. The
+	// device's first 16 MiB are in its page cache (held open by the
+	// script), as on a node where something read the volume: the
+	// superblock answers from there, and only the direct read of the
+	// heartbeat area finds the device hung.
+	res = n1.must("our ocfs2_hb_ctl -S on the hung "+dm, guestMS+fmt.Sprintf(`exec 5< /dev/mapper/hb
+dd if=/dev/mapper/hb of=/dev/null bs=1M count=16 2> /dev/null
+dmsetup suspend hb
+t0=$(ms)
+%s -S -d %s hungtest 2>&1 && echo "rc=0" || echo "rc=$?"
+echo "took=$(($(ms) - t0))"
+[ -e %s ] && echo "region left" || true
+%s -I -u %s
+dmsetup resume hb
+exec 5<&-
+`, guestKernelHbCtl, dm, regionDir(v.UUID), guestKernelHbCtl, v.UUID), 120*time.Second)
+	var took int
+	if i := strings.Index(res.out, "took="); i >= 0 {
+		fmt.Sscan(res.out[i+len("took="):], &took)
+	}
+	r.sum.note("n1: our ocfs2_hb_ctl -S on a hung device (fails)", fmt.Sprintf("%d ms", took))
+	if strings.Contains(res.out, "rc=0") || !strings.Contains(res.out, dm) || !strings.Contains(res.out, "did not answer the reads of its volume and heartbeat area") ||
+		took == 0 || took > 11000 || strings.Contains(res.out, "region left") || !strings.Contains(res.out, v.UUID+": 0 refs") {
+		t.Errorf("n1: our ocfs2_hb_ctl -S on a hung device: want a failure within 11 s naming %s, no region and 0 refs; output:\n%s", dm, res.out)
+	}
+	// Answering again, the device starts as before.
+	n1.must("our ocfs2_hb_ctl -S once "+dm+" answers", guestKernelHbCtl+" -S -d "+dm+" hungtest && "+guestKernelHbCtl+" -K -u "+v.UUID+" hungtest", 60*time.Second)
+	n1.must("the region goes at -K", waitGone(regionDir(v.UUID), 20), 30*time.Second)
+	r.agentOK(n1, 0, "o2cb", "stop")
+	n1.must("remove "+dm, "dmsetup remove hb", 30*time.Second)
 }
 
 // observed waits up to d until our status in g (o2cb-ra status --json,
@@ -505,6 +607,7 @@ func TestLocalHeartbeat(t *testing.T) {
 	n1 := r.g[0]
 	v := r.regions[0]
 	r.faults()
+	r.hungDevice()
 	r.start()
 	// mount.ocfs2 starts the region itself (libo2cb), counting its
 	// reference in the semaphore our ocfs2_hb_ctl reads, and runs

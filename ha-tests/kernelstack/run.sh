@@ -5,7 +5,7 @@
 # other must evict it and write again.
 #
 # Installs what it needs (qemu-system-x86, busybox-static, cpio, xz-utils,
-# ocfs2-tools, kmod), downloads Debian's linux-image-6.1.0-*-amd64
+# ocfs2-tools, kmod, dmsetup), downloads Debian's linux-image-6.1.0-*-amd64
 # package once into /var/cache/o2cb-ra-tests (never into the repository),
 # runs the Go tests and prints "N passed, N failed". Exits non-zero on
 # any failure.
@@ -25,13 +25,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-need=
-command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
-[ -x /bin/busybox ] && /bin/busybox --list 2> /dev/null | grep -qx insmod || need="$need busybox-static"
-command -v cpio > /dev/null || need="$need cpio"
-command -v xz > /dev/null || need="$need xz-utils"
+need=$(guest_tools_needed)
 { command -v mkfs.ocfs2 > /dev/null && [ -x /sbin/mount.ocfs2 ] && [ -x /sbin/ocfs2_hb_ctl ]; } || need="$need ocfs2-tools"
 command -v modinfo > /dev/null || need="$need kmod"
+[ -x /sbin/dmsetup ] || need="$need dmsetup"
 # shellcheck disable=SC2086 # word splitting wanted
 install_missing kernelstack $need
 

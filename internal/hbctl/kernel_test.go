@@ -67,7 +67,7 @@ func TestBackendChoice(t *testing.T) {
 // (The kernel's start would read the region uninterruptibly.)
 func TestKernelStartHungDevice(t *testing.T) {
 	img := testenv.MkfsOCFS2(t, testenv.Image{})
-	d := testenv.FaultyLoop(t, img, 512)
+	d := testenv.FaultyFile(t, img)
 	v, err := ocfs2.Open(d.Device)
 	if err != nil {
 		t.Fatal(err)

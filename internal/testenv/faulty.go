@@ -21,11 +21,26 @@ type FaultyDisk = fixture.FaultyDisk
 // Processes that use the device must be stopped before the test ends (a
 // cleanup registered after this one runs first), or heal the disk before
 // stopping them: a process blocked on a stalled request cannot exit.
+//
+// A loop device is in /proc/partitions, which other tests' device searches
+// read: a test run beside others (go test ./...) stalls a FaultyFile.
 func FaultyLoop(t testing.TB, img string, sectorSize int) *FaultyDisk {
 	t.Helper()
-	RequireRoot(t)
 	RequireCommand(t, "losetup")
-	d, err := fixture.FaultyLoop(filepath.Join(t.TempDir(), "fuse"), img, sectorSize)
+	return faulty(t, func(mnt string) (*FaultyDisk, error) { return fixture.FaultyLoop(mnt, img, sectorSize) })
+}
+
+// FaultyFile is FaultyLoop without the loop device: Device is the FUSE
+// file, read and written as an image file is.
+func FaultyFile(t testing.TB, img string) *FaultyDisk {
+	t.Helper()
+	return faulty(t, func(mnt string) (*FaultyDisk, error) { return fixture.FaultyFile(mnt, img) })
+}
+
+func faulty(t testing.TB, make func(mnt string) (*FaultyDisk, error)) *FaultyDisk {
+	t.Helper()
+	RequireRoot(t)
+	d, err := make(filepath.Join(t.TempDir(), "fuse"))
 	if errors.Is(err, fixture.ErrNoFUSE) {
 		Unavailable(t, err.Error())
 	}

@@ -10,9 +10,11 @@ set -euo pipefail
 # resource-agents (ocf-tester, ra-api-1.dtd), pacemaker-cli-utils (crm_resource,
 # cibadmin; it pulls in pacemaker), pcs and crmsh: the agents' tests against
 # Pacemaker's tools. --no-install-recommends is enough for pcs and crm to run.
-# gcc and libc6-dev: go test -race needs cgo (make unit).
+# gcc and libc6-dev: go test -race needs cgo (make unit). groff-base, man-db,
+# mandoc and lintian: the manual pages and the Debian package (make deb).
 PACKAGES=(ocfs2-tools kmod util-linux libxml2-utils strace e2fsprogs
-	resource-agents pacemaker-cli-utils pcs crmsh make jq gcc libc6-dev)
+	resource-agents pacemaker-cli-utils pcs crmsh make jq gcc libc6-dev
+	groff-base man-db mandoc lintian)
 
 need=()
 for p in "${PACKAGES[@]}"; do

@@ -66,6 +66,8 @@ ocfs2-tools' mount.ocfs2 counts its own.`,
 			{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
 			{Name: "validate-all", Timeout: 30 * time.Second, Run: a.validate},
 		},
+		Example: &ocf.Example{Resource: "hb-data", Params: []string{"uuid=C213A5E1913B4A38A17101E81BDC2267"}, Clone: true, OnFail: "fence"},
+		SeeAlso: []string{"ocf_ocfs2_o2cb(7)", "o2cb-ra(8)", "o2cb-ra-ocfs2_hb_ctl(8)", "tunefs.ocfs2(8)"},
 	}
 }
 

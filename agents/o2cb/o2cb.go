@@ -119,6 +119,8 @@ their own regions.`,
 			{Name: "meta-data", Timeout: 5 * time.Second, NoParams: true},
 			{Name: "validate-all", Timeout: 30 * time.Second, Run: a.validate},
 		},
+		Example: &ocf.Example{Resource: "o2cb", Params: []string{"region_quorum=any"}, Clone: true, OnFail: "fence"},
+		SeeAlso: []string{"ocf_ocfs2_hbregion(7)", "ocf_heartbeat_Filesystem(7)", "o2cb-ra(8)", "o2cb(8)", "mount.ocfs2(8)", "pcs(8)", "crm(8)"},
 	}
 }
 

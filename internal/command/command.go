@@ -20,20 +20,9 @@ import (
 // Run runs the o2cb-ra command line with args (args[0] is the program
 // name) and env, the process environment, and returns the exit status.
 func Run(args []string, env ocf.Env, stdout, stderr io.Writer) int {
-	app := &cli.App{
-		Metadata:  map[string]any{envKey: env},
-		Name:      "o2cb-ra",
-		Usage:     "OCFS2 o2cb cluster and disk heartbeat as Pacemaker resources",
-		Version:   version.Version,
-		Writer:    stdout,
-		ErrWriter: stderr,
-		Commands:  []*cli.Command{versionCommand, agentCommand, daemonCommand, statusCommand, slotsCommand, heartbeatCommand},
-		// Keep cli.Exit codes: v2 type-asserts the error rather than
-		// unwrapping it, so errors go back to Run untouched.
-		ExitErrHandler:  func(*cli.Context, error) {},
-		HideHelpCommand: true,
-	}
-	err := app.Run(args)
+	a := App()
+	a.Metadata[envKey], a.Writer, a.ErrWriter = env, stdout, stderr
+	err := a.Run(args)
 	if err == nil {
 		return 0
 	}
@@ -45,6 +34,24 @@ func Run(args []string, env ocf.Env, stdout, stderr io.Writer) int {
 		return coder.ExitCode()
 	}
 	return 1
+}
+
+// App is the command line, writing to nothing until Run sets its
+// environment and output.
+func App() *cli.App {
+	return &cli.App{
+		Metadata:  map[string]any{},
+		Name:      "o2cb-ra",
+		Usage:     "OCFS2 o2cb cluster and disk heartbeat as Pacemaker resources",
+		Version:   version.Version,
+		Writer:    io.Discard,
+		ErrWriter: io.Discard,
+		Commands:  []*cli.Command{versionCommand, agentCommand, daemonCommand, statusCommand, slotsCommand, heartbeatCommand},
+		// Keep cli.Exit codes: v2 type-asserts the error rather than
+		// unwrapping it, so errors go back to Run untouched.
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+	}
 }
 
 var versionCommand = &cli.Command{

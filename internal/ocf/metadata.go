@@ -34,10 +34,24 @@ type Agent struct {
 	Long    string
 	Params  []Param
 	Actions []Action
+	// Example is the resource its manual page shows configured; nil for
+	// one with the required parameters only.
+	Example *Example
+	// SeeAlso names related manual pages, as "page(section)".
+	SeeAlso []string
 }
 
-// seconds renders a duration the way agents' meta-data usually do.
-func seconds(d time.Duration) string {
+// Example is a resource of an agent as an administrator configures it.
+type Example struct {
+	Resource string   // the resource's name
+	Params   []string // name=value, in order
+	Clone    bool     // run it as a clone (interleave=true)
+	OnFail   string   // the monitor's on-fail, "" for Pacemaker's default
+}
+
+// Seconds renders a duration the way agents' meta-data usually do: "20s",
+// or "500ms" for a fraction of a second.
+func Seconds(d time.Duration) string {
 	if d%time.Second == 0 {
 		return fmt.Sprintf("%ds", int(d/time.Second))
 	}
@@ -111,9 +125,9 @@ func (a *Agent) MetaData() ([]byte, error) {
 	for _, act := range a.Actions {
 		ae := actions.CreateElement("action")
 		ae.CreateAttr("name", act.Name)
-		ae.CreateAttr("timeout", seconds(act.Timeout))
+		ae.CreateAttr("timeout", Seconds(act.Timeout))
 		if act.Interval > 0 {
-			ae.CreateAttr("interval", seconds(act.Interval))
+			ae.CreateAttr("interval", Seconds(act.Interval))
 		}
 		if act.Interval > 0 || act.Depth != 0 {
 			ae.CreateAttr("depth", fmt.Sprint(act.Depth))

@@ -147,6 +147,13 @@ type RegionStatus struct {
 	BytesRead       uint64  `json:"bytes_read"`
 	BytesWritten    uint64  `json:"bytes_written"`
 	IOThread        int     `json:"io_thread,omitempty"`
+	// Since the region was added to the daemon: heartbeats that failed
+	// while running, of them those a collision stopped (another writer
+	// with our node number), and the daemon's own restarts of a failed
+	// region that came back steady.
+	Failures   uint64 `json:"failures"`
+	Collisions uint64 `json:"collisions"`
+	Restarts   uint64 `json:"restarts"`
 	// A failed cluster region the daemon retries by itself (global
 	// mode): how many retries began since it failed, and when the next
 	// is due, or that one is under way, or why the due one waits. The

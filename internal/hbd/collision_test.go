@@ -71,6 +71,9 @@ func TestSameNodeNumberCollisionStaysStopped(t *testing.T) {
 					if r.Retries != 0 || r.Retrying || r.RetryAt != "" {
 						t.Errorf("region in collision is retried: %+v", r)
 					}
+					if r.Collisions != 1 || r.Failures != 1 || r.Restarts != 0 {
+						t.Errorf("region in collision: %d collisions, %d failures, %d restarts; want 1, 1, 0", r.Collisions, r.Failures, r.Restarts)
+					}
 					if !strings.Contains(r.Error, "another node is heartbeating with our node number") || strings.HasPrefix(r.Error, "region "+uuid) {
 						t.Errorf("status error of the region in collision %q: want the collision, not the region's name", r.Error)
 					}

@@ -93,6 +93,10 @@ type region struct {
 	// retry is the daemon retrying the failed region by itself; nil
 	// when it does not.
 	retry *retrying
+	// What happened to it since it was added: running engines that
+	// failed, of them those stopped by a collision, and restarts by the
+	// daemon itself that came back steady.
+	failures, collisions, restarts uint64
 }
 
 // New reads cluster.conf and returns a daemon for this node; it starts

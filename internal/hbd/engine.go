@@ -126,6 +126,10 @@ func (d *Daemon) watch(r *region, eng backend.Engine) {
 	auto := d.recoverable(r, err)
 	if r.eng == eng {
 		r.failure = message(r.uuid, err)
+		r.failures++
+		if errors.Is(err, hbdisk.ErrCollision) {
+			r.collisions++
+		}
 	}
 	d.mu.Unlock()
 	if auto {

@@ -207,6 +207,7 @@ func (d *Daemon) startEnded(r *region, eng backend.Engine, err error, loud *atom
 	switch {
 	case err == nil:
 		r.retry = nil
+		r.restarts++
 		loud.Store(true)
 		st := eng.Status()
 		d.log.Info("heartbeat region restarted after a failure", "region", r.uuid, "device", r.device,

@@ -312,6 +312,9 @@ func TestReadOnlyRegionRetriesBackingOff(t *testing.T) {
 		if b.Retries != 0 || b.RetryAt != "" || b.NextRetry != nil || b.Retrying || b.Error != "" || gens[b.Generation] {
 			t.Errorf("recovered region: %+v, want steady with a new generation and no retry or error left", b)
 		}
+		if b.Failures != 1 || b.Restarts != 1 || b.Collisions != 0 {
+			t.Errorf("recovered region: %d failures, %d restarts, %d collisions; want 1, 1, 0", b.Failures, b.Restarts, b.Collisions)
+		}
 		t.Logf("device writable again: steady %v later (retry %d due %v after the heal)", back.Sub(healed).Round(time.Millisecond),
 			retriesToSee+1, due.Sub(healed).Round(time.Millisecond))
 

@@ -61,6 +61,7 @@ func regionStatus(r *region, now time.Time) hbclient.RegionStatus {
 		BlockBytes: r.spec.Geometry.BlockBytes, StartBlock: r.spec.Geometry.StartBlock, Blocks: r.spec.Geometry.Blocks,
 		State: hbclient.StateStarting, LiveNodes: []int{}, Refs: r.refs(), LastWriteAge: -1, OwnSlotAge: -1,
 	}
+	rs.Failures, rs.Collisions, rs.Restarts = r.failures, r.collisions, r.restarts
 	for _, o := range slices.Sorted(maps.Keys(r.owners)) {
 		rs.Owners = append(rs.Owners, hbclient.Owner{Name: o, Refs: r.owners[o]})
 	}

@@ -25,7 +25,7 @@ import (
 const LaunchName = "daemon-launch.json"
 
 // daemonFlags are the flags a launch record may carry.
-var daemonFlags = []string{"run-dir", "cluster-conf", "cluster", "node-name", "interval-ms", "dead-threshold", "devices", "kernel-guard", "heartbeat-backend"}
+var daemonFlags = []string{"run-dir", "cluster-conf", "cluster", "node-name", "interval-ms", "dead-threshold", "devices", "kernel-guard", "heartbeat-backend", "metrics-address"}
 
 // launch is the launch record.
 type launch struct {

@@ -40,6 +40,8 @@ func TestExitCodesInProcess(t *testing.T) {
 	agenttest.ExitCodes(t, New, params, []agenttest.Row{
 		{Host: agenttest.Root("n1"), Action: "validate-all", Code: ocf.Success},
 		{Host: agenttest.Root("n1"), Action: "start", Mod: map[string]string{"region_quorum": "some"}, Code: ocf.ErrConfigured, Reason: "parameter region_quorum"},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"metrics_address": "9664"}, Code: ocf.ErrConfigured, Reason: "parameter metrics_address"},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"metrics_address": "127.0.0.1:0"}, Code: ocf.ErrConfigured, Reason: "port \"0\" is not 1 to 65535"},
 		{Host: agenttest.Root("n1"), Action: "start", Mod: map[string]string{"dead_threshold": "2"}, Code: ocf.ErrConfigured, Reason: "parameter dead_threshold"},
 		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"heartbeat_interval_ms": "fast"}, Code: ocf.ErrConfigured, Reason: "not an integer"},
 		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"manage_regions": "perhaps"}, Code: ocf.ErrConfigured, Reason: "not a boolean"},

@@ -13,6 +13,7 @@ package o2cb
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,6 +103,9 @@ their own regions.`,
 					return nil
 				},
 				Long: "any: monitor fails only when no region sees this node's own heartbeat. majority: it fails when at least half of the regions are lost (the kernel's global-mode fencing rule). all: it fails when any region is lost."},
+			ocf.Param{Name: "metrics_address", Type: ocf.String, Short: "address of the daemon's Prometheus metrics listener",
+				Check: checkHostPort,
+				Long:  "host:port on which the heartbeat daemon serves Prometheus metrics (GET /metrics), the families o2cb-ra metrics prints. Empty (the default): no listener. It has no authentication: bind it to a management address, e.g. 127.0.0.1:9664 behind a scraping proxy. The daemon started with the first o2cb start keeps its address until it stops."},
 			ocf.Param{Name: "allow_stonith_disabled", Type: ocf.Boolean, Default: "false",
 				Short: "start even with fencing disabled",
 				Long:  "Start refuses when Pacemaker's stonith-enabled is false: a node that loses the heartbeat must be fenced before the others recover its journal. Set to true to start anyway (test clusters); a warning is logged at every start."},
@@ -122,6 +126,22 @@ their own regions.`,
 		Example: &ocf.Example{Resource: "o2cb", Params: []string{"region_quorum=any"}, Clone: true, OnFail: "fence"},
 		SeeAlso: []string{"ocf_ocfs2_hbregion(7)", "ocf_heartbeat_Filesystem(7)", "o2cb-ra(8)", "o2cb(8)", "mount.ocfs2(8)", "pcs(8)", "crm(8)"},
 	}
+}
+
+// checkHostPort accepts host:port with a port number (a host name or an
+// address; an empty host listens on every address).
+func checkHostPort(s string) error {
+	if s == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port (e.g. 127.0.0.1:9664): %v", s, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not 1 to 65535", s, port)
+	}
+	return nil
 }
 
 // node is what an action works on: the daemon of run_dir, the devices

@@ -54,6 +54,9 @@ func (a agent) start(c *ocf.Context) error {
 	// The kernel backend's daemon, and an observer, only read the
 	// regions (the kernel writes this node's heartbeat).
 	flags["heartbeat-backend"] = n.backend
+	if addr := c.Params.String("metrics_address"); addr != "" {
+		flags["metrics-address"] = addr
+	}
 	args := daemonctl.Args(flags)
 	if err := n.daemon.Ensure(c, args); err != nil {
 		return err

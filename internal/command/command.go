@@ -46,7 +46,7 @@ func App() *cli.App {
 		Version:   version.Version,
 		Writer:    io.Discard,
 		ErrWriter: io.Discard,
-		Commands:  []*cli.Command{versionCommand, agentCommand, daemonCommand, statusCommand, slotsCommand, heartbeatCommand},
+		Commands:  []*cli.Command{versionCommand, agentCommand, daemonCommand, statusCommand, metricsCommand, slotsCommand, heartbeatCommand},
 		// Keep cli.Exit codes: v2 type-asserts the error rather than
 		// unwrapping it, so errors go back to Run untouched.
 		ExitErrHandler:  func(*cli.Context, error) {},

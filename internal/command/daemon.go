@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"log/syslog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,6 +24,7 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbd"
 	"github.com/o2cb-ra/o2cb-ra/internal/hbdisk"
+	"github.com/o2cb-ra/o2cb-ra/internal/metrics"
 	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
@@ -49,6 +51,8 @@ var daemonCommand = &cli.Command{
 		&cli.BoolFlag{Name: "kernel-guard", Value: true, EnvVars: []string{"O2CB_KERNEL_GUARD"},
 			Usage: "look for kernel nodes (o2net) in the cluster while writing heartbeats, and stop writing when one is found"},
 		&cli.StringFlag{Name: "heartbeat-backend", Value: hbclient.BackendUserspace, Usage: fmt.Sprintf("what writes the heartbeat: %s (the daemon), %s (nobody here: the daemon only reads the regions) or %s (the kernel's o2hb: the daemon only reads)", hbclient.BackendUserspace, hbclient.BackendObserver, hbclient.BackendKernel), EnvVars: []string{"O2CB_HEARTBEAT_BACKEND"}},
+		&cli.StringFlag{Name: "metrics-address", EnvVars: []string{"O2CB_METRICS_ADDRESS"},
+			Usage: "host:port to serve Prometheus metrics on (GET /metrics), as o2cb-ra metrics prints them; off when empty. It has no authentication: bind it to a management address"},
 		&cli.IntFlag{Name: "ready-fd", Hidden: true, Usage: "file descriptor to report readiness on (set when detaching)"},
 	},
 	Action: runDaemon,
@@ -123,7 +127,22 @@ func runDaemon(c *cli.Context) error {
 		}
 		return err
 	}
+	// The metrics listener first: a daemon whose address is taken starts
+	// nothing.
+	var metricsLn net.Listener
+	if addr := c.String("metrics-address"); addr != "" {
+		if metricsLn, err = net.Listen("tcp", addr); err != nil {
+			err = fmt.Errorf("metrics listener: %w", err)
+			if ready != nil {
+				ready(err)
+			}
+			return err
+		}
+	}
 	s, err := hbd.Listen(d)
+	if err != nil && metricsLn != nil {
+		metricsLn.Close()
+	}
 	if ready != nil {
 		ready(err)
 	}
@@ -132,6 +151,9 @@ func runDaemon(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if metricsLn != nil {
+		go serveMetrics(ctx, metricsLn, d, cfg.ClusterConf, cfg.Logger)
+	}
 	if cfg.Backend == hbclient.BackendKernel {
 		go d.FollowKernel(ctx, kernelRegions, cfg.Interval)
 	}
@@ -140,6 +162,20 @@ func runDaemon(c *cli.Context) error {
 		go d.Guard(ctx, hbd.Guard{OwnKernel: ownKernel})
 	}
 	return s.Serve(ctx)
+}
+
+// serveMetrics answers GET /metrics on ln with the daemon's status,
+// until ctx ends.
+func serveMetrics(ctx context.Context, ln net.Listener, d *hbd.Daemon, conf string, log *slog.Logger) {
+	log.Info("metrics listener", "address", ln.Addr().String())
+	err := metrics.Serve(ctx, ln, func(w io.Writer) error {
+		st := d.Status()
+		nodes, _ := clusterNodes(conf, st.Cluster) // without them, the live nodes only
+		return metrics.Write(w, st, nodes)
+	})
+	if err != nil {
+		log.Error("metrics listener stopped", "err", err)
+	}
 }
 
 // ownKernel says why this node's own kernel runs the o2cb stack, where

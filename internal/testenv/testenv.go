@@ -120,3 +120,21 @@ func LoopDevice(t testing.TB, img string, sectorSize int) string {
 	})
 	return dev
 }
+
+// PromtoolCache is where make deps puts promtool, out of Debian's
+// prometheus package.
+const PromtoolCache = "/var/cache/o2cb-ra-tests/bin/promtool"
+
+// Promtool returns Prometheus' promtool: on PATH, or in PromtoolCache.
+func Promtool(t testing.TB) string {
+	t.Helper()
+	SkipShort(t, "promtool")
+	if p, err := exec.LookPath("promtool"); err == nil {
+		return p
+	}
+	if _, err := os.Stat(PromtoolCache); err == nil {
+		return PromtoolCache
+	}
+	Unavailable(t, "needs promtool (make deps fetches it into "+PromtoolCache+")")
+	return ""
+}

@@ -27,7 +27,7 @@ LDFLAGS     := -s -w -X github.com/o2cb-ra/o2cb-ra/internal/version.Version=$(VE
 # their init work): every agent action starts faster.
 GOFLAGS_B   := -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)'
 
-.PHONY: help deps build demo unit test ha-test fault-test check lint fuzz bench install uninstall clean
+.PHONY: help deps build demo unit test ha-test fault-test check lint fuzz bench install uninstall deb clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -115,6 +115,9 @@ uninstall: ## remove what install installed (never another package's ocfs2_hb_ct
 	@for d in $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(OCF_PROVIDER_DIR) $(DESTDIR)$(PREFIX)/share/o2cb-ra; do \
 		if [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; then echo "rmdir $$d"; fi; \
 	done
+
+deb: deps ## build the Debian package bin/o2cb-ra_<version>_<arch>.deb (dpkg-deb; reproducible)
+	@bash scripts/deb.sh $(BIN)
 
 clean: ## remove build output
 	rm -rf $(BIN)

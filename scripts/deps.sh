@@ -58,3 +58,23 @@ if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/stat
 	echo "deps: installing staticcheck"
 	(cd /tmp && GOTOOLCHAIN=local go install "$STATICCHECK")
 fi
+
+# promtool, to check `o2cb-ra metrics`: taken out of Debian's prometheus
+# package into the tests' cache, without installing the package (which
+# would start a Prometheus server on the machine).
+PROMTOOL=/var/cache/o2cb-ra-tests/bin/promtool
+if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null 2>&1; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: promtool missing; run as root to fetch it into $PROMTOOL" >&2
+		exit 1
+	fi
+	echo "deps: fetching promtool from Debian's prometheus package into $PROMTOOL"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download prometheus >/dev/null 2>&1 ||
+		{ apt-get update -qq && apt-get download prometheus >/dev/null; })
+	mkdir -p "$(dirname "$PROMTOOL")"
+	dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -O ./usr/bin/promtool > "$PROMTOOL.new"
+	chmod 0755 "$PROMTOOL.new"
+	mv "$PROMTOOL.new" "$PROMTOOL"
+	rm -rf "$tmp"
+fi

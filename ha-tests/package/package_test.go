@@ -309,7 +309,10 @@ func TestInstall(t *testing.T) {
 		if !tools {
 			name = "without ocfs2-tools"
 		}
-		t.Run(name, func(t *testing.T) { install(t, deb, tools) })
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each copy has its own root, /run and /tmp
+			install(t, deb, tools)
+		})
 	}
 }
 

@@ -20,9 +20,7 @@ var metricsCommand = &cli.Command{
 		&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "how long to wait for the daemon"},
 	},
 	Action: func(c *cli.Context) error {
-		client := hbclient.NewClient(c.String("run-dir"))
-		client.Timeout = c.Duration("timeout")
-		st, err := client.Status(c.Context)
+		st, err := askStatus(c)
 		if errors.Is(err, hbclient.ErrNotRunning) {
 			// A daemon that is not running is a figure too: up 0.
 			return metrics.Write(c.App.Writer, nil, nil)

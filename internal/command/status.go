@@ -29,9 +29,7 @@ var statusCommand = &cli.Command{
 		&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "how long to wait for the daemon"},
 	},
 	Action: func(c *cli.Context) error {
-		client := hbclient.NewClient(c.String("run-dir"))
-		client.Timeout = c.Duration("timeout")
-		st, err := client.Status(c.Context)
+		st, err := askStatus(c)
 		if errors.Is(err, hbclient.ErrNotRunning) {
 			return cli.Exit(err.Error(), exitNotRunning)
 		}
@@ -48,6 +46,14 @@ var statusCommand = &cli.Command{
 		}
 		return printStatus(c.App.Writer, st)
 	},
+}
+
+// askStatus asks the daemon of --run-dir for its status, waiting at most
+// --timeout.
+func askStatus(c *cli.Context) (*hbclient.Status, error) {
+	client := hbclient.NewClient(c.String("run-dir"))
+	client.Timeout = c.Duration("timeout")
+	return client.Status(c.Context)
 }
 
 func joinInts(ns []int) string {

@@ -9,10 +9,7 @@ import (
 // TestManPageOptions: the page documents each option letter of optSpec
 // once, and each environment variable Run reads.
 func TestManPageOptions(t *testing.T) {
-	var letters []byte
-	for _, c := range []byte(strings.ReplaceAll(optSpec, ":", "")) {
-		letters = append(letters, c)
-	}
+	letters := []byte(strings.ReplaceAll(optSpec, ":", ""))
 	var documented []byte
 	for _, o := range options {
 		documented = append(documented, o.letter)

@@ -68,7 +68,7 @@ func TimeoutParams(checkInt func(func(int) error) func(string) error) []ocf.Para
 // cluster of v, its nodes with this one local, the timeouts of c.
 func Want(c *ocf.Context, v *clusterview.View) o2cbfs.Cluster {
 	want := o2cbfs.Cluster{Name: v.Cluster.Name(), Mode: string(v.Mode), Timeouts: o2cbfs.Timeouts{
-		DeadThreshold:    c.Params.Int("dead_threshold"),
+		DeadThreshold:    params.DeadThreshold(c),
 		IdleTimeoutMS:    c.Params.Int("idle_timeout_ms"),
 		KeepaliveDelayMS: c.Params.Int("keepalive_delay_ms"),
 		ReconnectDelayMS: c.Params.Int("reconnect_delay_ms"),

@@ -43,6 +43,11 @@ func TestExitCodesInProcess(t *testing.T) {
 		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"metrics_address": "9664"}, Code: ocf.ErrConfigured, Reason: "parameter metrics_address"},
 		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"metrics_address": "127.0.0.1:0"}, Code: ocf.ErrConfigured, Reason: "port \"0\" is not 1 to 65535"},
 		{Host: agenttest.Root("n1"), Action: "start", Mod: map[string]string{"dead_threshold": "2"}, Code: ocf.ErrConfigured, Reason: "parameter dead_threshold"},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"heartbeat_timeout": "60s", "heartbeat_interval_ms": "", "dead_threshold": ""}, Code: ocf.Success},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"heartbeat_timeout": "60s", "heartbeat_interval_ms": "", "dead_threshold": "31"}, Code: ocf.Success},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"heartbeat_timeout": "90s", "heartbeat_interval_ms": "", "dead_threshold": "31"}, Code: ocf.ErrConfigured, Reason: "dead_threshold=31 and heartbeat_timeout=90s disagree (90s at 2000 ms is 46 iterations)"},
+		{Host: agenttest.Root("n1"), Action: "start", Mod: map[string]string{"heartbeat_timeout": "2s", "heartbeat_interval_ms": "", "dead_threshold": ""}, Code: ocf.ErrConfigured, Reason: "parameter heartbeat_timeout=2s: 2 iterations of 2000 ms"},
+		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"heartbeat_timeout": "soon"}, Code: ocf.ErrConfigured, Reason: "heartbeat_timeout"},
 		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"heartbeat_interval_ms": "fast"}, Code: ocf.ErrConfigured, Reason: "not an integer"},
 		{Host: agenttest.Root("n1"), Action: "validate-all", Mod: map[string]string{"manage_regions": "perhaps"}, Code: ocf.ErrConfigured, Reason: "not a boolean"},
 		// This node's cluster.conf is this node's trouble: a start fails

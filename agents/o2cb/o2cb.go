@@ -87,6 +87,7 @@ their own regions.`,
 			ocf.Param{Name: "dead_threshold", Type: ocf.Integer, Default: "31", EnvVar: "O2CB_DEAD_THRESHOLD",
 				Short: "heartbeat dead threshold (iterations)", Check: checkInt(hbdisk.CheckDeadThreshold),
 				Long: "Iterations without a new heartbeat after which a node is dead (the kernel's O2CB_HEARTBEAT_THRESHOLD). Every node, kernel or not, must use the same value."},
+			params.TimeoutParam,
 			ocf.Param{Name: "heartbeat_interval_ms", Type: ocf.Integer, Default: "2000", EnvVar: "O2CB_HEARTBEAT_INTERVAL_MS",
 				Short: "heartbeat interval (ms)", Check: checkInt(hbdisk.CheckIntervalMS),
 				Long: "Milliseconds between heartbeat iterations. The kernel uses 2000; keep it with kernel nodes in the cluster."},
@@ -171,6 +172,9 @@ func (a agent) loadView(c *ocf.Context, n *node) error {
 // load reads cluster.conf and checks the layout drivers of the regions
 // that start and reload run.
 func (a agent) load(c *ocf.Context) (*node, error) {
+	if err := params.CheckDeadThreshold(c, hbdisk.CheckDeadThreshold); err != nil {
+		return nil, err
+	}
 	n := newNode(c)
 	if err := a.loadView(c, n); err != nil {
 		return nil, err
@@ -200,9 +204,11 @@ func (a agent) validate(c *ocf.Context) error {
 	}
 	if c.CheckLevel >= 10 && n.view.Mode == clusterconf.ModeGlobal {
 		for _, r := range n.view.Regions {
-			if _, err := ocfs2.FindByUUID(r.UUID, layout.ScanOptions(c, n.devices)); err != nil {
+			dev, err := ocfs2.FindByUUID(r.UUID, layout.ScanOptions(c, n.devices))
+			if err != nil {
 				return layout.SearchError("region %s (cluster.conf line %d): %v", err, r.UUID, r.Line)
 			}
+			layout.WarnSlowStorage(c, r.UUID, dev, params.WriteTimeout(c))
 		}
 	}
 	return nil

@@ -37,3 +37,16 @@ func TestMetricsAddress(t *testing.T) {
 		t.Errorf("%s still accepts connections after the stop", addr)
 	}
 }
+
+// heartbeat_timeout sets the daemon's dead threshold in time: 1 s at
+// 100 ms is 11 iterations.
+func TestHeartbeatTimeout(t *testing.T) {
+	s := newSite(t, "global", 1, 1)
+	mod := map[string]string{"dead_threshold": "", "heartbeat_timeout": "1s"}
+	s.must(0, "o2cb", "start", mod)
+	if st := s.status(); st == nil || st.DeadThreshold != 11 {
+		t.Errorf("daemon after a start with heartbeat_timeout=1s at 100 ms: %+v, want dead threshold 11", st)
+	}
+	s.must(0, "o2cb", "validate-all", mod, "OCF_CHECK_LEVEL=10")
+	s.must(0, "o2cb", "stop", mod)
+}

@@ -48,7 +48,7 @@ func (a agent) start(c *ocf.Context) error {
 		"cluster":        n.view.Cluster.Name(),
 		"node-name":      n.view.Node.Name,
 		"interval-ms":    strconv.Itoa(c.Params.Int("heartbeat_interval_ms")),
-		"dead-threshold": strconv.Itoa(c.Params.Int("dead_threshold")),
+		"dead-threshold": strconv.Itoa(params.DeadThreshold(c)),
 		"devices":        n.devices,
 	}
 	// The kernel backend's daemon, and an observer, only read the

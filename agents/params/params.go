@@ -7,6 +7,7 @@ package params
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/clusterconf"
 	"github.com/o2cb-ra/o2cb-ra/internal/ocf"
@@ -59,3 +60,53 @@ var BackendParam = ocf.Param{Name: "heartbeat_backend", Type: ocf.String, Defaul
 		return nil
 	},
 	Long: "kernel: the kernel's o2cb stack (configfs, o2net, the kernel's heartbeat regions), which OCFS2 mounts need; the heartbeat daemon only observes. userspace: the heartbeat daemon writes the heartbeat (no mounts). observer: the daemon reads and reports, never writes; for nodes without the kernel stack in clusters of kernel nodes. auto: kernel where the o2cb modules are loaded or loadable (modprobe -n), else userspace."}
+
+// TimeoutParam is heartbeat_timeout, the dead threshold in time.
+var TimeoutParam = ocf.Param{Name: "heartbeat_timeout", Type: ocf.Time, Short: "time without a heartbeat before a node is dead",
+	Long: "The dead threshold in time instead of iterations: a node whose heartbeat has not changed for this long is dead, and a write that takes this long fences this node. dead_threshold becomes heartbeat_timeout / heartbeat_interval_ms + 1, rounded up (60s at 2000 ms: 31, the kernel's default). Storage behind the regions must fail an I/O well before this: with multipath, more than no_path_retry × polling_interval plus 30 s, or the SCSI command timeout plus 30 s. validate-all at OCF_CHECK_LEVEL=10 warns, naming the device, when a layer can hold an I/O longer. Empty: dead_threshold applies. Setting both is an error unless they agree."}
+
+// DeadThreshold is the dead threshold the o2cb resource asks for, in
+// iterations: from heartbeat_timeout when it is set, else
+// dead_threshold. CheckDeadThreshold has checked that they agree.
+func DeadThreshold(c *ocf.Context) int {
+	t, err := ocf.ParseTime(c.Params.String(TimeoutParam.Name))
+	if !c.Params.IsSet(TimeoutParam.Name) || err != nil {
+		return c.Params.Int("dead_threshold")
+	}
+	return thresholdOf(t, c.Params.Int("heartbeat_interval_ms"))
+}
+
+// thresholdOf is the dead threshold of timeout t at an interval of ms.
+func thresholdOf(t time.Duration, ms int) int {
+	iv := time.Duration(max(ms, 1)) * time.Millisecond
+	return int((t+iv-1)/iv) + 1
+}
+
+// WriteTimeout is how long a heartbeat write may take before the node
+// fences itself: (dead_threshold - 1) intervals, as the kernel's o2hb.
+func WriteTimeout(c *ocf.Context) time.Duration {
+	return time.Duration(DeadThreshold(c)-1) * time.Duration(c.Params.Int("heartbeat_interval_ms")) * time.Millisecond
+}
+
+// CheckDeadThreshold fails when dead_threshold and heartbeat_timeout are
+// both set and disagree, or when heartbeat_timeout gives a threshold
+// check refuses.
+func CheckDeadThreshold(c *ocf.Context, check func(int) error) error {
+	if !c.Params.IsSet(TimeoutParam.Name) {
+		return nil
+	}
+	t, err := ocf.ParseTime(c.Params.String(TimeoutParam.Name))
+	if err != nil {
+		return ocf.Errorf(ocf.ErrConfigured, "parameter %s: %v", TimeoutParam.Name, err)
+	}
+	ms := c.Params.Int("heartbeat_interval_ms")
+	n := thresholdOf(t, ms)
+	if err := check(n); err != nil {
+		return ocf.Errorf(ocf.ErrConfigured, "parameter %s=%s: %d iterations of %d ms: %v", TimeoutParam.Name, c.Params.String(TimeoutParam.Name), n, ms, err)
+	}
+	if c.Params.IsSet("dead_threshold") && c.Params.Int("dead_threshold") != n {
+		return ocf.Errorf(ocf.ErrConfigured, "dead_threshold=%d and %s=%s disagree (%s at %d ms is %d iterations): set one of them",
+			c.Params.Int("dead_threshold"), TimeoutParam.Name, c.Params.String(TimeoutParam.Name), c.Params.String(TimeoutParam.Name), ms, n)
+	}
+	return nil
+}

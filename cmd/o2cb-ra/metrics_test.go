@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -183,6 +184,12 @@ func TestMetricsAgainstStatus(t *testing.T) {
 		t.Errorf("GET /other: %v, %v; want 404", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+
+	// The live view of the same daemon, twice.
+	view := run(o2cbRA, "status", "--watch", "--count", "2", "--interval", "200ms")
+	if strings.Count(view, "o2cb-ra status --watch") != 2 || !regexp.MustCompile(uuid+` +`+regexp.QuoteMeta(img)+` +steady +[0-9.]+s +live +- +-`).MatchString(view) {
+		t.Errorf("status --watch: want 2 frames with the region steady, n1 live, n2 and n3 not:\n%s", view)
 	}
 
 	run(hbCtl, "-K", "-u", uuid, "metrics-test")

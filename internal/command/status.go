@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+	"github.com/o2cb-ra/o2cb-ra/internal/metrics"
 	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
 )
 
@@ -27,8 +30,26 @@ var statusCommand = &cli.Command{
 		&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		runDirFlag,
 		&cli.DurationFlag{Name: "timeout", Value: time.Second, Usage: "how long to wait for the daemon"},
+		&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "redraw every --interval, like crm_mon: a row per region, a column per node, changes marked and listed"},
+		&cli.DurationFlag{Name: "interval", Value: 2 * time.Second, Usage: "with --watch, time between redraws"},
+		confFlag,
+		&cli.IntFlag{Name: "count", Usage: "with --watch, stop after this many redraws (0: until interrupted)"},
 	},
 	Action: func(c *cli.Context) error {
+		if c.Bool("watch") {
+			if c.Duration("interval") <= 0 {
+				return cli.Exit("--interval must be positive", 2)
+			}
+			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			client := hbclient.NewClient(c.String("run-dir"))
+			client.Timeout = c.Duration("timeout")
+			nodes := func(cluster string) []metrics.Node {
+				ns, _ := clusterNodes(c.String("cluster-conf"), cluster)
+				return ns
+			}
+			return watch(ctx, c.App.Writer, isTerminal(c.App.Writer), c.Duration("interval"), c.Int("count"), client.Status, nodes)
+		}
 		st, err := askStatus(c)
 		if errors.Is(err, hbclient.ErrNotRunning) {
 			return cli.Exit(err.Error(), exitNotRunning)

@@ -32,7 +32,7 @@ var initScript []byte
 // their dependencies; built-in ones are left out.
 var guestModules = []string{"virtio_pci", "virtio_blk", "virtio_net",
 	"configfs", "ocfs2_nodemanager", "ocfs2_dlm", "ocfs2_stackglue", "ocfs2_stack_o2cb",
-	"ocfs2_dlmfs", "jbd2", "quota_tree", "ocfs2", "dm_mod"}
+	"ocfs2_dlmfs", "jbd2", "quota_tree", "ocfs2", "dm_mod", "dm_multipath", "dm_round_robin"}
 
 // Where things go in the guest: our binaries as make install lays them
 // out (the OCF agents are links to o2cb-ra, /sbin/ocfs2_hb_ctl, the

@@ -3,6 +3,7 @@ package kernelstack
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -308,18 +309,37 @@ func (r *rig) faults() {
 const guestMS = "ms() { read -r up _ < /proc/uptime; echo \"${up%.*}${up#*.}0\"; }\n"
 
 // hungDevice runs a kernel region on a device that then stops answering:
-// a device-mapper device over n1's image, suspended. The monitor keeps
-// its speed while the device hangs, and a start of the region on the
-// hung device fails in a bounded time, naming it, with nothing made (the
-// kernel's start would read the device uninterruptibly). It measures the
-// monitor against the agent's meta-data, the process's own cost.
+// a device-mapper multipath device over n1's image (one path, queueing
+// while no path is up), suspended. validate-all warns that the device
+// can hold an I/O without end; the monitor keeps its speed while the
+// device hangs, and a start of the region on the hung device fails in a
+// bounded time, naming it, with nothing made (the kernel's start would
+// read the device uninterruptibly). It measures the monitor against the
+// agent's meta-data, the process's own cost.
 func (r *rig) hungDevice() {
 	t := r.t
 	n1 := r.g[0]
 	v := r.regions[0]
 	const dm = "/dev/mapper/hb"
-	n1.must("a device-mapper device over /dev/vda", "set -e\ndmsetup create --noudevsync hb --table \"0 $(blockdev --getsz /dev/vda) linear /dev/vda 0\"\n"+
-		"dmsetup mknodes hb\nls -l "+dm+"\n[ -b "+dm+" ]", 30*time.Second)
+	n1.must("a multipath device over /dev/vda", "set -e\n"+
+		"dmsetup create --noudevsync hb --table \"0 $(blockdev --getsz /dev/vda) multipath 1 queue_if_no_path 0 1 1 round-robin 0 1 1 /dev/vda 1000\"\n"+
+		"dmsetup mknodes hb\ndmsetup table hb\n[ -b "+dm+" ]", 30*time.Second)
+
+	// validate-all at depth 10 of a cluster whose global region is on
+	// it: the queueing is named, with the device.
+	gconf := clustertest.Write(t, filepath.Join(t.TempDir(), "global.conf"),
+		clustertest.Cluster{Name: cluster, Global: true, Nodes: 2, Subnet: guestSubnet, Regions: []string{v.UUID}})
+	data, err := os.ReadFile(gconf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1.must("a global cluster.conf", "cat > /tmp/global.conf <<'EOF'\n"+string(data)+"EOF\n", 20*time.Second)
+	res := r.agentOK(n1, 0, "o2cb", "validate-all", "cluster_conf=/tmp/global.conf", "devices="+dm, "env:OCF_CHECK_LEVEL=10")
+	if !strings.Contains(res.out, "queue_if_no_path") || !strings.Contains(res.out, dm) || !strings.Contains(res.out, "dm-0") {
+		t.Errorf("n1: validate-all at depth 10 with the region on a queueing multipath device: want a warning naming %s, dm-0 and queue_if_no_path; output:\n%s", dm, res.out)
+	}
+	r.sum.note("n1: validate-all, region on a queueing multipath device", firstLine(res.out, "queue_if_no_path"))
+
 	r.agentOK(n1, 0, "o2cb", "start")
 	s := n1.must("our ocfs2_hb_ctl -S on "+dm, guestKernelHbCtl+" -S -d "+dm+" hungtest", 60*time.Second)
 	r.sum.add("n1: our ocfs2_hb_ctl -S on a device-mapper device (local mode)", time.Duration(s.guestMS)*time.Millisecond)
@@ -329,7 +349,7 @@ func (r *rig) hungDevice() {
 	const runs = 20
 	funcs := guestMS + "mon() { " + agentLine("o2cb", "monitor") + " > /dev/null 2>&1; }\n" +
 		"meta() { " + agentLine("o2cb", "meta-data") + " > /dev/null 2>&1; }\n"
-	res := n1.must("the o2cb monitor's speed", funcs+fmt.Sprintf(`tm=0; td=0; bad=0
+	res = n1.must("the o2cb monitor's speed", funcs+fmt.Sprintf(`tm=0; td=0; bad=0
 for i in $(seq %d); do
 	t0=$(ms); mon || bad=$((bad+1)); t1=$(ms); meta || bad=$((bad+1)); t2=$(ms)
 	tm=$((tm+t1-t0)); td=$((td+t2-t1))
@@ -397,6 +417,16 @@ exec 5<&-
 	n1.must("the region goes at -K", waitGone(regionDir(v.UUID), 20), 30*time.Second)
 	r.agentOK(n1, 0, "o2cb", "stop")
 	n1.must("remove "+dm, "dmsetup remove hb", 30*time.Second)
+}
+
+// firstLine is the first line of s holding sub, "" if none.
+func firstLine(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
 
 // observed waits up to d until our status in g (o2cb-ra status --json,

@@ -149,6 +149,13 @@ func (a agent) validate(c *ocf.Context) error {
 	if sb.UUID != r.uuid {
 		return ocf.Errorf(ocf.ErrConfigured, "device %s holds volume %s, not %s", dev, sb.UUID, r.uuid)
 	}
+	// The write timeout of the node's daemon, else the kernel's default
+	// (dead threshold 31 at 2 s).
+	limit := 60 * time.Second
+	if st, err := r.daemon.Client.Status(c); err == nil && st.IntervalMS > 0 && st.DeadThreshold > 1 {
+		limit = time.Duration(st.DeadThreshold-1) * time.Duration(st.IntervalMS) * time.Millisecond
+	}
+	layout.WarnSlowStorage(c, r.uuid, dev, limit)
 	return nil
 }
 

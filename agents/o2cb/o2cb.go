@@ -211,5 +211,13 @@ func (a agent) validate(c *ocf.Context) error {
 			layout.WarnSlowStorage(c, r.UUID, dev, params.WriteTimeout(c))
 		}
 	}
+	if c.CheckLevel >= 10 && n.view.Mode != clusterconf.ModeGlobal {
+		// Local mode: the regions the mounts started, where they run.
+		if st, err := n.daemon.Client.Status(c); err == nil {
+			for _, r := range st.Regions {
+				layout.WarnSlowStorage(c, r.UUID, r.Device, params.WriteTimeout(c))
+			}
+		}
+	}
 	return nil
 }

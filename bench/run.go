@@ -21,6 +21,23 @@ type options struct {
 	quick, tmpfs   bool
 }
 
+// scenarios are the names -only takes, in the order they run.
+var scenarios = []string{"join", "load32", "agents", "tmpfs", "load256", "hung"}
+
+// checkOnly refuses a name -only does not know: a typo would otherwise
+// run nothing and write an empty report over the last one.
+func (o options) checkOnly() error {
+	if o.only == "" {
+		return nil
+	}
+	for _, n := range strings.Split(o.only, ",") {
+		if !slices.Contains(scenarios, n) {
+			return fmt.Errorf("-only: unknown scenario %q (known: %s)", n, strings.Join(scenarios, ", "))
+		}
+	}
+	return nil
+}
+
 // want reports whether scenario name is to run.
 func (o options) want(name string) bool {
 	if o.only == "" {
@@ -44,6 +61,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if err := o.checkOnly(); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
 		return 2
 	}
 	logger := log.New(stderr, "", 0)

@@ -108,7 +108,7 @@ func sortedKeys[V any](m map[string]V) []string {
 type watchView struct {
 	prev    *hbclient.Status
 	started bool
-	changes []change // newest last
+	changes []change       // newest last
 	marks   map[string]int // region or region/node -> redraws left marked
 }
 

@@ -65,7 +65,9 @@ func TestWatch(t *testing.T) {
 		}
 		return st, nil
 	}
-	nodes := func(string) []metrics.Node { return []metrics.Node{{"n1", 1}, {"n2", 2}, {"n3", 3}} }
+	nodes := func(string) []metrics.Node {
+		return []metrics.Node{{Name: "n1", Number: 1}, {Name: "n2", Number: 2}, {Name: "n3", Number: 3}}
+	}
 	var b strings.Builder
 	if err := watch(t.Context(), &b, false, time.Millisecond, 3, ask, nodes); err != nil {
 		t.Fatal(err)

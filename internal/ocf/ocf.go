@@ -15,6 +15,7 @@ package ocf
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Exit codes of the OCF specification.
@@ -27,13 +28,28 @@ const (
 	ErrInstalled     = 5
 	ErrConfigured    = 6
 	NotRunning       = 7
+	// Degraded (OCF 1.1): the resource runs, but not fully. Only for a
+	// caller of OCF 1.1 or later (SupportsDegraded).
+	Degraded = 190
 )
+
+// SupportsDegraded reports whether the caller speaks OCF 1.1 or later,
+// by OCF_RA_VERSION_MAJOR and OCF_RA_VERSION_MINOR (Pacemaker 2.1 sets
+// 1.1); another caller (ocf-tester, a script) takes any code but 0 for
+// a failure.
+func SupportsDegraded(env Env) bool {
+	major, _ := env.Lookup("OCF_RA_VERSION_MAJOR")
+	minor, _ := env.Lookup("OCF_RA_VERSION_MINOR")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	return err1 == nil && err2 == nil && (ma > 1 || ma == 1 && mi >= 1)
+}
 
 // codeNames names the exit codes in messages.
 var codeNames = map[int]string{
 	Success: "OCF_SUCCESS", ErrGeneric: "OCF_ERR_GENERIC", ErrArgs: "OCF_ERR_ARGS",
 	ErrUnimplemented: "OCF_ERR_UNIMPLEMENTED", ErrPerm: "OCF_ERR_PERM", ErrInstalled: "OCF_ERR_INSTALLED",
-	ErrConfigured: "OCF_ERR_CONFIGURED", NotRunning: "OCF_NOT_RUNNING",
+	ErrConfigured: "OCF_ERR_CONFIGURED", NotRunning: "OCF_NOT_RUNNING", Degraded: "OCF_DEGRADED",
 }
 
 // CodeName returns the OCF name of an exit code.

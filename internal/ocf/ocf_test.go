@@ -229,3 +229,18 @@ func TestMetaDataSchema(t *testing.T) {
 		}
 	}
 }
+
+func TestSupportsDegraded(t *testing.T) {
+	for _, tc := range []struct {
+		major, minor string
+		want         bool
+	}{{"1", "1", true}, {"1", "2", true}, {"2", "0", true}, {"1", "0", false}, {"", "", false}, {"x", "1", false}} {
+		env := MapEnv{}
+		if tc.major != "" {
+			env["OCF_RA_VERSION_MAJOR"], env["OCF_RA_VERSION_MINOR"] = tc.major, tc.minor
+		}
+		if got := SupportsDegraded(env); got != tc.want {
+			t.Errorf("SupportsDegraded(%s.%s) = %v, want %v", tc.major, tc.minor, got, tc.want)
+		}
+	}
+}

@@ -189,7 +189,11 @@ func (a *Agent) Main(args []string, env Env, stdout, stderr io.Writer) int {
 		reason := strings.ReplaceAll(err.Error(), "\n", " ")
 		fmt.Fprintf(stderr, "%s%s\n", prefix, reason)
 		// As ocf_exit_reason: logged, not printed on stderr again.
-		log.Log(context.WithValue(ctx, noStderrKey{}, true), slog.LevelError, name+" failed: "+reason, "code", CodeName(code))
+		level, what := slog.LevelError, " failed: "
+		if code == Degraded {
+			level, what = slog.LevelWarn, " degraded: "
+		}
+		log.Log(context.WithValue(ctx, noStderrKey{}, true), level, name+what+reason, "code", CodeName(code))
 	}
 	if tr != nil {
 		sink.mu.Lock()

@@ -9,7 +9,9 @@
 package host
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/o2cbfs"
@@ -23,6 +25,17 @@ type Host struct {
 	Hostname func() (string, error) // the kernel's host name
 	// Kernel is the kernel's o2cb stack; the zero value is this machine's.
 	Kernel o2cbfs.Kernel
+	// Attrd runs Pacemaker's attrd_updater with args; nil runs the
+	// machine's.
+	Attrd func(ctx context.Context, args ...string) ([]byte, error)
+}
+
+// AttrdUpdater runs attrd_updater with args, by the Attrd hook.
+func (h Host) AttrdUpdater(ctx context.Context, args ...string) ([]byte, error) {
+	if h.Attrd != nil {
+		return h.Attrd(ctx, args...)
+	}
+	return exec.CommandContext(ctx, "attrd_updater", args...).CombinedOutput()
 }
 
 // OS is this machine.

@@ -35,18 +35,32 @@ func (a agent) monitor(c *ocf.Context) error {
 		return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon runs, but: %v", err)
 	}
 	uuids := countedRegions(managed(c, n.view), n.view.Regions, st.Regions)
-	lost := lostRegions(uuids, st.Regions, daemonctl.Self(st), c.CheckLevel, time.Duration(st.IntervalMS)*time.Millisecond)
+	return a.judge(c, n, len(uuids), lostRegions(uuids, st.Regions, daemonctl.Self(st), c.CheckLevel, time.Duration(st.IntervalMS)*time.Millisecond), "")
+}
+
+// judge ends a monitor that found lost of counted regions lost: it
+// publishes the node's health attributes
+// (health.go), then fails when region_quorum does not hold (red); when it
+// holds but a region is lost (yellow) it warns, and tells a caller of OCF
+// 1.1 that the resource is degraded.
+func (a agent) judge(c *ocf.Context, n *node, counted int, lost []lost, prefix string) error {
 	rule := c.Params.String("region_quorum")
-	if !quorate(rule, len(uuids), len(lost)) {
-		var why []string
-		for _, l := range lost {
-			why = append(why, reason.Region(l.uuid, l.why))
-		}
-		return ocf.Errorf(ocf.ErrGeneric, "%d of %d heartbeat regions lost (region_quorum=%s): %s",
-			len(lost), len(uuids), rule, strings.Join(why, "; "))
-	}
+	ok := quorate(rule, counted, len(lost))
+	a.publishHealth(c, n, counted, len(lost), ok)
+	var why []string
 	for _, l := range lost {
-		c.Log.Warn("heartbeat region lost; this node is still seen in others", "region", l.uuid, "why", reason.Region(l.uuid, l.why))
+		why = append(why, reason.Region(l.uuid, l.why))
+	}
+	if !ok {
+		return ocf.Errorf(ocf.ErrGeneric, "%s%d of %d heartbeat regions lost (region_quorum=%s): %s",
+			prefix, len(lost), counted, rule, strings.Join(why, "; "))
+	}
+	for i, l := range lost {
+		c.Log.Warn("heartbeat region lost; this node is still seen in others", "region", l.uuid, "why", why[i])
+	}
+	if len(lost) > 0 && ocf.SupportsDegraded(c.Env) {
+		return ocf.Errorf(ocf.Degraded, "%s%d of %d heartbeat regions lost, region_quorum=%s holds: %s",
+			prefix, len(lost), counted, rule, strings.Join(why, "; "))
 	}
 	return nil
 }
@@ -82,29 +96,21 @@ func (a agent) monitorKernel(c *ocf.Context, have *o2cbfs.Cluster) error {
 		c.Log.Debug("the heartbeat daemon does not answer; judging by the kernel's files alone", "err", err)
 	}
 	self := n.view.Node.Number
-	var lost []string
+	var gone []lost
 	for _, uuid := range counted {
 		if slices.Contains(notStarted, uuid) {
-			lost = append(lost, reason.Region(uuid, "no kernel heartbeat thread"))
+			gone = append(gone, lost{uuid, "no kernel heartbeat thread"})
 			continue
 		}
 		if i := slices.IndexFunc(observed, func(r hbclient.RegionStatus) bool { return r.UUID == uuid }); i >= 0 {
 			if err := daemonctl.Lost(observed[i], self, c.CheckLevel, interval); err != nil {
-				lost = append(lost, reason.Region(uuid, err.Error()))
+				gone = append(gone, lost{uuid, err.Error()})
 				continue
 			}
 		}
 		if live, ok := k.LiveNodes(uuid); ok && !slices.Contains(live, self) {
-			lost = append(lost, reason.Region(uuid, "the kernel does not see this node live"))
+			gone = append(gone, lost{uuid, "the kernel does not see this node live"})
 		}
 	}
-	rule := c.Params.String("region_quorum")
-	if !quorate(rule, len(counted), len(lost)) {
-		return ocf.Errorf(ocf.ErrGeneric, "kernel backend: %d of %d heartbeat regions lost (region_quorum=%s): %s",
-			len(lost), len(counted), rule, strings.Join(lost, "; "))
-	}
-	for _, l := range lost {
-		c.Log.Warn("heartbeat region lost; this node is still seen in others", "why", l)
-	}
-	return nil
+	return a.judge(c, n, len(counted), gone, "kernel backend: ")
 }

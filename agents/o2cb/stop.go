@@ -23,6 +23,7 @@ func (a agent) stop(c *ocf.Context) error {
 		return err
 	}
 	n := newNode(c)
+	a.clearHealth(c, n.daemon.RunDir)
 	st, err := n.daemon.Client.Status(c)
 	switch {
 	case errors.Is(err, hbclient.ErrNotRunning):

@@ -764,6 +764,29 @@ type crmMon struct {
 		} `xml:"resource_history"`
 	} `xml:"node_history>node"`
 	Failures []monFailure `xml:"failures>failure"`
+	// The node attributes (crm_mon -A).
+	NodeAttributes []struct {
+		Name  string `xml:"name,attr"`
+		Attrs []struct {
+			Name  string `xml:"name,attr"`
+			Value string `xml:"value,attr"`
+		} `xml:"attribute"`
+	} `xml:"node_attributes>node"`
+}
+
+// attribute is the value of node attribute name on node, "" if unset.
+func (m *crmMon) attribute(node, name string) string {
+	for _, n := range m.NodeAttributes {
+		if n.Name != node {
+			continue
+		}
+		for _, a := range n.Attrs {
+			if a.Name == name {
+				return a.Value
+			}
+		}
+	}
+	return ""
 }
 
 type monRes struct {
@@ -789,9 +812,10 @@ func (f monFailure) String() string {
 	return fmt.Sprintf("%s on %s: %s (%d) %q", f.OpKey, f.Node, f.ExitStatus, f.ExitCode, f.ExitReason)
 }
 
-// crmMon runs crm_mon once in the node and parses its XML.
+// crmMon runs crm_mon once in the node and parses its XML, node
+// attributes included.
 func (n *node) crmMon() (*crmMon, error) {
-	r := n.exec(20*time.Second, "crm_mon", "-1", "--output-as=xml")
+	r := n.exec(20*time.Second, "crm_mon", "-1", "-A", "--output-as=xml")
 	if r.Code != 0 {
 		return nil, fmt.Errorf("crm_mon: %s", r)
 	}

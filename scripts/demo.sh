@@ -394,7 +394,7 @@ cat <<'NEXT'
 
 To run it under Pacemaker, on every node:
 
-    make install    # /usr/lib/o2cb-ra, the agents in /usr/lib/ocf/resource.d/ocfs2
+    make deb && apt-get install ./bin/o2cb-ra_*.deb   # or: make install
 
 and write the same /etc/ocfs2/cluster.conf on each, with ocfs2-tools' o2cb as
 in step 1 (without --config-file; add-heartbeat with the volume's UUID, which

@@ -210,6 +210,12 @@ func escape(s string, verbatim bool) string {
 				b.WriteString(`\(dq`)
 			}
 		default:
+			if r > 0x7e || r < 0x20 && r != '\t' {
+				// Outside ASCII: groff's named Unicode escape, which
+				// groff and mandoc read whatever the input encoding.
+				fmt.Fprintf(&b, `\[u%04X]`, r)
+				continue
+			}
 			b.WriteRune(r)
 		}
 	}

@@ -19,6 +19,7 @@ func TestEscape(t *testing.T) {
 		{".hidden start", false, `\&.hidden start`},
 		{`say "x" isn't`, false, `say \(dqx\(dq isn\(aqt`},
 		{`pcs  "a"  \`, true, `pcs  "a"  \e`},
+		{"2 × 3 – 1", false, `2 \[u00D7] 3 \[u2013] 1`},
 	} {
 		if got := escape(tc.in, tc.verbatim); got != tc.want {
 			t.Errorf("escape(%q, %v) = %q, want %q", tc.in, tc.verbatim, got, tc.want)
@@ -48,7 +49,7 @@ func render(t *testing.T, roff []byte) string {
 func TestPage(t *testing.T) {
 	p := &Page{Name: "demo", Section: "8", Summary: "show the writer", Date: "2026-12-02", Source: "o2cb-ra 1.0", Manual: "Tests"}
 	p.Add("synopsis", Text{B("demo"), R(" ["), I("file"), R("]")})
-	p.Add("description", Para(".starts with a dot\nand goes on\n\nA second paragraph: C:\\path, --flag."))
+	p.Add("description", Para(".starts with a dot\nand goes on\n\nA second paragraph: C:\\path, --flag, 2 × 3."))
 	p.Add("options", Item{Tag: Text{B("-x"), R(" "), I("value")}, Body: []Block{
 		Para("Takes a value."),
 		Item{Tag: Text{B("nested")}, Body: []Block{Para("Indented further.")}},
@@ -63,7 +64,7 @@ func TestPage(t *testing.T) {
 		"NAME\n       demo - show the writer",
 		"SYNOPSIS\n       demo [file]",
 		".starts with a dot and goes on",
-		"A second paragraph: C:\\path, --flag.",
+		"A second paragraph: C:\\path, --flag, 2 × 3.",
 		"-x value\n              Takes a value.",
 		"nested",
 		"Indented further.",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -82,23 +81,11 @@ func OpenChecked(path string, timeout time.Duration) (*Volume, error) {
 		defer d.Close()
 		files, how = append(files, d), "direct"
 	}
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{childName, openChildMarker, path, how},
-		Stdout:     wr,
-		ExtraFiles: files,
-	}
-	err = cmd.Start()
-	wr.Close()
+	rd, err := runChild([]string{childName, openChildMarker, path, how}, files)
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting the reading child: %w", path, err)
 	}
-	go func() { _ = cmd.Wait() }() // only to reap it
+	defer rd.Close()
 	dec := json.NewDecoder(rd)
 	for _, what := range []string{"start", "read"} {
 		if err := rd.SetReadDeadline(time.Now().Add(timeout)); err != nil {

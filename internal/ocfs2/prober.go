@@ -376,23 +376,28 @@ func (r nowaitReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // startChild starts the probing child with the files of waiting as its
-// descriptors 3, 4, ... and returns the read end of its output. It is
-// reaped in the background whenever it ends; a caller that exits first
-// leaves it to init.
+// descriptors 3, 4, ... and returns the read end of its output.
 func startChild(waiting []*pending) (*os.File, error) {
+	args := []string{childName, childMarker}
+	var files []*os.File
+	for _, o := range waiting {
+		args = append(args, o.path)
+		files = append(files, o.f)
+	}
+	return runChild(args, files)
+}
+
+// runChild starts this program again as a child with args (args[0] its
+// name in ps), files as its descriptors 3, 4, ..., stdin and stderr
+// /dev/null, and returns the read end of a pipe that is its stdout. It
+// is reaped in the background whenever it ends; a caller that exits first
+// leaves it to init.
+func runChild(args []string, files []*os.File) (*os.File, error) {
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd := &exec.Cmd{
-		Path:   "/proc/self/exe",
-		Args:   []string{childName, childMarker},
-		Stdout: wr, // stdin and stderr: /dev/null
-	}
-	for _, o := range waiting {
-		cmd.Args = append(cmd.Args, o.path)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, o.f)
-	}
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: args, Stdout: wr, ExtraFiles: files}
 	err = cmd.Start()
 	wr.Close()
 	if err != nil {

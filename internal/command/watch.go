@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,19 +90,10 @@ func diffStatus(prev, cur *hbclient.Status, now time.Time) []change {
 			add(r.UUID, -1, "%d I/O errors", d)
 		}
 	}
-	for _, uuid := range sortedKeys(was) {
+	for _, uuid := range slices.Sorted(maps.Keys(was)) {
 		add(uuid, -1, "region stopped")
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // watchView is the state of a live view between redraws.
@@ -167,7 +159,11 @@ func (v *watchView) frame(st *hbclient.Status, askErr error, nodes []metrics.Nod
 		if len(st.Regions) == 0 {
 			b.WriteString("no heartbeat region is running\n")
 		} else {
-			cols := watchNodes(st, nodes)
+			var live [][]int
+			for _, r := range st.Regions {
+				live = append(live, r.LiveNodes)
+			}
+			cols := metrics.WithLive(nodes, live...)
 			tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 			head := []string{"REGION", "DEVICE", "STATE", "LAST WRITE"}
 			for _, n := range cols {
@@ -208,21 +204,6 @@ func (v *watchView) frame(st *hbclient.Status, askErr error, nodes []metrics.Nod
 		}
 	}
 	return b.String()
-}
-
-// watchNodes are the columns: the nodes of cluster.conf, and any live
-// node it lacks.
-func watchNodes(st *hbclient.Status, nodes []metrics.Node) []metrics.Node {
-	cols := slices.Clone(nodes)
-	for _, r := range st.Regions {
-		for _, n := range r.LiveNodes {
-			if !slices.ContainsFunc(cols, func(x metrics.Node) bool { return x.Number == n }) {
-				cols = append(cols, metrics.Node{Name: strconv.Itoa(n), Number: n})
-			}
-		}
-	}
-	slices.SortFunc(cols, func(a, b metrics.Node) int { return a.Number - b.Number })
-	return cols
 }
 
 // watch redraws the view every interval until ctx ends: on a terminal

@@ -148,7 +148,7 @@ func Write(w io.Writer, st *hbclient.Status, nodes []Node) error {
 			state.add([][2]string{reg, {"device", r.Device}, {"state", string(s)}}, v)
 		}
 		live.add([][2]string{reg}, float64(len(r.LiveNodes)))
-		for _, n := range regionNodes(r, nodes) {
+		for _, n := range WithLive(nodes, r.LiveNodes) {
 			v := 0.0
 			if slices.Contains(r.LiveNodes, n.Number) {
 				v = 1
@@ -174,13 +174,16 @@ func Write(w io.Writer, st *hbclient.Status, nodes []Node) error {
 	return flush(w, fams)
 }
 
-// regionNodes are the nodes a region reports on: the cluster's, and any
-// live node they lack (named by its number).
-func regionNodes(r hbclient.RegionStatus, nodes []Node) []Node {
+// WithLive is nodes, the cluster's, and any node of live they lack
+// (named by its number), sorted by number: the nodes a report on regions
+// whose live nodes are live names.
+func WithLive(nodes []Node, live ...[]int) []Node {
 	out := slices.Clone(nodes)
-	for _, n := range r.LiveNodes {
-		if !slices.ContainsFunc(out, func(x Node) bool { return x.Number == n }) {
-			out = append(out, Node{Name: strconv.Itoa(n), Number: n})
+	for _, l := range live {
+		for _, n := range l {
+			if !slices.ContainsFunc(out, func(x Node) bool { return x.Number == n }) {
+				out = append(out, Node{Name: strconv.Itoa(n), Number: n})
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b Node) int { return a.Number - b.Number })

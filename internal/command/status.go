@@ -42,13 +42,11 @@ var statusCommand = &cli.Command{
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			client := hbclient.NewClient(c.String("run-dir"))
-			client.Timeout = c.Duration("timeout")
 			nodes := func(cluster string) []metrics.Node {
 				ns, _ := clusterNodes(c.String("cluster-conf"), cluster)
 				return ns
 			}
-			return watch(ctx, c.App.Writer, isTerminal(c.App.Writer), c.Duration("interval"), c.Int("count"), client.Status, nodes)
+			return watch(ctx, c.App.Writer, isTerminal(c.App.Writer), c.Duration("interval"), c.Int("count"), statusClient(c).Status, nodes)
 		}
 		st, err := askStatus(c)
 		if errors.Is(err, hbclient.ErrNotRunning) {
@@ -69,13 +67,16 @@ var statusCommand = &cli.Command{
 	},
 }
 
-// askStatus asks the daemon of --run-dir for its status, waiting at most
-// --timeout.
-func askStatus(c *cli.Context) (*hbclient.Status, error) {
+// statusClient is a client of the daemon of --run-dir that waits at
+// most --timeout.
+func statusClient(c *cli.Context) *hbclient.Client {
 	client := hbclient.NewClient(c.String("run-dir"))
 	client.Timeout = c.Duration("timeout")
-	return client.Status(c.Context)
+	return client
 }
+
+// askStatus asks the daemon of --run-dir for its status.
+func askStatus(c *cli.Context) (*hbclient.Status, error) { return statusClient(c).Status(c.Context) }
 
 func joinInts(ns []int) string {
 	if len(ns) == 0 {

@@ -5,6 +5,23 @@
 #	install_missing faults $need
 #	run_suite faults 15m ./ha-tests/faults/ -args -report "$PWD/FAULTS.md"
 
+# require_root WHY ends the script unless it runs as root, saying why it
+# needs to.
+require_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "run.sh: needs root ($1)" >&2
+		exit 1
+	fi
+}
+
+# not_installed PACKAGE... prints those of the Debian packages that are
+# not installed.
+not_installed() {
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || printf ' %s' "$p"
+	done
+}
+
 # install_missing SUITE PACKAGE... installs the packages with apt-get
 # (after an update if the first try fails); nothing when none is given.
 install_missing() {

@@ -15,10 +15,7 @@ cd "$(dirname "$0")/../.."
 . scripts/toolchain.sh
 . scripts/suite.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run.sh: needs root (loop devices, FUSE mounts, O_DIRECT images)" >&2
-	exit 1
-fi
+require_root "loop devices, FUSE mounts, O_DIRECT images"
 
 need=
 command -v mkfs.ocfs2 > /dev/null || need="$need ocfs2-tools"

@@ -17,10 +17,7 @@ cd "$(dirname "$0")/../.."
 . scripts/suite.sh
 . scripts/kernel-deb.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run.sh: needs root (apt-get, qemu on a shared image, the daemon)" >&2
-	exit 1
-fi
+require_root "apt-get, qemu on a shared image, the daemon"
 
 need=$(guest_tools_needed)
 command -v mkfs.ocfs2 > /dev/null || need="$need ocfs2-tools kmod"

@@ -20,10 +20,7 @@ cd "$(dirname "$0")/../.."
 . scripts/suite.sh
 . scripts/kernel-deb.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run.sh: needs root (apt-get, qemu, mkfs.ocfs2 images)" >&2
-	exit 1
-fi
+require_root "apt-get, qemu, mkfs.ocfs2 images"
 
 need=$(guest_tools_needed)
 { command -v mkfs.ocfs2 > /dev/null && [ -x /sbin/mount.ocfs2 ] && [ -x /sbin/ocfs2_hb_ctl ]; } || need="$need ocfs2-tools"

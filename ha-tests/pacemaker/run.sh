@@ -18,10 +18,7 @@ cd "$(dirname "$0")/../.."
 . scripts/toolchain.sh
 . scripts/suite.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run.sh: needs root (apt-get, namespaces, mounts, loop devices)" >&2
-	exit 1
-fi
+require_root "apt-get, namespaces, mounts, loop devices"
 
 need=
 command -v corosync > /dev/null || need="$need corosync"

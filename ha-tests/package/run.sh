@@ -11,15 +11,9 @@ cd "$(dirname "$0")/../.."
 . scripts/toolchain.sh
 . scripts/suite.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run.sh: needs root (mount namespaces, overlays, apt-get)" >&2
-	exit 1
-fi
+require_root "mount namespaces, overlays, apt-get"
 
-need=
-for p in lintian mandoc man-db util-linux resource-agents pacemaker-cli-utils pcs crmsh ocfs2-tools; do
-	dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || need="$need $p"
-done
+need=$(not_installed lintian mandoc man-db util-linux resource-agents pacemaker-cli-utils pcs crmsh ocfs2-tools)
 # shellcheck disable=SC2086 # word splitting wanted
 install_missing package $need
 

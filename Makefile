@@ -35,9 +35,11 @@ help: ## list the targets
 deps: ## install what building and testing need (Debian 12; apt as root)
 	@bash scripts/deps.sh
 
+# Static, as the package's and the guests' are: without the dynamic loader
+# and libc every agent action starts 0.3 ms sooner (make bench).
 build: ## build bin/o2cb-ra and bin/ocfs2_hb_ctl
 	@mkdir -p $(BIN)
-	go build $(GOFLAGS_B) -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 go build $(GOFLAGS_B) -o $(BIN)/ ./cmd/...
 
 demo: deps build ## the main job: three nodes heartbeating on file-backed volumes
 	@bash scripts/demo.sh

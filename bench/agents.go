@@ -10,8 +10,51 @@ import (
 	"time"
 )
 
-// agentLatency runs meta-data, validate-all and monitor as whole
-// processes against the running daemon, beside resource-agents' Dummy.
+// minimalGo is the reference the agents' start-up is held against: a
+// static Go program that writes one line, built as our binaries are.
+const minimalGo = `package main
+
+import "os"
+
+func main() { os.Stdout.WriteString("ok\n") }
+`
+
+// buildMinimal builds minimalGo in dir and returns the binary's path.
+func buildMinimal(dir string) string {
+	src := filepath.Join(dir, "minimal")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		die("%v", err)
+	}
+	for name, text := range map[string]string{"main.go": minimalGo, "go.mod": "module minimal\n\ngo 1.22\n"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
+			die("%v", err)
+		}
+	}
+	bin := filepath.Join(src, "minimal")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		die("building the minimal Go program: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// probe is one program the agent measurement runs.
+type probe struct {
+	name string
+	env  []string
+	path string
+	args []string
+	// check: the exit code must be 0.
+	check      bool
+	wall, cpus []time.Duration
+}
+
+// agentLatency runs `o2cb-ra version`, meta-data, validate-all and
+// monitor as whole processes against the running daemon, beside a
+// minimal static Go program and resource-agents' Dummy, all in turn in
+// one loop, so that each meets the same load of the machine.
 func (b *bench) agentLatency(dir, conf string, n *node) []row {
 	link := filepath.Join(dir, "o2cb")
 	os.Symlink(filepath.Join(b.bin, "o2cb-ra"), link)
@@ -21,38 +64,56 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 	dummyEnv := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESKEY_state=" + filepath.Join(dir, "dummy.state"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	_, err := os.Stat(dummy)
 	haveDummy := err == nil
+	minimal := &probe{name: "minimal", env: env, path: buildMinimal(dir), check: true}
+	version := &probe{name: "version", env: env, path: filepath.Join(b.bin, "o2cb-ra"), args: []string{"version"}, check: true}
+	probes := []*probe{minimal, version}
+	actions := []string{"meta-data", "validate-all", "monitor"}
+	ours, theirs := map[string]*probe{}, map[string]*probe{}
+	for _, a := range actions {
+		ours[a] = &probe{name: a, env: env, path: link, args: []string{a}, check: true}
+		probes = append(probes, ours[a])
+		if haveDummy {
+			theirs[a] = &probe{name: "Dummy " + a, env: dummyEnv, path: dummy, args: []string{a}}
+			probes = append(probes, theirs[a])
+		}
+	}
 	const warm, runs = 5, 101
-	var rows []row
-	for _, action := range []string{"meta-data", "validate-all", "monitor"} {
-		// Warm up both (page cache, the daemon's socket), then run
-		// them in turn, each first every other time, so that both meet
-		// the same load of the machine.
-		var ours, oursCPU, theirs, theirsCPU []time.Duration
-		for i := range warm + runs {
-			for k := range 2 {
-				if (i+k)%2 == 0 {
-					w, c, code := runProcess(env, link, action)
-					if code != 0 {
-						die("o2cb %s exited %d", action, code)
-					}
-					if i >= warm {
-						ours, oursCPU = append(ours, w), append(oursCPU, c)
-					}
-				} else if haveDummy {
-					w, c, _ := runProcess(dummyEnv, dummy, action)
-					if i >= warm {
-						theirs, theirsCPU = append(theirs, w), append(theirsCPU, c)
-					}
-				}
+	for i := range warm + runs {
+		// Each round starts with another program, so that none is
+		// always the one after the bench's own work.
+		for k := range probes {
+			p := probes[(i+k)%len(probes)]
+			w, c, code := runProcess(p.env, p.path, p.args...)
+			if p.check && code != 0 {
+				die("%s %s exited %d", p.path, strings.Join(p.args, " "), code)
+			}
+			if i >= warm {
+				p.wall, p.cpus = append(p.wall, w), append(p.cpus, c)
 			}
 		}
-		dummyText := "Dummy not installed"
-		if haveDummy {
-			dummyText = fmt.Sprintf("Dummy %s ms, CPU %s ms", msText(median(theirs)), msText(median(theirsCPU)))
+	}
+	ref := median(minimal.wall)
+	ratio := func(p *probe, to time.Duration) float64 { return float64(median(p.wall)) / float64(to) }
+	title := fmt.Sprintf("(median of %d after %d warm-up runs, all programs in turn)", runs, warm)
+	rows := []row{
+		{"reference: a minimal static Go program (writes one line), whole process " + title, "(reference)",
+			fmt.Sprintf("%s ms, CPU %s ms", msText(ref), msText(median(minimal.cpus))), true},
+		{"`o2cb-ra version`, whole process " + title, "≤ 1.2× the minimal Go program",
+			fmt.Sprintf("%s ms, CPU %s ms: %.2f×", msText(median(version.wall)), msText(median(version.cpus)), ratio(version, ref)), ratio(version, ref) <= 1.2},
+	}
+	for _, a := range actions {
+		p := ours[a]
+		measured := fmt.Sprintf("%s ms, CPU %s ms: %.2f× minimal", msText(median(p.wall)), msText(median(p.cpus)), ratio(p, ref))
+		ok := ratio(p, ref) <= 1.3
+		if d := theirs[a]; d != nil {
+			measured += fmt.Sprintf(", %.2f× Dummy (Dummy %s ms, CPU %s ms)", ratio(p, median(d.wall)), msText(median(d.wall)), msText(median(d.cpus)))
+			ok = ok && ratio(p, median(d.wall)) <= 0.8
+		} else {
+			measured += " (Dummy not installed)"
+			ok = false
 		}
-		m := median(ours)
-		rows = append(rows, row{fmt.Sprintf("o2cb %s, whole process, 32 regions up (median of %d after %d warm-up runs, interleaved with Dummy)", action, runs, warm),
-			"< 10 ms", fmt.Sprintf("%s ms, CPU %s ms (%s)", msText(m), msText(median(oursCPU)), dummyText), m < 10*time.Millisecond})
+		rows = append(rows, row{fmt.Sprintf("o2cb %s, whole process, 32 regions up %s", a, title),
+			"≤ 1.3× the minimal Go program and ≤ 0.8× Dummy", measured, ok})
 	}
 	return rows
 }

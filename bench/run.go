@@ -22,7 +22,7 @@ type options struct {
 }
 
 // scenarios are the names -only takes, in the order they run.
-var scenarios = []string{"join", "load32", "agents", "tmpfs", "load256", "hung"}
+var scenarios = []string{"join", "load32", "agents", "tmpfs", "load256", "hung", "scale255", "scale32x64"}
 
 // checkOnly refuses a name -only does not know: a typo would otherwise
 // run nothing and write an empty report over the last one.
@@ -41,7 +41,7 @@ func (o options) checkOnly() error {
 // want reports whether scenario name is to run.
 func (o options) want(name string) bool {
 	if o.only == "" {
-		return name != "tmpfs" || o.tmpfs
+		return (name != "tmpfs" || o.tmpfs) && name != "scale255" && name != "scale32x64"
 	}
 	return slices.Contains(strings.Split(o.only, ","), name)
 }
@@ -55,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs.StringVar(&o.bin, "bin", "bin", "directory with o2cb-ra and ocfs2_hb_ctl")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write (empty: none)")
 	fs.BoolVar(&o.quick, "quick", false, "shorter measurement windows")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (join, load32, agents, tmpfs, load256, hung); empty: all (tmpfs as -tmpfs says)")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (join, load32, agents, tmpfs, load256, hung, scale255, scale32x64); empty: all but scale255 and scale32x64 (tmpfs as -tmpfs says)")
 	fs.BoolVar(&o.tmpfs, "tmpfs", true, "also run the 32-region load with its images on tmpfs, to tell the device's cost from ours")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -130,6 +130,15 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	if o.want("hung") {
 		rows = append(rows, b.hungMonitor()...)
+	}
+	if o.want("scale255") {
+		// 255 daemons, one per node of the largest cluster, on one
+		// region, at the kernel's interval and at a quarter of it.
+		rows = append(rows, b.scaleCluster(255, 1, 25, 2*time.Second, window/3, false)...)
+		rows = append(rows, b.scaleCluster(255, 1, 25, 500*time.Millisecond, window/3, false)...)
+	}
+	if o.want("scale32x64") {
+		rows = append(rows, b.scaleCluster(64, 32, 6, 2*time.Second, window/3, true)...)
 	}
 
 	report := render(rows)

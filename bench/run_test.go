@@ -15,7 +15,7 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"-h"}, 0, "-only"},
 		{[]string{"-no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
 		{[]string{"-quick=maybe"}, 2, "invalid boolean value"},
-		{[]string{"-only", "join,laod32"}, 2, `-only: unknown scenario "laod32" (known: join, load32, agents, tmpfs, load256, hung)`},
+		{[]string{"-only", "join,laod32"}, 2, `-only: unknown scenario "laod32" (known: join, load32, agents, tmpfs, load256, hung, scale255, scale32x64)`},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {

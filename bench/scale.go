@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/o2cb-ra/o2cb-ra/internal/hbclient"
+)
+
+// scaleCluster measures a cluster of nodes daemons, one per node of its
+// cluster.conf, each heartbeating on all of regions images: how soon
+// after the last region start every daemon sees every node live, their
+// CPU and RSS over a steady window, and, once kills of them are
+// SIGKILLed, how soon each survivor declares each of them dead, while no
+// survivor may ever lose a node that is still alive. With lateness, the
+// iteration lateness of every region of every daemon is checked too.
+func (b *bench) scaleCluster(nodes, regions, kills int, interval, steady time.Duration, lateness bool) []row {
+	dir := b.sub(fmt.Sprintf("scale-%dx%d-%v", regions, nodes, interval))
+	// The join scenario's choice: 5 at 2 s, the kernel's 31 below.
+	threshold := 5
+	if interval < time.Second {
+		threshold = 31
+	}
+	uuids := images(dir, regions)
+	conf := clusterConf(dir, nodes)
+	label := fmt.Sprintf("%d nodes × %d region(s), one daemon each, %v interval, dead_threshold %d", nodes, regions, interval, threshold)
+	iv := float64(interval)
+	var rows []row
+
+	// Start the daemons, a few at a time; a node whose daemon will not
+	// start is left out, and the row says why.
+	ns := make([]*node, nodes)
+	errs := make([]string, nodes)
+	parallel(nodes, 8, func(i int) {
+		defer func() {
+			if r := recover(); r != nil {
+				f, ok := r.(failure)
+				if !ok {
+					panic(r)
+				}
+				errs[i] = string(f)
+			}
+		}()
+		ns[i] = b.startNode(dir, conf, fmt.Sprintf("n%d", i), interval, threshold)
+	})
+	var up []*node
+	var nums []int
+	firstErr, failed := "", 0
+	for i, n := range ns {
+		if n != nil {
+			up, nums = append(up, n), append(nums, i)
+		} else {
+			failed++
+			if firstErr == "" {
+				firstErr = errs[i]
+			}
+		}
+	}
+	rows = append(rows, row{label + ": daemons started", fmt.Sprintf("%d", nodes),
+		fmt.Sprintf("%d%s", len(up), map[bool]string{true: "", false: fmt.Sprintf(" (%d refused; first: %s)", failed, firstErr)}[failed == 0]), failed == 0})
+	if len(up) < 2 {
+		die("%s: only %d daemons started: %s", label, len(up), firstErr)
+	}
+
+	parallel(len(up)*regions, 64, func(i int) { up[i/regions].start(uuids[i%regions]) })
+	lastStart := time.Now()
+
+	// poll returns every daemon's status, polled in parallel, and how
+	// long the whole round took.
+	poll := func(ns []*node) ([]*hbclient.Status, []time.Time, time.Duration) {
+		sts, at := make([]*hbclient.Status, len(ns)), make([]time.Time, len(ns))
+		begin := time.Now()
+		parallel(len(ns), 32, func(i int) {
+			st, err := ns[i].Client(10 * time.Second).Status(context.Background())
+			if err != nil {
+				die("status of %s: %v", ns[i].Name, err)
+			}
+			sts[i], at[i] = st, time.Now()
+		})
+		return sts, at, time.Since(begin)
+	}
+	// sees reports whether every region of st shows exactly live.
+	sees := func(st *hbclient.Status, live []int) bool {
+		if len(st.Regions) != regions {
+			return false
+		}
+		for _, r := range st.Regions {
+			if !slices.Equal(r.LiveNodes, live) {
+				return false
+			}
+		}
+		return true
+	}
+
+	// All see all: the time from the last start to each daemon's first
+	// status showing every node live on every region.
+	seen := make([]time.Duration, len(up))
+	for i := range seen {
+		seen[i] = -1
+	}
+	var polls []time.Duration
+	allSeen := false
+	for !allSeen && time.Since(lastStart) < time.Duration(threshold+10)*interval {
+		sts, at, took := poll(up)
+		polls = append(polls, took)
+		allSeen = true
+		for i, st := range sts {
+			if seen[i] < 0 && sees(st, nums) {
+				seen[i] = at[i].Sub(lastStart)
+			}
+			allSeen = allSeen && seen[i] >= 0
+		}
+		time.Sleep(interval / 20)
+	}
+	worst, missing := time.Duration(0), 0
+	for _, d := range seen {
+		if d < 0 {
+			missing++
+		}
+		worst = max(worst, d)
+	}
+	measured := fmt.Sprintf("worst %.2f intervals (a poll of all %d daemons: median %v)", float64(worst)/iv, len(up), median(polls).Round(time.Millisecond))
+	if missing > 0 {
+		measured = fmt.Sprintf("%d of %d daemons never saw all %d live within %d intervals", missing, len(up), len(up), threshold+10)
+	}
+	rows = append(rows, row{label + ": every daemon sees all live on every region after the last start", "≤ 2.2 intervals",
+		measured, missing == 0 && float64(worst)/iv <= 2.2})
+
+	// CPU and RSS over a steady window.
+	time.Sleep(interval)
+	cpu0, t0 := make([]time.Duration, len(up)), time.Now()
+	for i, n := range up {
+		cpu0[i] = cpuTime(n.pid)
+	}
+	time.Sleep(steady)
+	t1 := time.Now()
+	cpus, rsss := make([]float64, len(up)), make([]float64, len(up))
+	var cpuSum, rssSum float64
+	for i, n := range up {
+		cpus[i] = float64(cpuTime(n.pid)-cpu0[i]) / float64(t1.Sub(t0)) * 100
+		rsss[i] = float64(rssKiB(n.pid)) / 1024
+		cpuSum += cpus[i]
+		rssSum += rsss[i]
+	}
+	rows = append(rows,
+		row{label + fmt.Sprintf(": CPU per daemon (median / max) and in all, over %v", steady.Round(time.Second)), "(no target)",
+			fmt.Sprintf("%.2f%% / %.2f%% of one core; %.1f%% in all", pct(cpus, 0.5), slices.Max(cpus), cpuSum), true},
+		row{label + ": RSS per daemon (median / max) and in all", "(no target)",
+			fmt.Sprintf("%.1f / %.1f MiB; %.0f MiB in all", pct(rsss, 0.5), slices.Max(rsss), rssSum), true})
+	if lateness {
+		sts, _, _ := poll(up)
+		var p99s []float64
+		var p50 float64
+		for _, st := range sts {
+			for _, r := range st.Regions {
+				p99s = append(p99s, r.LatenessP99)
+				p50 = max(p50, r.LatenessP50)
+			}
+		}
+		ivms := iv / float64(time.Millisecond)
+		worstP99 := slices.Max(p99s)
+		rows = append(rows, row{label + fmt.Sprintf(": iteration lateness p99 of every region of every daemon (%d), the starts included; worst p50", len(p99s)),
+			"p99 < 10% of the interval", fmt.Sprintf("p99 median %.2f ms, worst %.2f ms = %.1f%%; p50 worst %.2f ms", pct(p99s, 0.5), worstP99, worstP99/ivms*100, p50),
+			worstP99/ivms < 0.1})
+	}
+
+	// SIGKILL kills nodes chosen at random, then poll the survivors until
+	// each sees each of them gone on every region.
+	perm := rand.Perm(len(up))
+	killed := map[int]bool{}
+	var survivors []*node
+	var alive []int
+	for _, i := range perm[:kills] {
+		killed[nums[i]] = true
+	}
+	for i, n := range up {
+		if !killed[nums[i]] {
+			survivors, alive = append(survivors, n), append(alive, nums[i])
+		}
+	}
+	for i, n := range up {
+		if killed[nums[i]] {
+			syscall.Kill(n.pid, syscall.SIGKILL)
+		}
+	}
+	killedAt := time.Now()
+	// detect holds, per survivor, region and killed node, when the
+	// survivor's status first showed it gone.
+	type key struct{ survivor, region, node int }
+	detect := map[key]time.Duration{}
+	want := len(survivors) * regions * kills
+	falseDeaths := 0
+	var mu sync.Mutex
+	polls = polls[:0]
+	for len(detect) < want && time.Since(killedAt) < time.Duration(threshold+10)*interval {
+		begin := time.Now()
+		sts, at, took := poll(survivors)
+		polls = append(polls, took)
+		mu.Lock()
+		for s, st := range sts {
+			for r, reg := range st.Regions {
+				for _, a := range alive {
+					if !slices.Contains(reg.LiveNodes, a) {
+						falseDeaths++
+					}
+				}
+				for k := range killed {
+					if _, ok := detect[key{s, r, k}]; !ok && !slices.Contains(reg.LiveNodes, k) {
+						detect[key{s, r, k}] = at[s].Sub(killedAt)
+					}
+				}
+			}
+		}
+		mu.Unlock()
+		time.Sleep(max(0, interval/10-time.Since(begin)))
+	}
+	var rel []float64
+	for _, d := range detect {
+		rel = append(rel, float64(d-time.Duration(threshold)*interval)/iv)
+	}
+	slices.Sort(rel)
+	what := label + fmt.Sprintf(": failure detection of %d nodes SIGKILLed at random, by each of %d survivors on each region, relative to threshold × interval",
+		kills, len(survivors))
+	if len(rel) < want {
+		rows = append(rows, row{what, "within 1 interval", fmt.Sprintf("%d of %d detections missing after %d intervals", want-len(rel), want, threshold+10), false})
+	} else {
+		rows = append(rows, row{what + " (min / median / p99 / max)", "within 1 interval",
+			fmt.Sprintf("%+.2f / %+.2f / %+.2f / %+.2f intervals (a poll of %d daemons: median %v, max %v)", rel[0], pct(rel, 0.5), pct(rel, 0.99), rel[len(rel)-1],
+				len(survivors), median(polls).Round(time.Millisecond), slices.Max(polls).Round(time.Millisecond)),
+			rel[0] >= -1 && rel[len(rel)-1] <= 1})
+	}
+	rows = append(rows, row{label + ": false deaths (a live node missing from a survivor's region, on any poll)", "0",
+		fmt.Sprintf("%d over %d polls", falseDeaths, len(polls)), falseDeaths == 0})
+	b.stopAll()
+	return rows
+}
+
+// pct returns the p-quantile of v (nearest rank, 0 ≤ p ≤ 1).
+func pct(v []float64, p float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[int(math.Ceil(p*float64(len(s)-1)))]
+}

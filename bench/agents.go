@@ -42,7 +42,6 @@ func buildMinimal(dir string) string {
 
 // probe is one program the agent measurement runs.
 type probe struct {
-	name string
 	env  []string
 	path string
 	args []string
@@ -64,16 +63,16 @@ func (b *bench) agentLatency(dir, conf string, n *node) []row {
 	dummyEnv := []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESKEY_state=" + filepath.Join(dir, "dummy.state"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	_, err := os.Stat(dummy)
 	haveDummy := err == nil
-	minimal := &probe{name: "minimal", env: env, path: buildMinimal(dir), check: true}
-	version := &probe{name: "version", env: env, path: filepath.Join(b.bin, "o2cb-ra"), args: []string{"version"}, check: true}
+	minimal := &probe{env: env, path: buildMinimal(dir), check: true}
+	version := &probe{env: env, path: filepath.Join(b.bin, "o2cb-ra"), args: []string{"version"}, check: true}
 	probes := []*probe{minimal, version}
 	actions := []string{"meta-data", "validate-all", "monitor"}
 	ours, theirs := map[string]*probe{}, map[string]*probe{}
 	for _, a := range actions {
-		ours[a] = &probe{name: a, env: env, path: link, args: []string{a}, check: true}
+		ours[a] = &probe{env: env, path: link, args: []string{a}, check: true}
 		probes = append(probes, ours[a])
 		if haveDummy {
-			theirs[a] = &probe{name: "Dummy " + a, env: dummyEnv, path: dummy, args: []string{a}}
+			theirs[a] = &probe{env: dummyEnv, path: dummy, args: []string{a}}
 			probes = append(probes, theirs[a])
 		}
 	}

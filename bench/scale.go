@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"syscall"
 	"time"
 
@@ -196,13 +195,11 @@ func (b *bench) scaleCluster(nodes, regions, kills int, interval, steady time.Du
 	detect := map[key]time.Duration{}
 	want := len(survivors) * regions * kills
 	falseDeaths := 0
-	var mu sync.Mutex
 	polls = polls[:0]
 	for len(detect) < want && time.Since(killedAt) < time.Duration(threshold+10)*interval {
 		begin := time.Now()
 		sts, at, took := poll(survivors)
 		polls = append(polls, took)
-		mu.Lock()
 		for s, st := range sts {
 			for r, reg := range st.Regions {
 				for _, a := range alive {
@@ -217,7 +214,6 @@ func (b *bench) scaleCluster(nodes, regions, kills int, interval, steady time.Du
 				}
 			}
 		}
-		mu.Unlock()
 		time.Sleep(max(0, interval/10-time.Since(begin)))
 	}
 	var rel []float64

@@ -57,7 +57,8 @@ func Run(t testing.TB, a *ocf.Agent, action string, params, env map[string]strin
 }
 
 // FakeDaemon answers every request on the socket of runDir with the
-// status that status returns, until the test ends.
+// status that status returns (a health request with its health part),
+// until the test ends.
 func FakeDaemon(t testing.TB, runDir string, status func() *hbclient.Status) {
 	t.Helper()
 	serve(t, runDir, func(conn net.Conn) {
@@ -65,7 +66,11 @@ func FakeDaemon(t testing.TB, runDir string, status func() *hbclient.Status) {
 		if err := hbclient.ReadMessage(bufio.NewReader(conn), &req, hbclient.MaxMessageBytes); err != nil {
 			return
 		}
-		hbclient.WriteMessage(conn, hbclient.Response{V: hbclient.ProtocolVersion, OK: true, Status: status()}, hbclient.MaxResponseBytes)
+		resp := hbclient.Response{V: hbclient.ProtocolVersion, OK: true, Status: status()}
+		if req.Op == hbclient.OpHealth {
+			resp.Health, resp.Status = hbclient.HealthOf(resp.Status), nil
+		}
+		hbclient.WriteMessage(conn, resp, hbclient.MaxResponseBytes)
 	})
 }
 

@@ -119,13 +119,13 @@ func (d *Daemon) Kill(c *ocf.Context, pid int) error {
 	return nil
 }
 
-// MonitorStatus is the daemon's status for a monitor, which must answer
+// MonitorStatus is the daemon's health (hbclient.Health) for a monitor, which must answer
 // within a second: no daemon is OCF_NOT_RUNNING, one that does not answer
 // in time OCF_ERR_GENERIC.
 func (d *Daemon) MonitorStatus(c *ocf.Context) (*hbclient.Status, error) {
 	ctx, cancel := context.WithTimeout(c, time.Second)
 	defer cancel()
-	st, err := d.Client.Status(ctx)
+	st, err := d.Client.Health(ctx)
 	if errors.Is(err, hbclient.ErrNotRunning) {
 		return nil, ocf.Errorf(ocf.NotRunning, "heartbeat daemon not running")
 	}

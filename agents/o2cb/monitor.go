@@ -90,7 +90,7 @@ func (a agent) monitorKernel(c *ocf.Context, have *o2cbfs.Cluster) error {
 	}
 	var observed []hbclient.RegionStatus
 	interval := time.Duration(0)
-	if st, err := n.daemon.Client.Status(c); err == nil {
+	if st, err := n.daemon.Client.Health(c); err == nil {
 		observed, interval = st.Regions, time.Duration(st.IntervalMS)*time.Millisecond
 	} else {
 		c.Log.Debug("the heartbeat daemon does not answer; judging by the kernel's files alone", "err", err)

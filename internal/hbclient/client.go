@@ -112,6 +112,23 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	return resp.Status, nil
 }
 
+// Health returns the part of the daemon's status a monitor judges by
+// (Health), as a Status whose other fields are zero. A daemon from before
+// OpHealth, still running after an upgrade, is asked for its whole status.
+func (c *Client) Health(ctx context.Context) (*Status, error) {
+	resp, err := c.Do(ctx, Request{Op: OpHealth})
+	if errors.Is(err, ErrCode(CodeBadRequest)) {
+		return c.Status(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resp.Health == nil {
+		return nil, errors.New("heartbeat daemon sent a health answer without health")
+	}
+	return resp.Health.Status(), nil
+}
+
 // Ping asks whether the daemon is there; it answers with its node,
 // cluster, mode and pid (the other fields of Status are zero).
 func (c *Client) Ping(ctx context.Context) (*Status, error) {

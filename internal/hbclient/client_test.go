@@ -3,11 +3,15 @@ package hbclient
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/internal/rundir"
 )
@@ -82,5 +86,78 @@ func TestHasOwner(t *testing.T) {
 		if got := r.HasOwner(name); got != want {
 			t.Errorf("HasOwner(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// Health asks for the monitor's part of the status, and asks a daemon
+// from before OpHealth for its whole status.
+func TestHealth(t *testing.T) {
+	full := &Status{Node: Node{Name: "n1", Number: 1}, Backend: BackendUserspace, IntervalMS: 2000, PID: 7,
+		Regions: []RegionStatus{{UUID: "AB", Device: "/dev/sdb", State: StateSteady, LiveNodes: []int{1, 2},
+			Owners: []Owner{{Name: OwnerGlobal, Refs: 1}}, OwnSlotAge: 0.5, IOInFlight: 1.5, Iterations: 9, Reads: 9}}}
+	for _, old := range []bool{false, true} {
+		dir := t.TempDir()
+		var mu sync.Mutex
+		var ops []string
+		fakeDaemon(t, dir, 0, func(req Request) Response {
+			mu.Lock()
+			ops = append(ops, req.Op)
+			mu.Unlock()
+			switch {
+			case req.Op == OpHealth && !old:
+				return Response{V: ProtocolVersion, OK: true, Health: HealthOf(full)}
+			case req.Op == OpStatus:
+				return Response{V: ProtocolVersion, OK: true, Status: full}
+			}
+			return Response{V: ProtocolVersion, Error: &Error{Code: CodeBadRequest, Message: "unknown operation " + req.Op}}
+		})
+		var st *Status
+		var err error
+		for range 1000 { // until it listens
+			if st, err = NewClient(dir).Health(t.Context()); !errors.Is(err, ErrNotRunning) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("old daemon %v: Health: %v", old, err)
+		}
+		want := []string{OpHealth}
+		if old {
+			want = append(want, OpStatus)
+		}
+		mu.Lock()
+		got := strings.Join(ops, ",")
+		mu.Unlock()
+		if got != strings.Join(want, ",") {
+			t.Errorf("old daemon %v: requests %s, want %v", old, got, want)
+		}
+		r := st.Regions[0]
+		if len(st.Regions) != 1 || st.Node != full.Node || st.Backend != full.Backend || st.IntervalMS != 2000 ||
+			r.UUID != "AB" || r.Device != "/dev/sdb" || r.State != StateSteady || len(r.LiveNodes) != 2 ||
+			!r.HasOwner(OwnerGlobal) || r.OwnSlotAge != 0.5 || r.IOInFlight != 1.5 {
+			t.Errorf("old daemon %v: Health() = %+v, want the judged fields of %+v", old, st, full)
+		}
+		if (r.Iterations != 0) != old {
+			t.Errorf("old daemon %v: iterations %d: the health answer carries no counters, the status answer does", old, r.Iterations)
+		}
+	}
+}
+
+// A region's health has the JSON names of its status: a client that
+// decodes either reads the same fields.
+func TestRegionHealthNames(t *testing.T) {
+	st := &Status{Regions: []RegionStatus{{UUID: "AB", Device: "/d", State: StateFailed, Error: "eio", LiveNodes: []int{3},
+		Owners: []Owner{{Name: "service:x", Refs: 2}}, OwnSlotAge: 4, IOInFlight: 2}}}
+	b, err := json.Marshal(HealthOf(st).Regions[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got RegionStatus
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := HealthOf(st).Status().Regions[0]; !reflect.DeepEqual(got, want) || got.Error != "eio" || got.OwnSlotAge != 4 {
+		t.Errorf("health %s read as a status: %+v, want %+v", b, got, want)
 	}
 }

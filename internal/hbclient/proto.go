@@ -28,6 +28,7 @@ const (
 	OpStop   = "stop"   // drop an owner; the last one gone stops the region
 	OpInfo   = "info"   // one region: owners, references, state
 	OpStatus = "status" // every region and the union of live nodes
+	OpHealth = "health" // what a monitor judges: every region's state, live nodes and own slot
 	OpIOPrio = "ioprio" // set the I/O priority of a region's I/O thread
 	OpReload = "reload" // re-read cluster.conf
 )
@@ -73,6 +74,7 @@ type Response struct {
 	Note   string        `json:"note,omitempty"` // e.g. why a consumer call changed nothing
 	Region *RegionStatus `json:"region,omitempty"`
 	Status *Status       `json:"status,omitempty"`
+	Health *Health       `json:"health,omitempty"`
 }
 
 // Error is a failed request: a code to test and a message for people.
@@ -211,6 +213,50 @@ type Status struct {
 	// KernelPeer, when set, is why this node stepped back: a kernel node
 	// answered o2net, and a writer without o2net would hold its quorum.
 	KernelPeer string `json:"kernel_peer,omitempty"`
+}
+
+// Health is the part of Status a monitor judges by, the answer to
+// OpHealth: a monitor runs every few seconds on every node, and the whole
+// status of 32 regions is some 20 KB of counters it would decode for
+// nothing.
+type Health struct {
+	Node       Node           `json:"node"`
+	Backend    string         `json:"backend"`
+	IntervalMS int            `json:"interval_ms"`
+	Regions    []RegionHealth `json:"regions"`
+	KernelPeer string         `json:"kernel_peer,omitempty"`
+}
+
+// RegionHealth is one region of Health, with RegionStatus's names.
+type RegionHealth struct {
+	UUID       string  `json:"uuid"`
+	Device     string  `json:"device"`
+	State      State   `json:"state"`
+	Error      string  `json:"error,omitempty"`
+	LiveNodes  []int   `json:"live_nodes"`
+	Owners     []Owner `json:"owners"`
+	OwnSlotAge float64 `json:"own_slot_age_s"`
+	IOInFlight float64 `json:"io_in_flight_s,omitempty"`
+}
+
+// HealthOf is the health part of st.
+func HealthOf(st *Status) *Health {
+	h := &Health{Node: st.Node, Backend: st.Backend, IntervalMS: st.IntervalMS, KernelPeer: st.KernelPeer, Regions: make([]RegionHealth, 0, len(st.Regions))}
+	for _, r := range st.Regions {
+		h.Regions = append(h.Regions, RegionHealth{UUID: r.UUID, Device: r.Device, State: r.State, Error: r.Error,
+			LiveNodes: r.LiveNodes, Owners: r.Owners, OwnSlotAge: r.OwnSlotAge, IOInFlight: r.IOInFlight})
+	}
+	return h
+}
+
+// Status is h as a Status: the fields h has, the others zero.
+func (h *Health) Status() *Status {
+	st := &Status{Node: h.Node, Backend: h.Backend, IntervalMS: h.IntervalMS, KernelPeer: h.KernelPeer, Regions: make([]RegionStatus, 0, len(h.Regions))}
+	for _, r := range h.Regions {
+		st.Regions = append(st.Regions, RegionStatus{UUID: r.UUID, Device: r.Device, State: r.State, Error: r.Error,
+			LiveNodes: r.LiveNodes, Owners: r.Owners, OwnSlotAge: r.OwnSlotAge, IOInFlight: r.IOInFlight})
+	}
+	return st
 }
 
 // WriteMessage writes v as one JSON line, refusing one of limit bytes

@@ -30,6 +30,8 @@ func (d *Daemon) Handle(ctx context.Context, req hbclient.Request) hbclient.Resp
 		d.mu.Unlock()
 	case hbclient.OpStatus:
 		resp.Status = d.Status()
+	case hbclient.OpHealth:
+		resp.Health = hbclient.HealthOf(d.Status())
 	case hbclient.OpInfo:
 		resp.Region, err = d.Info(req.UUID)
 	case hbclient.OpStart:

@@ -36,6 +36,8 @@
 //	stop    uuid, owner, consumer?               -; or a note; the last owner gone stops the region
 //	info    uuid                                 region
 //	status  -                                    status: every region, the union of live nodes
+//	health  -                                    health: node, backend, interval; each region's state,
+//	                                             error, live nodes, owners, own-slot age (what monitors judge)
 //	ioprio  uuid, priority (0..7)                -
 //	reload  -                                    -; cluster.conf re-read
 //

@@ -43,7 +43,7 @@ const (
 	testUUID = "C213A5E1913B4A38A17101E81BDC2267"
 )
 
-var agents = map[string]*ocf.Agent{"o2cb": o2cb.Agent, "hbregion": hbregion.Agent}
+var agents = map[string]*ocf.Agent{"o2cb": o2cb.Agent(), "hbregion": hbregion.Agent()}
 
 // tree is one `make install DESTDIR=...` shared by the tests of this file.
 type tree struct {
@@ -606,13 +606,13 @@ func TestPcsResourceCreate(t *testing.T) {
 	}{
 		{args: []string{"o2cb", "ocf:ocfs2:o2cb", conf, "node_name=n1", "region_quorum=majority", "clone"}, ok: true},
 		{args: []string{"bad-opt", "ocf:ocfs2:o2cb", conf, "bogus=1"},
-			msg: "invalid resource option 'bogus', allowed options are: " + quoteList(paramNames(o2cb.Agent))},
+			msg: "invalid resource option 'bogus', allowed options are: " + quoteList(paramNames(o2cb.Agent()))},
 		{args: []string{"bad-validate", "ocf:ocfs2:o2cb", conf, "node_name=n1", "region_quorum=some", "--agent-validation"},
 			msg: "ocf-exit-reason:" + agentReason(t, filepath.Join(tr.destdir, providerDir, "o2cb"), []string{conf, "node_name=n1", "region_quorum=some"})},
 		{args: []string{"validated", "ocf:ocfs2:o2cb", conf, "node_name=n2", "dead_threshold=31", "--agent-validation"}, ok: true},
 		{args: []string{"no-uuid", "ocf:ocfs2:hbregion", conf}, msg: "required resource option 'uuid' is missing"},
 		{args: []string{"hb-bogus", "ocf:ocfs2:hbregion", "uuid=" + testUUID, "bogus=1"},
-			msg: "invalid resource option 'bogus', allowed options are: " + quoteList(paramNames(hbregion.Agent))},
+			msg: "invalid resource option 'bogus', allowed options are: " + quoteList(paramNames(hbregion.Agent()))},
 		{args: []string{"region", "ocf:ocfs2:hbregion", "uuid=" + testUUID, conf}, ok: true},
 		// unique-group: uuid and run_dir together for hbregion, run_dir
 		// alone for o2cb.

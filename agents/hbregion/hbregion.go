@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/agents/clusterview"
@@ -22,8 +23,9 @@ import (
 	"github.com/o2cb-ra/o2cb-ra/internal/ocfs2"
 )
 
-// Agent is ocf:ocfs2:hbregion on this machine.
-var Agent = New(host.OS())
+// Agent is ocf:ocfs2:hbregion on this machine, declared on first use: an
+// action of the other agent does not build this one's parameters.
+var Agent = sync.OnceValue(func() *ocf.Agent { return New(host.OS()) })
 
 // agent is ocf:ocfs2:hbregion on a host.
 type agent struct{ host host.Host }

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/o2cb-ra/o2cb-ra/agents/clusterview"
@@ -47,8 +48,9 @@ func checkInt(check func(int) error) func(string) error {
 	}
 }
 
-// Agent is ocf:ocfs2:o2cb on this machine.
-var Agent = New(host.OS())
+// Agent is ocf:ocfs2:o2cb on this machine, declared on first use: an
+// action of the other agent does not build this one's parameters.
+var Agent = sync.OnceValue(func() *ocf.Agent { return New(host.OS()) })
 
 // agent is ocf:ocfs2:o2cb on a host.
 type agent struct{ host host.Host }

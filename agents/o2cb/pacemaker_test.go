@@ -77,7 +77,7 @@ func TestStartPrerequisites(t *testing.T) {
 				env[k] = v
 			}
 			var stderr strings.Builder
-			code := Agent.Main([]string{"start"}, env, io.Discard, &stderr)
+			code := Agent().Main([]string{"start"}, env, io.Discard, &stderr)
 			if tc.code != 0 {
 				if code != tc.code || !strings.Contains(stderr.String(), "ocf-exit-reason:") || !strings.Contains(stderr.String(), tc.reason) {
 					t.Errorf("start = exit %d, want %d with a reason containing %q\n%s", code, tc.code, tc.reason, stderr.String())
@@ -109,7 +109,7 @@ func TestStartPrerequisitesCIBError(t *testing.T) {
 	}
 	var stderr strings.Builder
 	env := ocf.MapEnv{"OCF_RESKEY_cluster_conf": t.TempDir() + "/none", "OCF_RESKEY_run_dir": t.TempDir(), "HA_LOGFACILITY": "none"}
-	if code := Agent.Main([]string{"start"}, env, io.Discard, &stderr); code == ocf.ErrConfigured {
+	if code := Agent().Main([]string{"start"}, env, io.Discard, &stderr); code == ocf.ErrConfigured {
 		t.Errorf("start with an unreadable CIB = exit %d, want the prerequisites passed\n%s", code, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "cibadmin: timed out") {

@@ -16,8 +16,8 @@ import (
 )
 
 // Agents are the OCF agents this binary is, by the name it is installed
-// under in the provider directory.
-var Agents = map[string]*ocf.Agent{
+// under in the provider directory; each is declared when first called.
+var Agents = map[string]func() *ocf.Agent{
 	"o2cb":     o2cb.Agent,
 	"hbregion": hbregion.Agent,
 }
@@ -30,7 +30,7 @@ func AgentNames() []string { return slices.Sorted(maps.Keys(Agents)) }
 func Main(args []string, env ocf.Env, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		if a, ok := Agents[filepath.Base(args[0])]; ok {
-			return a.Main(args[1:], env, stdout, stderr)
+			return a().Main(args[1:], env, stdout, stderr)
 		}
 	}
 	return Run(args, env, stdout, stderr)
@@ -60,7 +60,7 @@ var agentCommand = &cli.Command{
 		if !ok {
 			return cli.Exit(fmt.Sprintf("agent: unknown agent %q; known agents: %s", c.Args().Get(0), strings.Join(AgentNames(), ", ")), ocf.ErrArgs)
 		}
-		if code := a.Main(c.Args().Slice()[1:], appEnv(c), c.App.Writer, c.App.ErrWriter); code != 0 {
+		if code := a().Main(c.Args().Slice()[1:], appEnv(c), c.App.Writer, c.App.ErrWriter); code != 0 {
 			return cli.Exit("", code)
 		}
 		return nil

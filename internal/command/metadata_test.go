@@ -50,7 +50,7 @@ func xmllint(t *testing.T, what string, stdin []byte, dir string, args ...string
 // stripped, against ra-api-1.dtd alone.
 func TestMetadataFiles(t *testing.T) {
 	for _, name := range AgentNames() {
-		md, err := Agents[name].MetaData()
+		md, err := Agents[name]().MetaData()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestMultiCall(t *testing.T) {
 		if code := Main([]string{"/usr/lib/ocf/resource.d/ocfs2/" + name, "meta-data"}, nil, &out, &errOut); code != 0 {
 			t.Fatalf("Main(%s meta-data) = %d: %s", name, code, errOut.String())
 		}
-		want, _ := Agents[name].MetaData()
+		want, _ := Agents[name]().MetaData()
 		if !bytes.Equal(out.Bytes(), want) {
 			t.Errorf("Main(%s meta-data) printed other meta-data", name)
 		}

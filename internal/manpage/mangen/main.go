@@ -54,7 +54,7 @@ func main() {
 func pages(source, date string) []*manpage.Page {
 	ps := []*manpage.Page{command.ManPage(source, date), hbctl.ManPage(source, date)}
 	for _, n := range command.AgentNames() {
-		ps = append(ps, manpage.AgentPage(command.Agents[n], command.OCFProvider, source, date))
+		ps = append(ps, manpage.AgentPage(command.Agents[n](), command.OCFProvider, source, date))
 	}
 	return ps
 }

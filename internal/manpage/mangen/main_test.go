@@ -62,7 +62,8 @@ func TestPages(t *testing.T) {
 			}
 		}
 	}
-	for name, a := range command.Agents {
+	for name, agent := range command.Agents {
+		a := agent()
 		page := "ocf_" + command.OCFProvider + "_" + name + ".7"
 		var want []string
 		for _, p := range a.Params {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ProtocolVersion is the version of the control protocol: JSON lines over
@@ -259,18 +261,95 @@ func (h *Health) Status() *Status {
 	return st
 }
 
+// AppendJSON appends r as json.Marshal writes it, byte for byte. Every
+// agent action that asks the daemon something sends one request: built
+// so, it does not make encoding/json build its reflection encoder first,
+// a tenth of a monitor's time.
+func (r Request) AppendJSON(b []byte) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(r.V), 10)
+	b = appendJSONString(append(b, `,"op":`...), r.Op)
+	if r.UUID != "" {
+		b = appendJSONString(append(b, `,"uuid":`...), r.UUID)
+	}
+	if r.Device != "" {
+		b = appendJSONString(append(b, `,"device":`...), r.Device)
+	}
+	if r.Owner != "" {
+		b = appendJSONString(append(b, `,"owner":`...), r.Owner)
+	}
+	if r.Consumer {
+		b = append(b, `,"consumer":true`...)
+	}
+	if r.Priority != 0 {
+		b = strconv.AppendInt(append(b, `,"priority":`...), int64(r.Priority), 10)
+	}
+	if r.Timeout != 0 {
+		b = strconv.AppendInt(append(b, `,"timeout_ms":`...), int64(r.Timeout), 10)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it: HTML
+// characters, U+2028 and U+2029 escaped, invalid UTF-8 as U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
 // WriteMessage writes v as one JSON line, refusing one of limit bytes
 // or more (MaxMessageBytes for a request, MaxResponseBytes for an
-// answer).
+// answer). A Request is written by its AppendJSON.
 func WriteMessage(w io.Writer, v any, limit int) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+	var b []byte
+	if req, ok := v.(Request); ok {
+		b = req.AppendJSON(make([]byte, 0, 128))
+	} else {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return err
+		}
 	}
 	if len(b) >= limit {
 		return fmt.Errorf("message of %d bytes exceeds the %d-byte limit", len(b), limit)
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err := w.Write(append(b, '\n'))
 	return err
 }
 

@@ -48,7 +48,12 @@ type node struct {
 }
 
 func (b *bench) startNode(dir, conf, name string, interval time.Duration, threshold int) *node {
-	n := &node{Node: clustertest.NewNode(clustertest.NodeConfig{Bin: filepath.Join(b.bin, "o2cb-ra"), Conf: conf, Name: name,
+	return b.startNodeOf(b.bin, dir, conf, name, interval, threshold)
+}
+
+// startNodeOf starts a node with the o2cb-ra of directory bin.
+func (b *bench) startNodeOf(bin, dir, conf, name string, interval time.Duration, threshold int) *node {
+	n := &node{Node: clustertest.NewNode(clustertest.NodeConfig{Bin: filepath.Join(bin, "o2cb-ra"), Conf: conf, Name: name,
 		Run: filepath.Join(dir, "run-"+name), Devices: dir + "/*.img", Interval: interval, Threshold: threshold})}
 	pid, err := n.Start()
 	if err != nil {

@@ -79,6 +79,12 @@ func (b *bench) daemonLoad(count, nodes int, interval time.Duration, window time
 			fmt.Sprintf("%.2f reads of %.0f B, %.2f writes of %.0f B", float64(reads)/float64(iters), float64(bread)/float64(reads),
 				float64(writes)/float64(iters), float64(bwritten)/float64(writes)), reads == iters && writes == iters},
 	}
+	perIter := time.Duration(float64(ns1-ns0) / float64(iters))
+	floor, floorSys := b.floorCPU(dir)
+	rows = append(rows, row{label + ": CPU per region-iteration, whole process, against the floor (the iteration in a loop, BenchmarkIterationFile255, on a file of the same medium; median of 3)",
+		map[bool]string{true: "≤ 3× the floor", false: "(no target)"}[count == 32],
+		fmt.Sprintf("%.1f µs against %.1f µs (%.1f µs of it in the kernel): %.2f×", us(perIter), us(floor), us(floorSys), float64(perIter)/float64(floor)),
+		count != 32 || perIter <= 3*floor})
 	rows = append(rows, row{label + ": threads; context switches per region per iteration", "(no target)",
 		fmt.Sprintf("%d; %.2f", threads(n.pid), float64(cs1-cs0)/float64(iters)), true})
 	if sys := straceCalls(n.pid, iters, window, t1.Sub(t0)); sys != "" {

@@ -22,7 +22,7 @@ type options struct {
 }
 
 // scenarios are the names -only takes, in the order they run.
-var scenarios = []string{"join", "load32", "agents", "tmpfs", "load256", "hung", "scale255", "scale32x64"}
+var scenarios = []string{"join", "load32", "agents", "tmpfs", "breakdown", "load256", "hung", "scale255", "scale32x64"}
 
 // checkOnly refuses a name -only does not know: a typo would otherwise
 // run nothing and write an empty report over the last one.
@@ -55,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs.StringVar(&o.bin, "bin", "bin", "directory with o2cb-ra and ocfs2_hb_ctl")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write (empty: none)")
 	fs.BoolVar(&o.quick, "quick", false, "shorter measurement windows")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (join, load32, agents, tmpfs, load256, hung, scale255, scale32x64); empty: all but scale255 and scale32x64 (tmpfs as -tmpfs says)")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (join, load32, agents, tmpfs, breakdown, load256, hung, scale255, scale32x64); empty: all but scale255 and scale32x64 (tmpfs as -tmpfs says)")
 	fs.BoolVar(&o.tmpfs, "tmpfs", true, "also run the 32-region load with its images on tmpfs, to tell the device's cost from ours")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -121,6 +121,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	if o.want("tmpfs") {
 		rows = append(rows, b.tmpfsLoad(window)...)
+	}
+	if o.want("breakdown") {
+		rows = append(rows, b.breakdown(window)...)
 	}
 	if o.want("load256") {
 		// Local mode, one region per mounted volume (seed 001): a

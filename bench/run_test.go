@@ -15,7 +15,7 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"-h"}, 0, "-only"},
 		{[]string{"-no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
 		{[]string{"-quick=maybe"}, 2, "invalid boolean value"},
-		{[]string{"-only", "join,laod32"}, 2, `-only: unknown scenario "laod32" (known: join, load32, agents, tmpfs, load256, hung, scale255, scale32x64)`},
+		{[]string{"-only", "join,laod32"}, 2, `-only: unknown scenario "laod32" (known: join, load32, agents, tmpfs, breakdown, load256, hung, scale255, scale32x64)`},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {
@@ -33,8 +33,8 @@ func TestOptionsWant(t *testing.T) {
 		o    options
 		want string // the scenarios that run, in the order of all
 	}{
-		{options{tmpfs: true}, "join load32 agents tmpfs load256 hung"},
-		{options{tmpfs: false}, "join load32 agents load256 hung"},
+		{options{tmpfs: true}, "join load32 agents tmpfs breakdown load256 hung"},
+		{options{tmpfs: false}, "join load32 agents breakdown load256 hung"},
 		{options{only: "hung"}, "hung"},
 		{options{only: "join,tmpfs", tmpfs: false}, "join tmpfs"},
 	} {
@@ -47,5 +47,48 @@ func TestOptionsWant(t *testing.T) {
 		if strings.Join(got, " ") != tc.want {
 			t.Errorf("%+v runs %q, want %q", tc.o, strings.Join(got, " "), tc.want)
 		}
+	}
+}
+
+// Samples go to the first cost any of their frames matches, whatever
+// the frame's depth; a sample none matches is counted apart.
+func TestCountCosts(t *testing.T) {
+	script := `
+	ffffffff81badcb0 _copy_to_iter
+	ffffffff816d9903 __x64_sys_pread64
+	            d00e internal/runtime/syscall/linux.Syscall6
+	          1d145f github.com/o2cb-ra/o2cb-ra/internal/hbdisk.(*Region).iterate
+	           8e981 runtime.goexit.abi0
+
+	          4a3f10 memeqbody
+	          1d145f github.com/o2cb-ra/o2cb-ra/internal/hbdisk.(*Region).iterate
+	          1d5479 github.com/o2cb-ra/o2cb-ra/internal/hbdisk.(*Region).run
+
+	          4a3f10 runtime.futex.abi0
+	          1d145f runtime.sysmon
+	          1d5479 runtime.mstart0
+
+	          4a3f10 runtime.findRunnable
+	          1d145f runtime.schedule
+
+	ffffffff8224d141 asm_sysvec_apic_timer_interrupt
+`
+	counts, total := countCosts([]byte(script))
+	if total != 5 {
+		t.Fatalf("total = %d, want 5", total)
+	}
+	want := map[string]int{
+		"pread of the 255 slots: the kernel's part":                          1,
+		"slot checks: CRC32 of changed slots, comparison with the last read": 1,
+		"runtime monitor thread (sysmon): takes back Ps from blocked calls":  1,
+		"runtime scheduler: wake-ups, timers, idle threads (futex, epoll)":   1,
+	}
+	for i, c := range costs {
+		if counts[i] != want[c.what] {
+			t.Errorf("%s: %d samples, want %d", c.what, counts[i], want[c.what])
+		}
+	}
+	if counts[len(costs)] != 1 {
+		t.Errorf("unmatched: %d samples, want 1", counts[len(costs)])
 	}
 }

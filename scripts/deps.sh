@@ -12,7 +12,8 @@ set -euo pipefail
 # Pacemaker's tools. --no-install-recommends is enough for pcs and crm to run.
 # gcc and libc6-dev: go test -race needs cgo (make unit). groff-base, man-db,
 # mandoc and lintian: the manual pages and the Debian package (make deb).
-PACKAGES=(ocfs2-tools kmod util-linux libxml2-utils strace e2fsprogs
+# strace and linux-perf: make bench's syscall counts and CPU breakdown.
+PACKAGES=(ocfs2-tools kmod util-linux libxml2-utils strace linux-perf e2fsprogs
 	resource-agents pacemaker-cli-utils pcs crmsh make jq gcc libc6-dev
 	groff-base man-db mandoc lintian)
 

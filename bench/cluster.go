@@ -108,9 +108,23 @@ func (b *bench) stopAll() {
 	b.pids = nil
 }
 
+// unmountAll unmounts the scenarios' file systems; one still busy for a
+// moment (a process that used it just ending) is tried again, and
+// detached lazily in the end, so that none outlives the bench.
 func (b *bench) unmountAll() {
 	for _, m := range b.mounts {
-		exec.Command("umount", m).Run()
+		var err error
+		var out []byte
+		for try := 0; try < 10; try++ {
+			if out, err = exec.Command("umount", m).CombinedOutput(); err == nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			b.log.Printf("bench: umount %s: %v: %s; detaching it (umount -l)", m, err, out)
+			exec.Command("umount", "-l", m).Run()
+		}
 	}
 	b.mounts = nil
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRunFlags(t *testing.T) {
@@ -90,5 +92,34 @@ func TestCountCosts(t *testing.T) {
 	}
 	if counts[len(costs)] != 1 {
 		t.Errorf("unmatched: %d samples, want 1", counts[len(costs)])
+	}
+}
+
+// downTimes reads the lines the daemon's region logger writes (slog's
+// text handler), first down per region and peer, none before since.
+func TestDownTimes(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	r1 := log.With("region", "AAAA", "device", "/dev/x y", "node", 3)
+	r2 := log.With("region", "BBBB", "device", "/dev/z", "node", 3)
+	r1.Warn("node down", "peer", 7, "reason", "stopped writing")
+	time.Sleep(5 * time.Millisecond) // the log has milliseconds
+	since := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	r1.Info("node up", "peer", 8)
+	r1.Warn("node down", "peer", 8, "reason", "stopped writing")
+	first := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	r1.Warn("node down", "peer", 8, "reason", "again")
+	r2.Warn("node down", "peer", 9, "reason", "clean stop", "generation", "0x0")
+	got := downTimes(buf.String(), since)
+	if len(got) != 2 {
+		t.Fatalf("downTimes = %v, want region AAAA peer 8 and BBBB peer 9", got)
+	}
+	if d, ok := got[downKey{"AAAA", 8}]; !ok || d.Before(since.Truncate(time.Millisecond)) || d.After(first) {
+		t.Errorf("AAAA peer 8 down at %v (found %v), want the first line's time, between %v and %v", d, ok, since, first)
+	}
+	if _, ok := got[downKey{"BBBB", 9}]; !ok {
+		t.Errorf("BBBB peer 9 missing: %v", got)
 	}
 }

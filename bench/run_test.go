@@ -95,9 +95,10 @@ func TestCountCosts(t *testing.T) {
 	}
 }
 
-// downTimes reads the lines the daemon's region logger writes (slog's
-// text handler), first down per region and peer, none before since.
-func TestDownTimes(t *testing.T) {
+// eventTimes reads the lines the daemon's region logger writes (slog's
+// text handler): first down per region and peer, none before since; the
+// last up where asked.
+func TestEventTimes(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	r1 := log.With("region", "AAAA", "device", "/dev/x y", "node", 3)
@@ -112,14 +113,28 @@ func TestDownTimes(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	r1.Warn("node down", "peer", 8, "reason", "again")
 	r2.Warn("node down", "peer", 9, "reason", "clean stop", "generation", "0x0")
-	got := downTimes(buf.String(), since)
+	got := eventTimes(buf.String(), "node down", since, false)
 	if len(got) != 2 {
-		t.Fatalf("downTimes = %v, want region AAAA peer 8 and BBBB peer 9", got)
+		t.Fatalf("eventTimes = %v, want region AAAA peer 8 and BBBB peer 9", got)
 	}
 	if d, ok := got[downKey{"AAAA", 8}]; !ok || d.Before(since.Truncate(time.Millisecond)) || d.After(first) {
 		t.Errorf("AAAA peer 8 down at %v (found %v), want the first line's time, between %v and %v", d, ok, since, first)
 	}
 	if _, ok := got[downKey{"BBBB", 9}]; !ok {
 		t.Errorf("BBBB peer 9 missing: %v", got)
+	}
+
+	// Up again after the downs: the last up counts, and a UUID written
+	// in lower case with dashes is the same region.
+	r3 := log.With("region", "aaaa-bb", "node", 3)
+	time.Sleep(5 * time.Millisecond)
+	again := time.Now()
+	r3.Info("node up", "peer", 8)
+	ups := eventTimes(buf.String(), "node up", time.Time{}, true)
+	if u, ok := ups[downKey{uuidKey("AAAABB"), 8}]; !ok || u.Before(again.Truncate(time.Millisecond)) {
+		t.Errorf("AAAA-BB peer 8 last up at %v (found %v), want the line after %v", u, ok, again)
+	}
+	if u, ok := ups[downKey{"AAAA", 8}]; !ok || u.After(first) {
+		t.Errorf("AAAA peer 8 up at %v (found %v), want its one up line before %v", u, ok, first)
 	}
 }

@@ -2,11 +2,11 @@
 // (by the name it is called under), the node's heartbeat daemon and its
 // status tool, in one binary.
 //
-// Agents run as a new process for every action, so the binary starts
-// lean: the runtime does not look up the cgroup's CPU limit at start
-// (reading /proc/self/cgroup and mountinfo cost an agent action 0.1 to
-// 0.3 ms of its 2.5 to 3 ms) nor every second after; GOMAXPROCS is the
-// CPUs the process may run on, and the daemon raises it for its regions.
+// GOMAXPROCS is the CPUs the process may run on, not a cgroup's CPU
+// quota, and the runtime does not re-read that quota every second: the
+// daemon sizes its Ps for its regions itself, and an agent lives for
+// milliseconds. (The runtime still reads /proc/self/cgroup and mountinfo
+// once at start, to count whether the setting changed the default.)
 //
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
@@ -102,7 +103,8 @@ func (d *Daemon) listen(ctx context.Context, self clusterconf.Node, peers []clus
 }
 
 // probeRound probes the lower-numbered peers once while a region
-// writes, and returns why to step back, or "".
+// writes, and returns why to step back (a kernel node answered: the
+// lowest-numbered of those that did before the round ended), or "".
 func (d *Daemon) probeRound(ctx context.Context, g Guard, self clusterconf.Node) string {
 	if g.OwnKernel != nil {
 		if why := g.OwnKernel(); why != "" {
@@ -119,22 +121,53 @@ func (d *Daemon) probeRound(ctx context.Context, g Guard, self clusterconf.Node)
 	if !writing {
 		return ""
 	}
-	p := o2net.Prober{Local: self.Address}
+	// The probes of a round run probeParallel at a time: a peer that
+	// holds the connection and answers nothing (another of our daemons
+	// listening, or a host that drops the SYN) costs a whole Timeout, and
+	// one after another the round of node 255 would take 254 of them.
+	var targets []clusterconf.Node
 	for _, n := range peers {
-		if n.Number >= self.Number || !n.Address.IsValid() {
-			continue
+		if n.Number < self.Number && n.Address.IsValid() {
+			targets = append(targets, n)
 		}
-		addr := netip.AddrPortFrom(n.Address, uint16(n.Port))
-		h, err := p.Probe(ctx, addr, g.Timeout)
-		if err == nil {
-			return fmt.Sprintf("kernel node %s (number %d) answers o2net at %s (%s)", n.Name, n.Number, addr, h)
+	}
+	round, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p := o2net.Prober{Local: self.Address}
+	answers := make([]string, len(targets))
+	slots := make(chan struct{}, probeParallel)
+	var wg sync.WaitGroup
+	for i, n := range targets {
+		select {
+		case slots <- struct{}{}:
+		case <-round.Done():
 		}
-		if ctx.Err() != nil {
-			return ""
+		if round.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			addr := netip.AddrPortFrom(n.Address, uint16(n.Port))
+			if h, err := p.Probe(round, addr, g.Timeout); err == nil {
+				answers[i] = fmt.Sprintf("kernel node %s (number %d) answers o2net at %s (%s)", n.Name, n.Number, addr, h)
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ""
+	}
+	for _, why := range answers {
+		if why != "" {
+			return why
 		}
 	}
 	return ""
 }
+
+// probeParallel is how many o2net probes of a round are open at once.
+const probeParallel = 16
 
 // stepBack stops every region of this node for good: why is in status
 // and in every later start's error.

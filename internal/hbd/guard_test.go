@@ -95,6 +95,88 @@ func TestGuardStepsBackFromAKernelPeer(t *testing.T) {
 	}
 }
 
+// The probes of a round do not wait for each other: behind 30 peers that
+// accept and answer nothing (other daemons' listeners), each holding its
+// probe for the whole timeout, the kernel node numbered last of them is
+// found within a few timeouts, where one probe after another would take
+// 30.
+func TestGuardProbesARoundInParallel(t *testing.T) {
+	const silent, timeout = 30, 300 * time.Millisecond
+	var ports []int
+	for range silent {
+		ports = append(ports, holder(t))
+	}
+	ports = append(ports, kernelPeer(t))
+	conf := guardConfPeers(t, ports)
+	src := memsource.New()
+	src.Add(memUUID1, nil)
+	d := memDaemon(t, conf, fmt.Sprintf("n%d", len(ports)+1), src)
+	if _, err := callStart(t, d, memUUID1, "", "service:/mnt", true); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), silent*timeout)
+	defer cancel()
+	d.Guard(ctx, Guard{Interval: 20 * time.Millisecond, Timeout: timeout})
+	took := time.Since(begin)
+	st := d.Status()
+	want := fmt.Sprintf("kernel node p%d (number %d) answers o2net", len(ports), len(ports))
+	if !strings.Contains(st.KernelPeer, want) {
+		t.Fatalf("after %v: kernel_peer %q, want %q", took, st.KernelPeer, want)
+	}
+	if limit := 10 * timeout; took > limit {
+		t.Errorf("the kernel node behind %d silent peers was found after %v, want within %v (%d probes of %v one after another take %v)",
+			silent, took, limit, silent, timeout, silent*timeout)
+	}
+}
+
+// holder listens on 127.0.0.1 as another of our daemons does: it accepts
+// and holds the connection, sending nothing, until the test ends. It
+// returns its port.
+func holder(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// guardConfPeers is a cluster of p1..pN (numbers 1 to N) on 127.0.0.1
+// at the given ports and ourselves, n<N+1>, on 127.0.0.2.
+func guardConfPeers(t *testing.T, ports []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster:\n\tname = kp\n\theartbeat_mode = local\n\tnode_count = %d\n", len(ports)+1)
+	for i, port := range ports {
+		fmt.Fprintf(&b, "\nnode:\n\tcluster = kp\n\tnumber = %d\n\tip_port = %d\n\tip_address = 127.0.0.1\n\tname = p%d\n", i+1, port, i+1)
+	}
+	fmt.Fprintf(&b, "\nnode:\n\tcluster = kp\n\tnumber = %d\n\tip_port = %d\n\tip_address = 127.0.0.2\n\tname = n%d\n", len(ports)+1, freePort(t), len(ports)+1)
+	conf := filepath.Join(t.TempDir(), "cluster.conf")
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
 // guardConf is a cluster of k1 (number 1) on 127.0.0.1:peerPort and
 // ourselves, n2, on 127.0.0.2.
 func guardConf(t *testing.T, peerPort int) string {

@@ -29,13 +29,14 @@ func images(dir string, n int) []string {
 	return uuids
 }
 
-// clusterConf writes a cluster.conf with nodes n0..n<count-1>, all at
-// 127.0.0.1: in local mode, or in global mode with the given heartbeat
-// regions.
+// clusterConf writes a cluster.conf with nodes n0..n<count-1>, node i at
+// loopback address 127.1.1.i (each daemon listens for kernel nodes on its
+// own, and its guard probes the others' as on a real network): in local
+// mode, or in global mode with the given heartbeat regions.
 func clusterConf(dir string, count int, regions ...string) string {
 	path := filepath.Join(dir, "cluster.conf")
 	if err := clustertest.WriteClusterConf(path, clustertest.Cluster{Name: "bench", Global: len(regions) > 0,
-		Nodes: count, FromZero: true, Address: "127.0.0.1", Regions: regions}); err != nil {
+		Nodes: count, FromZero: true, Subnet: "127.1.1.", Regions: regions}); err != nil {
 		die("%v", err)
 	}
 	return path

@@ -25,7 +25,7 @@ import (
 // drop this node at once) and none starts again; status, and so monitor,
 // say why. No byte is sent to a kernel node (package o2net).
 type Guard struct {
-	Interval time.Duration // between probe rounds; 5 s if 0
+	Interval time.Duration // from the end of a probe round to the next; 5 s if 0
 	Timeout  time.Duration // of one probe; 1 s if 0
 	// OwnKernel, when set, reports why this node's own kernel runs the
 	// o2cb stack (a cluster registered in configfs), or "".
@@ -55,7 +55,9 @@ func (d *Daemon) Guard(ctx context.Context, g Guard) {
 	if self.Address.IsValid() {
 		d.listen(ctx, self, peers)
 	}
-	t := time.NewTicker(g.Interval)
+	// A round begins Interval after the last one ended, so a long round
+	// (many peers that hold their probes) does not run back to back.
+	t := time.NewTimer(g.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -67,6 +69,7 @@ func (d *Daemon) Guard(ctx context.Context, g Guard) {
 			d.stepBack(why)
 			return
 		}
+		t.Reset(g.Interval)
 	}
 }
 
@@ -124,7 +127,9 @@ func (d *Daemon) probeRound(ctx context.Context, g Guard, self clusterconf.Node)
 	// The probes of a round run probeParallel at a time: a peer that
 	// holds the connection and answers nothing (another of our daemons
 	// listening, or a host that drops the SYN) costs a whole Timeout, and
-	// one after another the round of node 255 would take 254 of them.
+	// one after another the round of node 255 would take 254 of them,
+	// far past the 60 s after which a kernel node that sees our heartbeat
+	// without a connection fails its mounts; 8 at a time it takes 32.
 	var targets []clusterconf.Node
 	for _, n := range peers {
 		if n.Number < self.Number && n.Address.IsValid() {
@@ -167,7 +172,7 @@ func (d *Daemon) probeRound(ctx context.Context, g Guard, self clusterconf.Node)
 }
 
 // probeParallel is how many o2net probes of a round are open at once.
-const probeParallel = 16
+const probeParallel = 8
 
 // stepBack stops every region of this node for good: why is in status
 // and in every later start's error.

@@ -16,11 +16,11 @@ import (
 // one pread of 255 slots and one pwrite of one through the kernel
 // (internal/hbdisk's BenchmarkIterationFile255). It returns the median
 // of three runs of the process's CPU per iteration and the system part
-// of it.
-func (b *bench) floorCPU(dir string) (cpu, sys time.Duration) {
+// of it. name is the benchmark's, without "Benchmark".
+func (b *bench) floorCPU(dir, name string) (cpu, sys time.Duration) {
 	test := b.floorTest()
 	var cpus, syss []time.Duration
-	cmd := exec.Command(test, "-test.run", "^$", "-test.bench", "^BenchmarkIterationFile255$",
+	cmd := exec.Command(test, "-test.run", "^$", "-test.bench", "^Benchmark"+name+"$",
 		"-test.benchtime", "2000x", "-test.count", "3")
 	cmd.Env = append(os.Environ(), "O2CB_BENCH_DIR="+dir)
 	out, err := cmd.CombinedOutput()
@@ -30,7 +30,7 @@ func (b *bench) floorCPU(dir string) (cpu, sys time.Duration) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 0 || !strings.HasPrefix(f[0], "BenchmarkIterationFile255") {
+		if len(f) == 0 || benchName(f[0]) != "Benchmark"+name {
 			continue
 		}
 		// name N ns ns/op cpu cpu-ns/op sys sys-ns/op
@@ -51,6 +51,17 @@ func (b *bench) floorCPU(dir string) (cpu, sys time.Duration) {
 		die("the floor benchmark: want 3 runs with cpu-ns/op and sys-ns/op, got:\n%s", out)
 	}
 	return median(cpus), median(syss)
+}
+
+// benchName is a go test -bench result's name without its -N
+// (GOMAXPROCS) suffix, which it has unless GOMAXPROCS is 1.
+func benchName(s string) string {
+	if i := strings.LastIndexByte(s, '-'); i > 0 {
+		if _, err := strconv.Atoi(s[i+1:]); err == nil {
+			return s[:i]
+		}
+	}
+	return s
 }
 
 // floorTest builds internal/hbdisk's test binary once, from the module

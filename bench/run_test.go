@@ -144,3 +144,19 @@ func TestEventTimes(t *testing.T) {
 		t.Errorf("AAAA peer 8 up at %v (found %v), want its one up line before %v", u, ok, first)
 	}
 }
+
+// benchName drops the -N suffix go test adds for GOMAXPROCS, and only
+// that: the 32 in IterationFile255x32 stays.
+func TestBenchName(t *testing.T) {
+	for in, want := range map[string]string{
+		"BenchmarkIterationFile255-2":     "BenchmarkIterationFile255",
+		"BenchmarkIterationFile255":       "BenchmarkIterationFile255",
+		"BenchmarkIterationFile255x32-16": "BenchmarkIterationFile255x32",
+		"BenchmarkIterationFile255x32":    "BenchmarkIterationFile255x32",
+		"BenchmarkA-b":                    "BenchmarkA-b",
+	} {
+		if got := benchName(in); got != want {
+			t.Errorf("benchName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

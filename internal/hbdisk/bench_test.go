@@ -54,13 +54,12 @@ func BenchmarkTrackerObserve255(b *testing.B) {
 	}
 }
 
-// BenchmarkIteration255 is one whole iteration of a region with 255
-// configured slots on an in-memory disk: read, own-slot check, write,
-// 255 samples (the device's own cost excluded).
-func BenchmarkIteration255(b *testing.B) {
-	disk := testDisk()
+// benchRegion is a region of node 1 with 255 slots on the device open
+// returns, ready for iterate: generation drawn, watchdog made, as Start
+// leaves them.
+func benchRegion(b *testing.B, uuid, device string, open func() (Device, error)) *Region {
 	r, err := NewRegion(Config{
-		UUID: "BENCH", Device: "memdisk", Open: func() (Device, error) { return disk.Device(), nil },
+		UUID: uuid, Device: device, Open: open,
 		Geometry: tGeometry, Node: 1, Interval: MaxInterval, DeadThreshold: 31,
 	})
 	if err != nil {
@@ -70,6 +69,15 @@ func BenchmarkIteration255(b *testing.B) {
 	r.lastGood = time.Now()
 	r.watchdog = time.AfterFunc(time.Hour, r.hang)
 	r.watchdog.Stop()
+	return r
+}
+
+// BenchmarkIteration255 is one whole iteration of a region with 255
+// configured slots on an in-memory disk: read, own-slot check, write,
+// 255 samples (the device's own cost excluded).
+func BenchmarkIteration255(b *testing.B) {
+	disk := testDisk()
+	r := benchRegion(b, "BENCH", "memdisk", func() (Device, error) { return disk.Device(), nil })
 	b.ResetTimer()
 	for range b.N {
 		if err := r.iterate(time.Now()); err != nil {
@@ -113,17 +121,7 @@ func benchIterationFiles(b *testing.B, n int) {
 		if err := os.WriteFile(path, make([]byte, (tStart+MaxNodes+8)*512), 0o600); err != nil {
 			b.Fatal(err)
 		}
-		r, err := NewRegion(Config{
-			UUID: fmt.Sprintf("BENCH%02d", i), Device: path, Open: func() (Device, error) { return OpenDirect(path) },
-			Geometry: tGeometry, Node: 1, Interval: MaxInterval, DeadThreshold: 31,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		r.gen = newGeneration()
-		r.lastGood = time.Now()
-		r.watchdog = time.AfterFunc(time.Hour, r.hang)
-		r.watchdog.Stop()
+		r := benchRegion(b, fmt.Sprintf("BENCH%02d", i), path, func() (Device, error) { return OpenDirect(path) })
 		defer r.reopenLater()
 		regions[i] = r
 	}

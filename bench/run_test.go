@@ -95,9 +95,9 @@ func TestCountCosts(t *testing.T) {
 	}
 }
 
-// eventTimes reads the lines the daemon's region logger writes (slog's
-// text handler): first down per region and peer, none before since; the
-// last up where asked.
+// eventTimes and regionTimes read the lines the daemon's region logger
+// writes (slog's text handler): first down per region and peer, none
+// before since; the last up where asked; the first line per region.
 func TestEventTimes(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
@@ -134,11 +134,12 @@ func TestEventTimes(t *testing.T) {
 	if u, ok := ups[downKey{uuidKey("AAAABB"), 8}]; !ok || u.Before(again.Truncate(time.Millisecond)) {
 		t.Errorf("AAAA-BB peer 8 last up at %v (found %v), want the line after %v", u, ok, again)
 	}
-	if lt := lineTime(buf.String(), "node up", "AAAABB"); !lt.Equal(ups[downKey{"AAAABB", 8}]) {
-		t.Errorf("lineTime of AAAA-BB's node up = %v, want %v", lt, ups[downKey{"AAAABB", 8}])
+	regions := regionTimes(buf.String(), "node up")
+	if lt := regions["AAAABB"]; !lt.Equal(ups[downKey{"AAAABB", 8}]) {
+		t.Errorf("regionTimes of AAAA-BB's node up = %v, want %v", lt, ups[downKey{"AAAABB", 8}])
 	}
-	if lt := lineTime(buf.String(), "node up", "CCCC"); !lt.IsZero() {
-		t.Errorf("lineTime of a region without the line = %v, want the zero time", lt)
+	if lt := regions["CCCC"]; !lt.IsZero() {
+		t.Errorf("regionTimes of a region without the line = %v, want the zero time", lt)
 	}
 	if u, ok := ups[downKey{"AAAA", 8}]; !ok || u.After(first) {
 		t.Errorf("AAAA peer 8 up at %v (found %v), want its one up line before %v", u, ok, first)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -133,53 +134,58 @@ func (b *bench) scaleCluster(nodes, regions, kills int, interval, steady time.Du
 	// each region and when it saw each node come up there. A daemon whose
 	// log lacks a node's up stays at its poll time.
 	joinFromLog := 0
-	var firstWrites []time.Duration  // from the start asked for to the first write
+	var firstWrites []float64        // intervals from the start asked for to the first write
 	lastWrite := lastStart           // the last first write of all
 	began := map[downKey]time.Time{} // each node's first write on each region
 	logs := make([]string, len(up))
 	for i, n := range up {
 		logs[i] = n.Log()
+		writes := regionTimes(logs[i], "starting heartbeat")
 		for r, u := range uuids {
-			if t := lineTime(logs[i], "starting heartbeat", uuidKey(u)); !t.IsZero() {
-				firstWrites = append(firstWrites, t.Sub(issued[i*regions+r]))
+			if t, ok := writes[uuidKey(u)]; ok {
+				firstWrites = append(firstWrites, float64(t.Sub(issued[i*regions+r]))/iv)
 				lastWrite = later(lastWrite, t)
 				began[downKey{uuidKey(u), nums[i]}] = t
 			}
 		}
 	}
-	// lag is the longest a daemon took to see a node up after that
-	// node's first write, and which: the join less the starts' spread.
-	var lag time.Duration
-	lagWhat, lagLine := "", ""
-	for i := range up {
-		if !allSeen {
-			break
-		}
-		ups := eventTimes(logs[i], "node up", time.Time{}, true)
-		var last time.Time
-		complete := true
-		for k, t := range ups {
-			theirs, ok := began[k]
-			own, ownOK := began[downKey{k.region, nums[i]}]
-			if ok && ownOK && t.Sub(later(theirs, own)) > lag {
-				lag, lagWhat = t.Sub(later(theirs, own)), fmt.Sprintf("node %d saw node %d up", nums[i], k.node)
-				lagLine = fmt.Sprintf("%s: node %d (first write %v) saw node %d (first write %v) up at %v", label, nums[i], own.Format(time.StampMilli), k.node, theirs.Format(time.StampMilli), t.Format(time.StampMilli))
+	// slowest is the longest a daemon took to see a node up after both
+	// had written their first heartbeat: the join less the starts'
+	// spread.
+	var slowest struct {
+		lag               time.Duration
+		observer, peer    int
+		own, theirs, seen time.Time
+	}
+	if allSeen {
+		for i := range up {
+			ups := eventTimes(logs[i], "node up", time.Time{}, true)
+			for k, t := range ups {
+				theirs, ok := began[k]
+				own, ownOK := began[downKey{k.region, nums[i]}]
+				if lag := t.Sub(later(theirs, own)); ok && ownOK && lag > slowest.lag {
+					slowest.lag, slowest.observer, slowest.peer = lag, nums[i], k.node
+					slowest.own, slowest.theirs, slowest.seen = own, theirs, t
+				}
 			}
-		}
-		for _, u := range uuids {
-			for _, peer := range nums {
-				t, ok := ups[downKey{uuidKey(u), peer}]
-				complete = complete && ok
-				last = later(last, t)
+			var last time.Time
+			complete := true
+			for _, u := range uuids {
+				for _, peer := range nums {
+					t, ok := ups[downKey{uuidKey(u), peer}]
+					complete = complete && ok
+					last = later(last, t)
+				}
 			}
-		}
-		if complete {
-			seenAt[i] = last
-			joinFromLog++
+			if complete {
+				seenAt[i] = last
+				joinFromLog++
+			}
 		}
 	}
-	if lagLine != "" {
-		b.log.Print(lagLine)
+	if slowest.lag > 0 {
+		b.log.Printf("%s: node %d (first write %v) saw node %d (first write %v) up at %v", label, slowest.observer,
+			slowest.own.Format(time.StampMilli), slowest.peer, slowest.theirs.Format(time.StampMilli), slowest.seen.Format(time.StampMilli))
 	}
 	// The join is timed from the last first write (its node's heartbeat
 	// on the disk); how long starts took to get there is told apart.
@@ -190,16 +196,14 @@ func (b *bench) scaleCluster(nodes, regions, kills int, interval, steady time.Du
 		}
 		worst = max(worst, t.Sub(lastWrite))
 	}
-	var fw []float64
-	for _, d := range firstWrites {
-		fw = append(fw, float64(d)/iv)
-	}
 	fwText := "no start logged its first write"
-	if len(fw) > 0 {
-		fwText = fmt.Sprintf("a start's first write %.2f / %.2f intervals (median / max) after it was asked for; %d of %d starts logged", pct(fw, 0.5), slices.Max(fw), len(fw), len(issued))
+	if len(firstWrites) > 0 {
+		fwText = fmt.Sprintf("a start's first write %.2f / %.2f intervals (median / max) after it was asked for; %d of %d starts logged",
+			pct(firstWrites, 0.5), slices.Max(firstWrites), len(firstWrites), len(issued))
 	}
-	if lagWhat != "" {
-		fwText += fmt.Sprintf("; the longest from the later of two nodes' first writes to one seeing the other up: %.2f intervals (%s)", float64(lag)/iv, lagWhat)
+	if slowest.lag > 0 {
+		fwText += fmt.Sprintf("; the longest from the later of two nodes' first writes to one seeing the other up: %.2f intervals (node %d saw node %d up)",
+			float64(slowest.lag)/iv, slowest.observer, slowest.peer)
 	}
 	measured := fmt.Sprintf("worst %.2f intervals after the last first write (%d of %d daemons from their logs, the rest from polls; a poll of all %d: median %v; %s)",
 		float64(worst)/iv, joinFromLog, len(up), len(up), median(polls).Round(time.Millisecond), fwText)
@@ -304,16 +308,14 @@ func (b *bench) scaleCluster(nodes, regions, kills int, interval, steady time.Du
 	// log says when it declared the node down, to the millisecond. The
 	// poll's time stands in for a detection the log lacks.
 	fromLog := 0
+	downs := make([]map[downKey]time.Time, len(survivors))
 	for s, n := range survivors {
-		downs := eventTimes(n.Log(), "node down", killedAt, false)
-		for k := range detect {
-			if k.survivor != s {
-				continue
-			}
-			if t, ok := downs[downKey{uuidKey(k.region), k.node}]; ok {
-				detect[k] = t.Sub(killedAt)
-				fromLog++
-			}
+		downs[s] = eventTimes(n.Log(), "node down", killedAt, false)
+	}
+	for k := range detect {
+		if t, ok := downs[k.survivor][downKey{uuidKey(k.region), k.node}]; ok {
+			detect[k] = t.Sub(killedAt)
+			fromLog++
 		}
 	}
 	var rel []float64
@@ -355,12 +357,8 @@ type downKey struct {
 // later: the first such line, or the last where latest.
 func eventTimes(log, msg string, since time.Time, latest bool) map[downKey]time.Time {
 	evs := map[downKey]time.Time{}
-	for line := range strings.Lines(log) {
-		if !strings.Contains(line, `msg="`+msg+`"`) {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339Nano, logField(line, "time"))
-		if err != nil || t.Before(since.Truncate(time.Millisecond)) {
+	for line, t := range msgLines(log, msg) {
+		if t.Before(since.Truncate(time.Millisecond)) {
 			continue
 		}
 		peer, err := strconv.Atoi(logField(line, "peer"))
@@ -375,26 +373,40 @@ func eventTimes(log, msg string, since time.Time, latest bool) map[downKey]time.
 	return evs
 }
 
+// regionTimes returns when a daemon's log first says msg ("starting
+// heartbeat") of each region, by its UUID's uuidKey.
+func regionTimes(log, msg string) map[string]time.Time {
+	first := map[string]time.Time{}
+	for line, t := range msgLines(log, msg) {
+		if k := uuidKey(logField(line, "region")); first[k].IsZero() {
+			first[k] = t
+		}
+	}
+	return first
+}
+
+// msgLines yields the lines of log (slog's text lines) whose message is
+// msg, with their times; a line whose time does not parse is left out.
+func msgLines(log, msg string) iter.Seq2[string, time.Time] {
+	return func(yield func(string, time.Time) bool) {
+		for line := range strings.Lines(log) {
+			if !strings.Contains(line, `msg="`+msg+`"`) {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339Nano, logField(line, "time"))
+			if err == nil && !yield(line, t) {
+				return
+			}
+		}
+	}
+}
+
 // later is the later of a and b.
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
 	}
 	return a
-}
-
-// lineTime is the time of the first line of log that says msg for the
-// region with UUID key uuid (uuidKey), or the zero time.
-func lineTime(log, msg, uuid string) time.Time {
-	for line := range strings.Lines(log) {
-		if strings.Contains(line, `msg="`+msg+`"`) && uuidKey(logField(line, "region")) == uuid {
-			t, err := time.Parse(time.RFC3339Nano, logField(line, "time"))
-			if err == nil {
-				return t
-			}
-		}
-	}
-	return time.Time{}
 }
 
 // uuidKey is a volume UUID as hex digits in upper case, however written.

@@ -107,7 +107,7 @@ func TestGuardProbesARoundInParallel(t *testing.T) {
 		ports = append(ports, holder(t))
 	}
 	ports = append(ports, kernelPeer(t))
-	conf := guardConfPeers(t, ports)
+	conf := guardConfPeers(t, "p", ports)
 	src := memsource.New()
 	src.Add(memUUID1, nil)
 	d := memDaemon(t, conf, fmt.Sprintf("n%d", len(ports)+1), src)
@@ -161,13 +161,13 @@ func holder(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// guardConfPeers is a cluster of p1..pN (numbers 1 to N) on 127.0.0.1
-// at the given ports and ourselves, n<N+1>, on 127.0.0.2.
-func guardConfPeers(t *testing.T, ports []int) string {
+// guardConfPeers is a cluster of <prefix>1..<prefix>N (numbers 1 to N)
+// on 127.0.0.1 at the given ports and ourselves, n<N+1>, on 127.0.0.2.
+func guardConfPeers(t *testing.T, prefix string, ports []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster:\n\tname = kp\n\theartbeat_mode = local\n\tnode_count = %d\n", len(ports)+1)
 	for i, port := range ports {
-		fmt.Fprintf(&b, "\nnode:\n\tcluster = kp\n\tnumber = %d\n\tip_port = %d\n\tip_address = 127.0.0.1\n\tname = p%d\n", i+1, port, i+1)
+		fmt.Fprintf(&b, "\nnode:\n\tcluster = kp\n\tnumber = %d\n\tip_port = %d\n\tip_address = 127.0.0.1\n\tname = %s%d\n", i+1, port, prefix, i+1)
 	}
 	fmt.Fprintf(&b, "\nnode:\n\tcluster = kp\n\tnumber = %d\n\tip_port = %d\n\tip_address = 127.0.0.2\n\tname = n%d\n", len(ports)+1, freePort(t), len(ports)+1)
 	conf := filepath.Join(t.TempDir(), "cluster.conf")
@@ -179,32 +179,7 @@ func guardConfPeers(t *testing.T, ports []int) string {
 
 // guardConf is a cluster of k1 (number 1) on 127.0.0.1:peerPort and
 // ourselves, n2, on 127.0.0.2.
-func guardConf(t *testing.T, peerPort int) string {
-	conf := filepath.Join(t.TempDir(), "cluster.conf")
-	text := fmt.Sprintf(`cluster:
-	name = kp
-	heartbeat_mode = local
-	node_count = 2
-
-node:
-	cluster = kp
-	number = 1
-	ip_port = %d
-	ip_address = 127.0.0.1
-	name = k1
-
-node:
-	cluster = kp
-	number = 2
-	ip_port = %d
-	ip_address = 127.0.0.2
-	name = n2
-`, peerPort, freePort(t))
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return conf
-}
+func guardConf(t *testing.T, peerPort int) string { return guardConfPeers(t, "k", []int{peerPort}) }
 
 // A peer that is not a kernel (it answers no handshake) leaves the
 // writer writing.

@@ -105,6 +105,56 @@ func (d *Daemon) Stop(c *ocf.Context, pid int) error {
 	return nil
 }
 
+// hangUpWait bounds how long a stop waits for a daemon that hung up
+// without answering to let go of the run directory.
+const hangUpWait = 5 * time.Second
+
+// StopRegion stops owner's reference to region uuid in the daemon. A
+// daemon that hangs up without answering is waited for as in
+// StopStatus, and asked again: a stop that fails gets the node fenced,
+// and a daemon that died has stopped the region with it.
+func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string) error {
+	return d.afterHangUp(ctx, func() error {
+		_, err := d.Client.Do(ctx, hbclient.Request{Op: hbclient.OpStop, UUID: uuid, Owner: owner})
+		return err
+	})
+}
+
+// StopStatus is the daemon's status for a stop. A daemon that hangs up
+// without answering is dying, or died with the request in flight: its
+// listening socket lives until its last thread is gone, after the
+// thread whose state its pid shows. Once it has let go of the run
+// directory (rundir.Held), within hangUpWait, it is asked again, and a
+// daemon gone by then is hbclient.ErrNotRunning. One that still holds
+// it gives the hang-up.
+func (d *Daemon) StopStatus(ctx context.Context) (*hbclient.Status, error) {
+	var st *hbclient.Status
+	err := d.afterHangUp(ctx, func() (err error) {
+		st, err = d.Client.Status(ctx)
+		return err
+	})
+	return st, err
+}
+
+// afterHangUp runs ask, a request that may be sent twice, and once more
+// after the daemon hung up on it and let go of the run directory.
+func (d *Daemon) afterHangUp(ctx context.Context, ask func() error) error {
+	err := ask()
+	if !errors.Is(err, hbclient.ErrNoAnswer) {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, hangUpWait)
+	defer cancel()
+	for rundir.Held(d.RunDir) {
+		select {
+		case <-wait.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return ask()
+}
+
 // Hung returns the pid of a daemon that holds the run directory (its pid
 // file is locked, and names a live `o2cb-ra daemon` process), for a stop
 // to end one that does not answer.

@@ -1,12 +1,15 @@
 package daemonctl
 
 import (
+	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,5 +148,70 @@ func TestLostObserver(t *testing.T) {
 	}
 	if Self(&hbclient.Status{Node: hbclient.Node{Number: 2}, Backend: hbclient.BackendUserspace}) != 2 {
 		t.Error("Self of a writer is not its node number")
+	}
+}
+
+// dyingDaemon holds dir's lock and listens on its socket, and hangs up
+// on every request without answering, as a daemon does between its
+// death and its last thread's exit. After the first hang-up it goes
+// (listener and lock) after linger; with linger < 0 it stays until the
+// test ends.
+func dyingDaemon(t *testing.T, dir string, linger time.Duration) {
+	t.Helper()
+	lock, err := rundir.LockPID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, rundir.SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	gone := func() { once.Do(func() { ln.Close(); lock.Close() }) }
+	t.Cleanup(gone)
+	go func() {
+		for first := true; ; first = false {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Read(make([]byte, 4096))
+			conn.Close()
+			if first && linger >= 0 {
+				time.AfterFunc(linger, gone)
+			}
+		}
+	}()
+}
+
+// TestStopAfterHangUp: a stop whose daemon hangs up and then lets go of
+// the run directory finds it not running (the agents' stops succeed); one
+// whose daemon hangs up and stays gets the hang-up, within the stop's
+// deadline.
+func TestStopAfterHangUp(t *testing.T) {
+	const uuid = "0123456789ABCDEF0123456789ABCDEF"
+	d := New(t.TempDir())
+	dyingDaemon(t, d.RunDir, 200*time.Millisecond)
+	if err := d.StopRegion(context.Background(), uuid, "hbregion:r"); !errors.Is(err, hbclient.ErrNotRunning) {
+		t.Errorf("StopRegion() against a daemon that hung up and went = %v, want ErrNotRunning", err)
+	}
+
+	d = New(t.TempDir())
+	dyingDaemon(t, d.RunDir, 200*time.Millisecond)
+	if st, err := d.StopStatus(context.Background()); !errors.Is(err, hbclient.ErrNotRunning) {
+		t.Errorf("StopStatus() against a daemon that hung up and went = %+v, %v; want ErrNotRunning", st, err)
+	}
+
+	d = New(t.TempDir())
+	dyingDaemon(t, d.RunDir, -1)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := d.StopRegion(ctx, uuid, "hbregion:r")
+	if !errors.Is(err, hbclient.ErrNoAnswer) {
+		t.Errorf("StopRegion() against a daemon that hangs up and stays = %v, want ErrNoAnswer", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("StopRegion() took %v past its 300ms deadline", took)
 	}
 }

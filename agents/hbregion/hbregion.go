@@ -245,7 +245,7 @@ func (a agent) stop(c *ocf.Context) error {
 	if r.holds() {
 		return a.stopKernel(c, r)
 	}
-	_, err = r.daemon.Client.Do(c, hbclient.Request{Op: hbclient.OpStop, UUID: r.uuid, Owner: r.owner})
+	err = r.daemon.StopRegion(c, r.uuid, r.owner)
 	switch {
 	case err == nil, errors.Is(err, hbclient.ErrNotRunning), errors.Is(err, hbclient.ErrCode(hbclient.CodeUnknownRegion)),
 		errors.Is(err, hbclient.ErrCode(hbclient.CodeNotOwner)):

@@ -405,7 +405,9 @@ func TestHbregionBringsBackADeadDaemon(t *testing.T) {
 
 // TestStopAfterTheDaemonDied: a stop with no daemon succeeds and forgets
 // what the dead daemon left, so the next start begins afresh rather than
-// resuming regions whose owners have all been stopped.
+// resuming regions whose owners have all been stopped. The wait below
+// sees the daemon's first thread gone; the stops may come while its last
+// ones still listen, and hang up (daemonctl's StopStatus).
 func TestStopAfterTheDaemonDied(t *testing.T) {
 	s := newSite(t, "local", 1, 0)
 	region := map[string]string{"uuid": s.uuids[0]}

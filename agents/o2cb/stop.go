@@ -24,15 +24,10 @@ func (a agent) stop(c *ocf.Context) error {
 	}
 	n := newNode(c)
 	a.clearHealth(c, n.daemon.RunDir)
-	st, err := n.daemon.Client.Status(c)
+	st, err := n.daemon.StopStatus(c)
 	switch {
 	case errors.Is(err, hbclient.ErrNotRunning):
-		// Nothing runs. What a daemon that died left behind is forgotten,
-		// so that the next start begins afresh.
-		if err := n.daemon.ClearStopped(); err != nil {
-			return ocf.Errorf(ocf.ErrGeneric, "%v", err)
-		}
-		return nil
+		return clearStopped(n)
 	case err != nil:
 		return killHungDaemon(c, n, err)
 	}
@@ -40,7 +35,12 @@ func (a agent) stop(c *ocf.Context) error {
 		if err := a.stopGlobalRegions(c, n, st); err != nil {
 			return err
 		}
-		if st, err = n.daemon.Client.Status(c); err != nil {
+		st, err = n.daemon.StopStatus(c)
+		switch {
+		case errors.Is(err, hbclient.ErrNotRunning):
+			// It died while its regions were stopped.
+			return clearStopped(n)
+		case err != nil:
 			return ocf.Errorf(ocf.ErrGeneric, "heartbeat daemon: %v", err)
 		}
 	}
@@ -96,6 +96,12 @@ func killHungDaemon(c *ocf.Context, n *node, statusErr error) error {
 	if err := n.daemon.Kill(c, pid); err != nil {
 		return err
 	}
+	return clearStopped(n)
+}
+
+// clearStopped ends a stop that found no daemon: what a daemon that
+// died left behind is forgotten, so that the next start begins afresh.
+func clearStopped(n *node) error {
 	if err := n.daemon.ClearStopped(); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "%v", err)
 	}

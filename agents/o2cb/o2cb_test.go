@@ -371,7 +371,9 @@ func TestHbregionBringsBackADeadDaemon(t *testing.T) {
 	before := s.status()
 	pid := s.daemonPID()
 	syscall.Kill(pid, syscall.SIGKILL)
-	testenv.WaitFor(t, 5*time.Second, "the daemon gone", func() bool { return !process.Running(pid) })
+	// Gone with its last thread, which holds the socket and the lock: a
+	// monitor that a dying daemon hangs up on fails (exit 1) instead.
+	testenv.WaitFor(t, 5*time.Second, "the daemon gone", func() bool { return !process.Running(pid) && !rundir.Held(s.run) })
 	s.must(7, "hbregion", "monitor", region)
 	s.must(7, "o2cb", "monitor", nil)
 	s.must(0, "hbregion", "stop", region)
@@ -437,8 +439,13 @@ func TestStopEndsAHungDaemon(t *testing.T) {
 	s := newSite(t, "local", 1, 0)
 	s.must(0, "o2cb", "start", nil)
 	pid := s.daemonPID()
+	if pid <= 1 {
+		t.Fatalf("daemon pid %d from its pid file", pid)
+	}
 	syscall.Kill(pid, syscall.SIGSTOP)
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	// Until every thread has stopped, one may still answer.
+	testenv.WaitFor(t, 5*time.Second, "the daemon stopped", func() bool { return process.Stopped(pid) })
 	s.must(1, "o2cb", "monitor", nil)
 	begin := time.Now()
 	s.must(0, "o2cb", "stop", nil, "OCF_RESKEY_CRM_meta_timeout=30000")

@@ -16,17 +16,42 @@ func Running(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	state, ok := state("/proc/" + strconv.Itoa(pid) + "/stat")
+	return ok && state != 'Z' && state != 'X'
+}
+
+// Stopped reports whether every thread of pid is stopped (SIGSTOP). A
+// kill of SIGSTOP returns before that: one thread takes the signal and
+// stops the others, and until it runs they go on.
+func Stopped(pid int) bool {
+	if pid <= 0 {
 		return false
+	}
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		if s, ok := state(dir + "/" + t.Name() + "/stat"); !ok || s != 'T' && s != 't' {
+			return false
+		}
+	}
+	return true
+}
+
+// state is the state field of a stat file of /proc.
+func state(path string) (byte, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
 	}
 	// The state follows the command, which is in parentheses and may
 	// itself hold spaces and parentheses.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 || i+2 >= len(s) {
-		return false
+		return 0, false
 	}
-	state := s[i+2]
-	return state != 'Z' && state != 'X'
+	return s[i+2], true
 }

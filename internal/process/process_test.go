@@ -37,3 +37,31 @@ func TestRunning(t *testing.T) {
 		t.Fatal("Running(reaped pid) = true")
 	}
 }
+
+func TestStopped(t *testing.T) {
+	if Stopped(os.Getpid()) || Stopped(0) {
+		t.Fatal("Stopped(own pid) or Stopped(0) = true")
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	if Stopped(pid) {
+		t.Fatal("Stopped(a sleeping child) = true")
+	}
+	wait := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); Stopped(pid) != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("Stopped(child) not %v within 10s", want)
+			}
+		}
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	wait(true)
+	syscall.Kill(pid, syscall.SIGCONT)
+	wait(false)
+}

@@ -123,8 +123,8 @@ func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string) error {
 // StopStatus is the daemon's status for a stop. A daemon that hangs up
 // without answering is dying, or died with the request in flight: its
 // listening socket lives until its last thread is gone, after the
-// thread whose state its pid shows. Once it has let go of the run
-// directory (rundir.Held), within hangUpWait, it is asked again, and a
+// thread whose state its pid shows. Once it is gone (hbclient.Gone),
+// within hangUpWait, it is asked again, and a
 // daemon gone by then is hbclient.ErrNotRunning. One that still holds
 // it gives the hang-up.
 func (d *Daemon) StopStatus(ctx context.Context) (*hbclient.Status, error) {
@@ -145,12 +145,8 @@ func (d *Daemon) afterHangUp(ctx context.Context, ask func() error) error {
 	}
 	wait, cancel := context.WithTimeout(ctx, hangUpWait)
 	defer cancel()
-	for rundir.Held(d.RunDir) {
-		select {
-		case <-wait.Done():
-			return err
-		case <-time.After(20 * time.Millisecond):
-		}
+	if !hbclient.WaitGone(wait, d.RunDir, 0) {
+		return err
 	}
 	return ask()
 }

@@ -373,7 +373,7 @@ func TestHbregionBringsBackADeadDaemon(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGKILL)
 	// Gone with its last thread, which holds the socket and the lock: a
 	// monitor that a dying daemon hangs up on fails (exit 1) instead.
-	testenv.WaitFor(t, 5*time.Second, "the daemon gone", func() bool { return !process.Running(pid) && !rundir.Held(s.run) })
+	testenv.WaitFor(t, 5*time.Second, "the daemon gone", func() bool { return hbclient.Gone(s.run, pid) })
 	s.must(7, "hbregion", "monitor", region)
 	s.must(7, "o2cb", "monitor", nil)
 	s.must(0, "hbregion", "stop", region)

@@ -31,10 +31,8 @@ func (c *Client) WaitAnswering(ctx context.Context, poll time.Duration) error {
 const stopPoll = 20 * time.Millisecond
 
 // StopDaemon sends sig to the daemon of runDir, process pid, and waits
-// until it is gone, until ctx ends: the process, and its lock of the run
-// directory (rundir.Held), which its last thread releases (the first to
-// exit, the one whose state the pid shows, may be a zombie before the
-// others are gone). A process already gone is not an error.
+// until it is gone (Gone), until ctx ends. A process already gone is not
+// an error.
 func StopDaemon(ctx context.Context, runDir string, pid int, sig syscall.Signal) error {
 	if pid <= 0 {
 		return fmt.Errorf("no heartbeat daemon to signal: pid %d", pid)
@@ -42,12 +40,29 @@ func StopDaemon(ctx context.Context, runDir string, pid int, sig syscall.Signal)
 	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signal heartbeat daemon %d (%v): %w", pid, sig, err)
 	}
-	for process.Running(pid) || rundir.Held(runDir) {
+	if !WaitGone(ctx, runDir, pid) {
+		return fmt.Errorf("heartbeat daemon %d did not exit after %v in time", pid, sig)
+	}
+	return nil
+}
+
+// Gone reports whether the daemon of runDir, process pid (0: whichever),
+// is gone: pid no longer runs, and nothing holds runDir (the lock is
+// released by the daemon's last thread, after the one whose state the
+// pid shows; its socket closes with it).
+func Gone(runDir string, pid int) bool {
+	return !process.Running(pid) && !rundir.Held(runDir)
+}
+
+// WaitGone waits until Gone(runDir, pid), and reports false if ctx ends
+// first.
+func WaitGone(ctx context.Context, runDir string, pid int) bool {
+	for !Gone(runDir, pid) {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("heartbeat daemon %d did not exit after %v in time", pid, sig)
+			return false
 		case <-time.After(stopPoll):
 		}
 	}
-	return nil
+	return true
 }

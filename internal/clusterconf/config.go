@@ -1,7 +1,6 @@
 package clusterconf
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/netip"
@@ -128,6 +127,11 @@ func Parse(path string, r io.Reader) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read cluster configuration %s: %w", path, err)
 	}
+	return parse(path, data)
+}
+
+// parse is Parse of the file's contents.
+func parse(path string, data []byte) (*Config, error) {
 	errs := &errList{path: path}
 	f := parseSyntax(data, errs)
 	c := build(path, f, errs)
@@ -145,7 +149,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster configuration: %w", err)
 	}
-	return Parse(path, bytes.NewReader(data))
+	return parse(path, data)
 }
 
 // build makes the model from the stanzas and checks it.
@@ -196,6 +200,16 @@ func build(path string, f *file, errs *errList) *Config {
 		}
 	}
 
+	// A cluster's nodes and their index get room for every node stanza
+	// at once: growing them stanza by stanza touched twice the memory,
+	// and an agent action is a new process for which each page is a
+	// fault.
+	nodeStanzas := 0
+	for _, s := range f.stanzas {
+		if s.kind == kindNode {
+			nodeStanzas++
+		}
+	}
 	for _, s := range f.stanzas {
 		if s.kind != kindNode && s.kind != kindHeartbeat {
 			continue
@@ -215,6 +229,9 @@ func build(path string, f *file, errs *errList) *Config {
 		if s.kind == kindNode {
 			n, ok := buildNode(s, what, errs)
 			if cl != nil && ok {
+				if cl.nodeByName == nil {
+					cl.nodes, cl.nodeByName = make([]entry[Node], 0, nodeStanzas), make(map[string]int, nodeStanzas)
+				}
 				cl.addNodeEntry(entry[Node]{n, s}, errs)
 			}
 		} else {
@@ -341,7 +358,7 @@ func describe(kind, name string) string {
 // parseNumber reads a decimal number from 0 to max.
 func parseNumber(v string, max int) (int, error) {
 	s := trimValue(v)
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r < '0' || r > '9' }) {
 		return 0, fmt.Errorf("%q is not a decimal number", s)
 	}
 	n, err := strconv.ParseUint(s, 10, 64)

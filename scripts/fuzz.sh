@@ -29,6 +29,7 @@ esac
 declare -A budget=(
 	[FuzzParse]=100000          # cluster.conf parser
 	[FuzzReadMessage]=3000      # slow: its seeds reach the 64 KiB bound
+	[FuzzDecodeAnswer]=60000    # the monitor's answer, held to encoding/json
 	[FuzzDecodeState]=150000
 	[FuzzSlotDecode]=150000
 	[FuzzParams]=40000

@@ -358,7 +358,8 @@ var ErrTooLong = errors.New("message exceeds the size limit")
 
 // ReadMessage reads one JSON line into v, refusing a line of limit bytes
 // or more (ErrTooLong, without reading it whole), unknown fields and a
-// second value on the line.
+// second value on the line. A monitor's answer, into a zero Response, is
+// read without encoding/json where it can be (decodeAnswer).
 func ReadMessage(r *bufio.Reader, v any, limit int) error {
 	var line []byte
 	for {
@@ -376,6 +377,9 @@ func ReadMessage(r *bufio.Reader, v any, limit int) error {
 		if !isPrefix {
 			break
 		}
+	}
+	if resp, ok := v.(*Response); ok && *resp == (Response{}) && decodeAnswer(line, resp) {
+		return nil
 	}
 	dec := json.NewDecoder(strings.NewReader(string(line)))
 	dec.DisallowUnknownFields()

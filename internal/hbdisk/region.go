@@ -2,8 +2,7 @@ package hbdisk
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
+	"math/rand/v2"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,12 +82,14 @@ type Region struct {
 	lateness [LatenessWindow]time.Duration // ring of recent lateness samples
 }
 
-// newGeneration returns a random non-zero generation.
+// newGeneration returns a random non-zero generation, from the runtime's
+// ChaCha8 generator, which the operating system's entropy seeds in every
+// process, as the kernel takes its own from get_random_bytes. (crypto/rand
+// would link, and initialise at every agent action, the FIPS module's
+// hashes and ciphers for nothing.)
 func newGeneration() uint64 {
-	var b [8]byte
 	for {
-		rand.Read(b[:])
-		if g := binary.LittleEndian.Uint64(b[:]); g != 0 {
+		if g := rand.Uint64(); g != 0 {
 			return g
 		}
 	}

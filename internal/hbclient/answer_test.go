@@ -35,19 +35,7 @@ var errMore = errors.New("more than one JSON value on the line")
 // any size.
 func randomAnswers(n int) []Response {
 	rng := rand.New(rand.NewPCG(3, 4))
-	pieces := []string{"", "a", "\"", "\\", "/", "\n", "\r", "\t", "\b", "\f", "\x00", "\x1f", "\x7f", "<", ">", "&",
-		"é", "\u2028", "\u2029", "\xff", "\xe2\x80", "\U0001F600", "/dev/disk/by-id/x", "steady", "service:/mnt/a b"}
-	str := func() string {
-		var b []byte
-		for range rng.IntN(5) {
-			if rng.IntN(5) == 0 {
-				b = append(b, byte(rng.IntN(256)))
-			} else {
-				b = append(b, pieces[rng.IntN(len(pieces))]...)
-			}
-		}
-		return string(b)
-	}
+	str := hostileStrings(rng)
 	num := func() int {
 		switch rng.IntN(4) {
 		case 0:

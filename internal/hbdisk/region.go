@@ -2,10 +2,10 @@ package hbdisk
 
 import (
 	"context"
-	"math/rand/v2"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"

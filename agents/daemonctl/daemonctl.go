@@ -124,9 +124,9 @@ func (d *Daemon) StopRegion(ctx context.Context, uuid, owner string) error {
 // without answering is dying, or died with the request in flight: its
 // listening socket lives until its last thread is gone, after the
 // thread whose state its pid shows. Once it is gone (hbclient.Gone),
-// within hangUpWait, it is asked again, and a
-// daemon gone by then is hbclient.ErrNotRunning. One that still holds
-// it gives the hang-up.
+// within hangUpWait, it is asked again, and answers
+// hbclient.ErrNotRunning; one that is not gone by then gives the
+// hang-up.
 func (d *Daemon) StopStatus(ctx context.Context) (*hbclient.Status, error) {
 	var st *hbclient.Status
 	err := d.afterHangUp(ctx, func() (err error) {
@@ -137,7 +137,7 @@ func (d *Daemon) StopStatus(ctx context.Context) (*hbclient.Status, error) {
 }
 
 // afterHangUp runs ask, a request that may be sent twice, and once more
-// after the daemon hung up on it and let go of the run directory.
+// after the daemon hung up on it and is gone (hbclient.WaitGone).
 func (d *Daemon) afterHangUp(ctx context.Context, ask func() error) error {
 	err := ask()
 	if !errors.Is(err, hbclient.ErrNoAnswer) {

@@ -200,10 +200,7 @@ func build(path string, f *file, errs *errList) *Config {
 		}
 	}
 
-	// A cluster's nodes and their index get room for every node stanza
-	// at once: growing them stanza by stanza touched twice the memory,
-	// and an agent action is a new process for which each page is a
-	// fault.
+	// The node stanzas, room for a cluster's nodes (addNodeEntry).
 	nodeStanzas := 0
 	for _, s := range f.stanzas {
 		if s.kind == kindNode {
@@ -229,10 +226,7 @@ func build(path string, f *file, errs *errList) *Config {
 		if s.kind == kindNode {
 			n, ok := buildNode(s, what, errs)
 			if cl != nil && ok {
-				if cl.nodeByName == nil {
-					cl.nodes, cl.nodeByName = make([]entry[Node], 0, nodeStanzas), make(map[string]int, nodeStanzas)
-				}
-				cl.addNodeEntry(entry[Node]{n, s}, errs)
+				cl.addNodeEntry(entry[Node]{n, s}, nodeStanzas, errs)
 			}
 		} else {
 			r, ok := buildRegion(s, what, errs)
@@ -304,8 +298,11 @@ func buildRegion(s *stanza, what string, errs *errList) (Region, bool) {
 	return r, ok
 }
 
-// addNodeEntry adds a checked node, or reports why it clashes.
-func (cl *Cluster) addNodeEntry(e entry[Node], errs *errList) bool {
+// addNodeEntry adds a checked node, or reports why it clashes. The
+// cluster's first node makes room for room nodes in the list and its
+// index at once: growing them node by node touched twice the memory, and
+// an agent action is a new process for which each page is a fault.
+func (cl *Cluster) addNodeEntry(e entry[Node], room int, errs *errList) bool {
 	if i := cl.nodeByName[e.v.Name]; i > 0 {
 		errs.add(e.v.Line, ErrInvalid, "node %q of cluster %q is configured twice (also at line %d)", e.v.Name, cl.name, cl.nodes[i-1].v.Line)
 		return false
@@ -316,7 +313,7 @@ func (cl *Cluster) addNodeEntry(e entry[Node], errs *errList) bool {
 		return false
 	}
 	if cl.nodeByName == nil {
-		cl.nodeByName = map[string]int{}
+		cl.nodes, cl.nodeByName = make([]entry[Node], 0, room), make(map[string]int, room)
 	}
 	cl.nodes = append(cl.nodes, e)
 	cl.nodeByName[e.v.Name], cl.nodeByNumber[e.v.Number] = len(cl.nodes), len(cl.nodes)

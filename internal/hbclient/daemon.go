@@ -27,7 +27,7 @@ func (c *Client) WaitAnswering(ctx context.Context, poll time.Duration) error {
 	}
 }
 
-// stopPoll is how often StopDaemon looks whether the daemon is gone.
+// stopPoll is how often WaitGone looks whether the daemon is gone.
 const stopPoll = 20 * time.Millisecond
 
 // StopDaemon sends sig to the daemon of runDir, process pid, and waits
